@@ -1,0 +1,345 @@
+"""The contract every model family implements, and strict safetensors checkpoints.
+
+Every model in the playground is an ``nn.Module`` that saves and loads itself through
+``huggingface_hub.PyTorchModelHubMixin``: a folder (or Hub repo) holding ``config.json``
+(the constructor arguments, plus a ``family`` tag), ``model.safetensors`` and a model
+card. Loading is strict: only safetensors are read (never a pickle), missing, extra or
+mis-shaped tensors are an error, and nothing is half-loaded.
+
+A generative family provides, on images of shape ``(B, 1, 28, 28)``, float32 in [0, 1]:
+
+- ``loss(x, y=None, generator=None) -> dict[str, Tensor]``: a ``"loss"`` key to minimise
+  plus named scalar terms (``"reconstruction"``, ``"kl"``, ...), in nats per image.
+- ``train_step(x, y, optimizers, generator=None) -> dict[str, Tensor]``: one update. The
+  default minimises ``loss``; families that do not fit one loss (GANs, RBMs) override it.
+- ``sample(n, y=None, generator=None) -> Tensor``: ``(n, 1, 28, 28)`` in [0, 1].
+- ``log_prob(x, y=None) -> Tensor``: ``(B,)`` log-likelihood in nats, exact or a bound;
+  ``nll_kind`` says which (``"exact"``, ``"iwae_bound"``, ``"ais_estimate"``, ...).
+
+This module imports neither gradio nor the app: it is the maths' side of the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import Tensor, nn
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+IMAGE_SHAPE = (1, 28, 28)
+N_PIXELS = 784
+N_CLASSES = 10
+
+M = TypeVar("M", bound="HubModel")
+
+_MODEL_CARD = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+A `{{ family }}` checkpoint from the Generative Models Playground, saved with
+`PyTorchModelHubMixin`: `config.json` (constructor arguments) and `model.safetensors`.
+
+- Paper: {{ paper_url | default("n/a", true) }}
+- Use it: `python -m playground evaluate <this repo id or folder>` (and `sample` for generative families)
+
+{{ notes | default("", true) }}
+"""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded as asked: missing, corrupt, of another family,
+    or whose weights do not match its config. The message says which and why."""
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """Return ``value`` as an int in ``[low, high]``.
+
+    Raises:
+        ValueError: if it is not an integer (bools and non-integral floats are refused)
+            or lies outside the range; the message names the setting and the range.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        value = int(value)
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def check_float(name: str, value: Any, low: float, high: float) -> float:
+    """Return ``value`` as a finite float in ``[low, high]``.
+
+    Raises:
+        ValueError: for NaN, inf, non-numbers or values out of range.
+    """
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: naming the valid choices.
+    """
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def seeded_init(cls: type[M], seed: int, **config: Any) -> M:
+    """Build ``cls(**config)`` with weights drawn from ``torch.manual_seed(seed)``.
+
+    Module constructors draw from torch's global RNG. The lock and ``fork_rng`` keep two
+    sessions building models at once from stealing each other's draws, and leave the
+    global RNG as it was, so the same seed and config always give the same weights.
+
+    Raises:
+        ValueError: if the config is invalid (from the constructor's checks).
+    """
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(**config)
+
+
+def standard_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """N(0, I) noise of ``shape`` on ``device``, drawn from ``generator`` when given.
+
+    The draw happens on the generator's own device (a CPU generator keeps CPU-seeded
+    results identical whichever device the model is on), then moves to ``device``.
+    """
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+class HubModel(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="generative-models-playground",
+    tags=["generative-models-playground", "mnist"],
+    model_card_template=_MODEL_CARD,
+):
+    """An ``nn.Module`` that saves as config.json + model.safetensors and loads strictly.
+
+    Subclasses set ``family`` (the name used by the CLI, the bundled checkpoints and the
+    ``family`` key of ``config.json``) and take only JSON-able, defaulted constructor
+    arguments, from which every tensor shape derives.
+
+    Class attributes:
+        data_kind: which version of the digits the model is trained on: ``"binary"`` (the
+            fixed binarisation, for Bernoulli likelihoods) or ``"grey"`` (values in [0, 1]).
+        conditional: whether the model takes digit labels ``y`` (int64 in [0, 9]).
+        train_defaults: ``TrainConfig`` settings (steps, lr, batch_size) that, with the
+            default constructor arguments, reproduce the bundled checkpoint.
+    """
+
+    family: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    data_kind: ClassVar[str] = "binary"
+    conditional: ClassVar[bool] = False
+    train_defaults: ClassVar[dict[str, Any]] = {}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (a copy), as written to ``config.json``."""
+        return {k: v for k, v in dict(self._hub_mixin_config or {}).items() if k != "family"}
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the first parameter or buffer (CPU for a model with none)."""
+        for tensor in [*self.parameters(), *self.buffers()]:
+            return tensor.device
+        return torch.device("cpu")
+
+    def save_pretrained(self, save_directory: str | Path, *, notes: str = "", **kwargs: Any) -> None:
+        """Write ``config.json`` (with the ``family`` tag), ``model.safetensors`` and a
+        model card ``README.md`` to ``save_directory`` (created if needed).
+
+        Args:
+            notes: markdown added to the model card, e.g. training settings and metrics.
+        """
+        config = {**self.config, "family": self.family}
+        card = {"title": self.title or self.family, "family": self.family, "notes": notes}
+        Path(save_directory, "README.md").unlink(missing_ok=True)
+        super().save_pretrained(save_directory, config=config, model_card_kwargs=card, **kwargs)
+
+    @classmethod
+    def _from_pretrained(
+        cls: type[M],
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs: Any,
+    ) -> M:
+        """Build the model from its config and load ``model.safetensors`` strictly.
+
+        Unlike the mixin's default, this never falls back to a pickled
+        ``pytorch_model.bin``, and ``strict`` cannot be turned off.
+
+        Raises:
+            CheckpointError: the weights file is missing or corrupt, or its tensors do not
+                match the model the config describes (missing, extra or mis-shaped).
+            ValueError: the config holds invalid constructor arguments.
+        """
+        if not strict:
+            raise CheckpointError("non-strict loading is not supported: a half-loaded model is worse than none")
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+            if not os.path.isfile(model_file):
+                raise CheckpointError(f"{model_id} has no {WEIGHTS_NAME}")
+        else:
+            model_file = hf_hub_download(
+                repo_id=model_id,
+                filename=WEIGHTS_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        try:
+            state = load_file(model_file, device=str(map_location))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"{WEIGHTS_NAME} is corrupt or not a safetensors file ({err})") from None
+        _check_state_dict(model, state)
+        model.load_state_dict(state, strict=True)
+        model.eval()
+        return model
+
+
+def _check_state_dict(model: nn.Module, state: dict[str, Tensor]) -> None:
+    """Raise CheckpointError unless ``state`` has exactly the model's keys and shapes."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"missing tensors {missing[:5]}")
+    if extra:
+        problems.append(f"unexpected tensors {extra[:5]}")
+    if wrong:
+        k = wrong[0]
+        problems.append(
+            f"{len(wrong)} tensor(s) of the wrong shape, e.g. {k}: file {tuple(state[k].shape)}, "
+            f"config {tuple(expected[k].shape)}"
+        )
+    if problems:
+        raise CheckpointError("the weights do not match config.json: " + "; ".join(problems))
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read a ``config.json`` written by ``save_pretrained``.
+
+    Raises:
+        CheckpointError: the file is missing, not JSON, or not a JSON object.
+    """
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"no {CONFIG_NAME} at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{CONFIG_NAME} is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{CONFIG_NAME} must hold a JSON object, got {type(config).__name__}")
+    return config
+
+
+class GenerativeModel(HubModel):
+    """Base class of the generative families (see the module docstring for the contract).
+
+    Class attributes:
+        nll_kind: what ``log_prob`` returns: ``"exact"``, ``"iwae_bound"``, ...
+    """
+
+    nll_kind: ClassVar[str] = "none"
+
+    def loss(self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Scalar loss terms on a batch ``x`` (B, 1, 28, 28); ``"loss"`` is minimised."""
+        raise NotImplementedError
+
+    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
+        """The optimisers ``train_step`` uses; by default one Adam over all parameters."""
+        return [torch.optim.Adam(self.parameters(), lr=lr)]
+
+    def train_step(
+        self,
+        x: Tensor,
+        y: Tensor | None,
+        optimizers: list[torch.optim.Optimizer],
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """One gradient step on ``loss``; returns the detached loss terms."""
+        (optimizer,) = optimizers
+        losses = self.loss(x, y, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples, (n, 1, 28, 28) float32 in [0, 1], on the model's device."""
+        raise NotImplementedError
+
+    def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Log-likelihood of each image in nats, shape (B,); see ``nll_kind``."""
+        raise NotImplementedError
+
+    def nll_details(self) -> dict[str, Any]:
+        """Settings behind ``log_prob`` worth reporting next to it (e.g. ``iwae_k``)."""
+        return {}
+
+    def check_labels(self, y: Tensor | None, n: int) -> Tensor | None:
+        """Validate labels for ``n`` images.
+
+        Raises:
+            ValueError: labels given to an unconditional family, missing for a
+                conditional one, of the wrong length, or outside [0, 9].
+        """
+        if not self.conditional:
+            if y is not None:
+                raise ValueError(f"{self.family} is not class-conditional: it takes no label")
+            return None
+        if y is None:
+            raise ValueError(f"{self.family} is class-conditional: give a label in [0, 9]")
+        if y.shape != (n,) or y.dtype != torch.int64:
+            raise ValueError(f"labels must be int64 of shape ({n},), got {y.dtype} {tuple(y.shape)}")
+        if bool(((y < 0) | (y >= N_CLASSES)).any()):
+            raise ValueError("labels must be digits in [0, 9]")
+        return y
