@@ -1,0 +1,175 @@
+"""``python -m playground bench``: speed figures, measured in one run on this machine.
+
+- ``vae.train_images_per_s`` through the trainer next to ``vae.plain_loop_images_per_s``
+  for the same model, data, batch size and optimiser in a bare PyTorch loop, and their
+  ratio ``vae.trainer_overhead`` (trainer time / plain time - 1; the target is <= 0.10).
+- ``vae.slider_p50_ms`` / ``vae.slider_p95_ms``: the latent-slider handler, called directly
+  (decode + image conversion; the target is p95 <= 30 ms), and ``vae.slider_roundtrip_*``
+  through the running app with ``gradio_client`` (adds HTTP, queue and PNG encoding).
+- ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import VAE
+from models.base import seeded_init
+from playground.data import batches, load_mnist
+from playground.device import describe_device, get_device
+from playground.sessions import SessionRegistry
+from playground.training import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plain_loop(model: VAE, x: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int) -> float:
+    """Seconds for ``steps`` Adam steps of the bare loop the trainer wraps."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    index_stream = batches(len(x), batch_size, generator)
+    model.train()
+    _sync(x.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model.loss(x[next(index_stream)], generator=generator)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _sync(x.device)
+    return time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _trainer_loop(model: VAE, data, config: TrainConfig) -> float:
+    start = time.perf_counter()
+    for _ in train(model, data, config):
+        pass
+    _sync(model.device)
+    return time.perf_counter() - start
+
+
+def bench_training(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
+    """Trainer against the plain loop, alternating, best of ``repeats`` each."""
+    device = get_device()
+    data = load_mnist()
+    x = data.train_binary.to(device)
+    config = TrainConfig(steps=steps, **{k: v for k, v in VAE.train_defaults.items() if k != "steps"})
+    plain, trainer = [], []
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        model = seeded_init(VAE, 0).to(device)
+        t_plain = _plain_loop(model, x, steps, config.batch_size, config.lr, 0)
+        model = seeded_init(VAE, 0).to(device)
+        t_trainer = _trainer_loop(model, data, config)
+        if r:
+            plain.append(t_plain)
+            trainer.append(t_trainer)
+        log(f"  round {r}: plain {t_plain:.2f} s, trainer {t_trainer:.2f} s for {steps} steps")
+    images = steps * config.batch_size
+    best_plain, best_trainer = min(plain), min(trainer)
+    return {
+        "model": f"VAE {VAE().config}",
+        "batch_size": config.batch_size,
+        "steps_timed": steps,
+        "plain_loop_images_per_s": round(images / best_plain, 1),
+        "train_images_per_s": round(images / best_trainer, 1),
+        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+    }
+
+
+def bench_slider(n_calls: int) -> dict:
+    """Latency of the latent-slider handler, called as the UI calls it."""
+    from playground.tabs.common import AppContext
+    from playground.tabs.vae import N_SLIDERS, VaeTab
+
+    tab = VaeTab(AppContext(get_device(), load_mnist(), SessionRegistry()))
+    session = tab.session(None)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(n_calls + 10):
+        values = rng.uniform(-3, 3, N_SLIDERS).round(2).tolist()
+        start = time.perf_counter()
+        tab.decode(session, *values)
+        if i >= 10:  # warm-up calls are not counted
+            times.append((time.perf_counter() - start) * 1000)
+    return {"slider_p50_ms": round(float(np.percentile(times, 50)), 3), "slider_p95_ms": round(float(np.percentile(times, 95)), 3)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_app(n_calls: int, log: Callable[[str], None], timeout_s: float = 180.0) -> tuple[dict, dict]:
+    """Start ``python app.py``; time it to a served page, then time slider round trips."""
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with status {proc.returncode} before serving a page")
+            if time.perf_counter() - start > timeout_s:
+                raise RuntimeError(f"app.py served no page within {timeout_s:.0f} s")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        startup = time.perf_counter() - start
+        log(f"  page served after {startup:.1f} s")
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        rng = np.random.default_rng(1)
+        times = []
+        for i in range(n_calls + 3):
+            values = rng.uniform(-3, 3, 8).round(2).tolist()
+            t0 = time.perf_counter()
+            client.predict(*values, api_name="/vae_decode")
+            if i >= 3:
+                times.append((time.perf_counter() - t0) * 1000)
+        roundtrip = {
+            "slider_roundtrip_p50_ms": round(float(np.percentile(times, 50)), 1),
+            "slider_roundtrip_p95_ms": round(float(np.percentile(times, 95)), 1),
+        }
+        return {"seconds_to_served_page": round(startup, 2)}, roundtrip
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
+    """All figures, nested by family (``--json`` prints this dict)."""
+    device = get_device()
+    figures: dict = {"machine": {"device": describe_device(device), "torch": torch.__version__, "cpu_count": os.cpu_count()}}
+    log("VAE training: trainer vs plain loop")
+    figures["vae"] = bench_training(steps=20 if quick else 150, repeats=1 if quick else 3, log=log)
+    log("VAE latent slider handler")
+    figures["vae"].update(bench_slider(n_calls=30 if quick else 300))
+    log("app start-up and slider round trips")
+    app, roundtrip = bench_app(n_calls=5 if quick else 50, log=log)
+    figures["app"] = app
+    figures["vae"].update(roundtrip)
+    return figures

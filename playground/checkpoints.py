@@ -1,0 +1,179 @@
+"""Find, load and export checkpoints: bundled names, local folders and Hub repo ids.
+
+A checkpoint is what ``HubModel.save_pretrained`` writes: ``config.json`` (constructor
+arguments and a ``family`` tag), ``model.safetensors`` and a model card. ``load`` accepts
+
+- a bundled name, e.g. ``"vae"`` (a folder under ``assets/checkpoints/``);
+- a local folder holding those files;
+- a Hugging Face Hub repo id, ``"owner/name"``, fetched with ``hf_hub_download``
+  (which honours ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE``).
+
+Every failure is a ``CheckpointError`` (a ``ValueError``) whose message says what was
+wrong, so the CLI and the UI can show it as is. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+from models import FAMILIES, CheckpointError, HubModel
+from models.base import CONFIG_NAME, read_config
+from playground.data import ASSETS_DIR
+
+BUNDLED_DIR = ASSETS_DIR / "checkpoints"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+
+__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "load", "resolve"]
+
+
+def bundled_names() -> list[str]:
+    """Names of the checkpoints shipped in ``assets/checkpoints`` (sorted)."""
+    if not BUNDLED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
+
+
+def resolve(source: str) -> tuple[str, str]:
+    """Say what ``source`` names.
+
+    Returns:
+        ``(kind, location)``: ``("bundled", folder)``, ``("folder", folder)`` or
+        ``("hub", repo_id)``.
+
+    Raises:
+        CheckpointError: empty, a path that is not a folder, or none of the three.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise CheckpointError("give a checkpoint: a bundled name, a local folder or a Hub repo id (owner/name)")
+    source = source.strip()
+    if source in bundled_names():
+        return "bundled", str(BUNDLED_DIR / source)
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CheckpointError(f"{source} is a file; give the folder that holds {CONFIG_NAME} and model.safetensors")
+        return "folder", str(path)
+    if _REPO_ID.match(source) and ".." not in source:
+        return "hub", source
+    raise CheckpointError(
+        f"{source!r} is not a bundled checkpoint ({', '.join(bundled_names()) or 'none'}), "
+        "an existing folder, or a Hub repo id of the form owner/name"
+    )
+
+
+def _hub_call(repo_id: str, what: str, fn, /, *args, **kwargs):
+    """Run a Hub download, turning its many errors into one readable CheckpointError."""
+    # Order matters: GatedRepoError subclasses RepositoryNotFoundError, and
+    # LocalEntryNotFoundError (offline, not cached) subclasses EntryNotFoundError.
+    try:
+        return fn(*args, **kwargs)
+    except GatedRepoError:
+        raise CheckpointError(f"Hub repo {repo_id!r} is gated: accept its terms and log in first") from None
+    except RepositoryNotFoundError:
+        raise CheckpointError(f"the Hub has no repo {repo_id!r} (or it is private)") from None
+    except RevisionNotFoundError:
+        raise CheckpointError(f"Hub repo {repo_id!r} has no such revision") from None
+    except LocalEntryNotFoundError:
+        raise CheckpointError(
+            f"could not download {what} of {repo_id!r}: the Hub cannot be reached (offline?) and it is not cached"
+        ) from None
+    except EntryNotFoundError:
+        raise CheckpointError(f"Hub repo {repo_id!r} has no {what}: it is not a playground checkpoint") from None
+    except (HfHubHTTPError, OSError) as err:
+        raise CheckpointError(f"could not download {what} of {repo_id!r} from the Hub ({type(err).__name__})") from None
+
+
+def _init_parameters(cls: type[HubModel]) -> set[str]:
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def load(
+    source: str,
+    family: str | tuple[str, ...] | None = None,
+    device: torch.device | str | None = None,
+    revision: str | None = None,
+) -> HubModel:
+    """Load a checkpoint strictly, in eval mode, onto ``device`` (default CPU).
+
+    Args:
+        source: a bundled name, a local folder or a Hub repo id (see ``resolve``).
+        family: the family (or families) the caller can use; another is an error.
+        revision: a Hub branch, tag or commit (Hub sources only).
+
+    Raises:
+        CheckpointError: the source cannot be found or fetched; ``config.json`` is missing,
+            not JSON, untagged, of an unknown or unwanted family, or has unknown or
+            invalid settings; ``model.safetensors`` is missing, corrupt or does not
+            match the config.
+    """
+    kind, location = resolve(source)
+    if kind == "hub":
+        config_file = _hub_call(
+            location, CONFIG_NAME, hf_hub_download, repo_id=location, filename=CONFIG_NAME, revision=revision
+        )
+    else:
+        config_file = os.path.join(location, CONFIG_NAME)
+    config = read_config(config_file)
+    found = config.pop("family", None)
+    if found not in FAMILIES:
+        raise CheckpointError(
+            f"{source} is not a playground checkpoint: its {CONFIG_NAME} has family {found!r}; "
+            f"known families: {', '.join(FAMILIES)}"
+        )
+    wanted = (family,) if isinstance(family, str) else family
+    if wanted and found not in wanted:
+        raise CheckpointError(f"{source} holds a {found} checkpoint; this needs {' or '.join(wanted)}")
+    cls = FAMILIES[found]
+    unknown = sorted(set(config) - _init_parameters(cls))
+    if unknown:
+        raise CheckpointError(f"{CONFIG_NAME} of {source} has settings a {found} does not take: {unknown}")
+    map_location = str(torch.device(device) if device is not None else "cpu")
+    try:
+        if kind == "hub":
+            model = _hub_call(
+                location, "model.safetensors", cls.from_pretrained, location, revision=revision,
+                map_location=map_location, **config,
+            )
+        else:
+            model = cls.from_pretrained(location, map_location=map_location, **config)
+    except CheckpointError:
+        raise
+    except ValueError as err:
+        raise CheckpointError(f"{CONFIG_NAME} of {source} is not a valid {found}: {err}") from None
+    return model.to(map_location).eval()
+
+
+def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Path:
+    """Save ``model`` with ``save_pretrained`` and zip the folder, for a download button.
+
+    Returns:
+        Path of a new ``<name>.zip`` in a fresh temporary folder, holding ``<name>/``
+        with ``config.json``, ``model.safetensors`` and ``README.md``.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="playground-export-"))
+    model.save_pretrained(workdir / name, notes=notes)
+    archive = shutil.make_archive(str(workdir / name), "zip", root_dir=workdir, base_dir=name)
+    shutil.rmtree(workdir / name)
+    return Path(archive)
+
+
+def describe(model: HubModel) -> dict[str, Any]:
+    """``{"family": ..., **config, "parameters": count}`` for headers and logs."""
+    return {"family": model.family, **model.config, "parameters": sum(p.numel() for p in model.parameters())}

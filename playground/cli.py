@@ -1,0 +1,243 @@
+"""Command line: ``python -m playground train|sample|evaluate|bench``.
+
+    python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
+                                   [--lr LR] [--batch-size B] [--set key=value ...]
+    python -m playground sample SOURCE --n N [--label L] [--seed S] [--out grid.png] [--npy samples.npy]
+    python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--seed S]
+    python -m playground bench [--json] [--quick]
+
+SOURCE is a bundled name (e.g. ``vae``), a checkpoint folder or a Hub repo id. Results go
+to stdout (``train`` ends with one JSON line; ``evaluate`` prints one JSON object);
+progress goes to stderr. Bad input exits with status 2 and a one-line ``error:`` message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models import FAMILIES, GenerativeModel
+from models.base import check_int, seeded_init
+from playground import checkpoints
+from playground.data import load_mnist
+from playground.device import get_device
+from playground.training import TrainConfig, evaluate_losses, train
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes key=value, got {pair!r}")
+        settings[key.strip()] = _parse_value(value.strip())
+    return settings
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _round(values: dict[str, float] | None) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in (values or {}).items()}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    cls = FAMILIES[args.family]
+    device = get_device(args.device)
+    data = load_mnist(args.dataset)
+    model_config = _parse_settings(args.set)
+    model = seeded_init(cls, args.seed, **model_config).to(device)
+    overrides = {k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
+    config = TrainConfig(**{**cls.train_defaults, **overrides, "seed": args.seed, "sample_every": 0, "eval_every": args.eval_every})
+    out = Path(args.out or Path("runs") / args.family)
+    _log(f"training {args.family} {model.config} on {data.describe()}, device {device}, {config.steps} steps")
+    final = None
+    for event in train(model, data, config):
+        if event.final:
+            final = event
+        elif event.step % (config.log_every * 8) == 0 or event.test_losses:
+            terms = "  ".join(f"{k} {v:.3f}" for k, v in event.losses.items())
+            test = f"  | test {event.test_losses['loss']:.3f}" if event.test_losses else ""
+            _log(f"step {event.step:6d}  {event.elapsed_s:7.1f}s  {terms}{test}")
+    assert final is not None
+    _log(final.message)
+    notes = (
+        f"Trained with `python -m playground train {args.family} --steps {config.steps} --seed {args.seed}"
+        f"{''.join(f' --set {k}={json.dumps(v)}' for k, v in model_config.items())}` on {data.describe()}.\n\n"
+        f"Test losses (nats per image unless named otherwise): {json.dumps(_round(final.test_losses))}"
+    )
+    model.save_pretrained(out, notes=notes)
+    result = {
+        "family": args.family,
+        "config": model.config,
+        "status": final.status,
+        "message": final.message,
+        "steps": final.step,
+        "seconds": round(final.elapsed_s, 2),
+        "dataset": data.name,
+        "device": str(device),
+        "train": _round(final.losses),
+        "test": _round(final.test_losses),
+        "out": str(out),
+    }
+    print(json.dumps(result))
+    return 0 if final.status == "done" else 1
+
+
+def _generative(source: str, device: torch.device) -> GenerativeModel:
+    model = checkpoints.load(source, device=device)
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(f"{source} is a {model.family}, not a generative model: it cannot sample")
+    return model
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    device = get_device(args.device)
+    n = check_int("--n", args.n, 1, 10_000)
+    if not args.out and not args.npy:
+        raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
+    model = _generative(args.source, device)
+    labels = None
+    if args.label is not None:
+        if not model.conditional:
+            raise ValueError(f"{args.source} is a {model.family}, which is not class-conditional: --label does not apply")
+        labels = torch.full((n,), check_int("--label", args.label, 0, 9), dtype=torch.int64, device=device)
+    elif model.conditional:
+        labels = torch.arange(n, device=device) % 10
+    images = model.sample(n, y=labels, generator=torch.Generator().manual_seed(args.seed)).float().cpu()
+    if args.out:
+        from torchvision.utils import save_image
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        save_image(images, args.out, nrow=int(np.ceil(np.sqrt(n))), padding=2, pad_value=0.35)
+        _log(f"wrote {args.out}")
+    if args.npy:
+        Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.npy, images[:, 0].numpy().astype(np.float32))  # (N, 28, 28) in [0, 1]
+        _log(f"wrote {args.npy}")
+    return 0
+
+
+def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed: int = 0, device: str | None = None, dataset: str | None = None) -> dict[str, Any]:
+    """The test-split figures printed by ``evaluate`` (see the README for the keys).
+
+    Raises:
+        ValueError: for a bad source or setting.
+    """
+    from playground.metrics import sample_quality, test_nll
+
+    dev = get_device(device)
+    data = load_mnist(dataset)
+    model = checkpoints.load(source, device=dev)
+    result: dict[str, Any] = {"source": source, "family": model.family, "dataset": data.name}
+    if not isinstance(model, GenerativeModel):
+        y = data.test_labels if model.conditional else None
+        test = evaluate_losses(model, data.images("test", model.data_kind), y)
+        return {**result, "test_accuracy": test.get("accuracy"), "test_loss_nats": test["loss"]}
+    n_samples = check_int("--n-samples", n_samples, 2, 100_000)
+    if iwae_k is not None and hasattr(model, "n_importance"):
+        model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    result.update(test_nll(model, data))
+    result["nll_seconds"] = round(time.perf_counter() - start, 2)
+    y_test = data.test_labels if model.conditional else None
+    test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
+    if "elbo" in test_losses:
+        result["neg_elbo_nats"] = -test_losses["elbo"]
+    result["test_losses"] = _round(test_losses)
+    labels = torch.arange(n_samples, device=dev) % 10 if model.conditional else None
+    samples = model.sample(n_samples, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
+    quality = sample_quality(samples, data, labels)
+    result.update({k: v for k, v in quality.items()})
+    return result
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    print(json.dumps(evaluate(args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset)))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from playground.bench import run_bench
+
+    figures = run_bench(quick=args.quick, log=_log)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for family, values in figures.items():
+            print(f"[{family}]")
+            for key, value in values.items():
+                print(f"  {key:32s} {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m playground", description="Generative Models Playground command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a family on the train split and save it")
+    p.add_argument("family", choices=sorted(FAMILIES))
+    p.add_argument("--steps", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder to save to (default runs/FAMILY)")
+    p.add_argument("--device")
+    p.add_argument("--dataset", help="mnist-5k (default) or mnist-full")
+    p.add_argument("--eval-every", type=int, default=250, help="steps between test-loss reports (0 = only at the end)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="model settings, e.g. latent_dim=8 arch=mlp")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples to a PNG grid and/or an .npy array")
+    p.add_argument("source")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--label", type=int, help="digit for class-conditional models")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="PNG grid")
+    p.add_argument("--npy", help="array (N, 28, 28) float32 in [0, 1]")
+    p.add_argument("--device")
+    p.set_defaults(run=cmd_sample)
+
+    p = sub.add_parser("evaluate", help="test NLL and sample quality as one JSON object")
+    p.add_argument("source")
+    p.add_argument("--n-samples", type=int, default=1000)
+    p.add_argument("--iwae-k", type=int, help="importance samples per test digit (VAE; default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--dataset")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
+    p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for bad input, with a readable message)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as err:  # includes CheckpointError: a readable message, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

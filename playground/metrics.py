@@ -1,0 +1,148 @@
+"""Honest numbers, the same for every family: test NLL in nats and a sample-quality score.
+
+Sample quality is judged by an independent MNIST classifier (``models/classifier.py``)
+trained on the bundled train split only and shipped in ``assets/checkpoints/classifier``:
+
+- ``confident_share``: share of samples it classifies with softmax >= 0.9;
+- ``n_classes_confident``: how many of the 10 digits appear among those confident calls;
+- ``frechet_distance``: the Frechet distance between Gaussians fitted to its
+  penultimate-layer features of the samples and of the real test digits (FID's recipe,
+  Heusel et al. 2017, arXiv:1706.08500, with this network in place of Inception; 0 for
+  identical statistics, larger is worse; comparable only between runs with the same
+  classifier and similar sample counts).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models import GenerativeModel, MnistClassifier
+from playground.data import MnistSplits
+
+CONFIDENCE = 0.9
+CLASSIFIER_NAME = "classifier"
+
+
+@functools.lru_cache(maxsize=1)
+def classifier() -> MnistClassifier:
+    """The shipped judge, on the CPU, in eval mode. Shared read-only: never train it."""
+    from playground.checkpoints import load
+
+    return load(CLASSIFIER_NAME, family="classifier")
+
+
+@torch.no_grad()
+def classify(images: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """Class probabilities and features of images (N, 1, 28, 28) in [0, 1].
+
+    Returns:
+        ``(probs, features)``: (N, 10) float32 rows summing to 1, and (N, F) float32.
+
+    Raises:
+        ValueError: wrong shape, or values that are not finite or outside [0, 1].
+    """
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    images = images.detach().float().cpu()
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError("images must be finite values in [0, 1]")
+    net = classifier()
+    probs, feats = [], []
+    for start in range(0, len(images), batch_size):
+        f = net.features(images[start : start + batch_size])
+        feats.append(f)
+        probs.append(torch.softmax(net.head(f), dim=1))
+    return torch.cat(probs), torch.cat(feats)
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, F) and (M, F):
+
+        |mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a^1/2 S_b S_a^1/2)^1/2),
+
+    computed in float64 through symmetric eigendecompositions (no complex sqrtm).
+
+    Raises:
+        ValueError: if the feature sizes differ or a set has fewer than 2 rows.
+    """
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"need two (N, F) feature sets with N >= 2 and equal F, got {a.shape} and {b.shape}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    trace_sqrt = np.sqrt(np.clip(cross, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_features(data: MnistSplits) -> np.ndarray:
+    return classify(data.test_grey)[1].numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def real_data_frechet(data: MnistSplits, n: int = 1000) -> float:
+    """The Frechet distance that real digits get: ``n`` train digits against the test
+    split. A sample set scoring near this is as close to the data as real digits are."""
+    return frechet_distance(classify(data.train_grey[:n])[1].numpy(), _reference_features(data))
+
+
+def sample_quality(samples: Tensor, data: MnistSplits, labels: Tensor | None = None) -> dict[str, Any]:
+    """Score samples (N, 1, 28, 28) in [0, 1] with the independent classifier.
+
+    Args:
+        labels: for class-conditional samples, the (N,) labels asked for; adds
+            ``label_agreement``, the share classified as their requested label.
+
+    Returns:
+        ``confident_share`` (in [0, 1]), ``n_classes_confident`` (0-10),
+        ``frechet_distance`` (against the test split's features), ``frechet_distance_real``
+        (what 1,000 real train digits score, for scale), ``class_counts`` (of the
+        confident samples, by digit) and ``n_samples``.
+    """
+    probs, feats = classify(samples)
+    conf, pred = probs.max(1)
+    confident = conf >= CONFIDENCE
+    result: dict[str, Any] = {
+        "confident_share": float(confident.float().mean()),
+        "n_classes_confident": int(pred[confident].unique().numel()),
+        "frechet_distance": frechet_distance(feats.numpy(), _reference_features(data)),
+        "frechet_distance_real": real_data_frechet(data),
+        "class_counts": torch.bincount(pred[confident], minlength=10).tolist(),
+        "n_samples": len(samples),
+    }
+    if labels is not None:
+        result["label_agreement"] = float((pred == labels.cpu()).float().mean())
+    return result
+
+
+@torch.no_grad()
+def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100) -> dict[str, Any]:
+    """Mean test negative log-likelihood of ``model`` on the test split, in nats per image.
+
+    Returns:
+        ``nll_nats``, ``nll_bits_per_dim`` (nats / (784 ln 2)), ``nll_kind`` and the
+        model's ``nll_details()`` (e.g. ``iwae_k``).
+    """
+    x = data.images("test", model.data_kind)
+    y = data.labels("test") if model.conditional else None
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(model.device)
+        yb = y[start : start + batch_size].to(model.device) if y is not None else None
+        total += float(model.log_prob(xb, yb).sum())
+    nll = -total / len(x)
+    return {
+        "nll_nats": nll,
+        "nll_bits_per_dim": nll / (x[0].numel() * math.log(2)),
+        "nll_kind": model.nll_kind,
+        **model.nll_details(),
+    }

@@ -1,0 +1,92 @@
+"""Figure builders: image grids as uint8 arrays and plotly figures. No gradio here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+from torch import Tensor
+from torchvision.utils import make_grid
+
+# Ten colours that stay distinct for the ten digits (plotly's D3 palette).
+DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=40, b=40), font=dict(size=13))
+
+
+def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
+    """Tile images into one picture with ``torchvision.utils.make_grid``.
+
+    Args:
+        images: (N, 1, H, W) float in [0, 1] (values outside are clipped), any device.
+        nrow: images per row.
+        padding: pixels of mid-grey between tiles.
+
+    Returns:
+        (rows, cols) uint8 array, 0 = black background, 255 = white ink.
+    """
+    images = images.detach().float().cpu().clamp(0, 1)
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=0.35)  # (3, H', W')
+    return (grid[0] * 255).round().to(torch.uint8).numpy()
+
+
+def training_curves(history: Sequence[dict], terms: dict[str, str], title: str = "") -> go.Figure:
+    """One panel per loss term, training (solid) and test (dashed) against step.
+
+    Args:
+        history: events as dicts with ``step``, ``losses`` and optionally ``test_losses``
+            (``{term: value}``).
+        terms: ``{key: panel title}`` of the terms to draw, in order.
+    """
+    fig = make_subplots(rows=1, cols=len(terms), subplot_titles=list(terms.values()), horizontal_spacing=0.08)
+    for col, key in enumerate(terms, start=1):
+        for split, dash, colour in (("losses", "solid", "#1f77b4"), ("test_losses", "dash", "#d62728")):
+            points = [(h["step"], h[split][key]) for h in history if h.get(split) and key in h[split]]
+            if not points:
+                continue
+            steps, values = zip(*points)
+            fig.add_trace(
+                go.Scatter(
+                    x=steps, y=values, mode="lines+markers" if len(points) < 3 else "lines",
+                    name="train" if split == "losses" else "test", line=dict(dash=dash, color=colour),
+                    legendgroup=split, showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.update_layout(**_LAYOUT, height=300, title=title or None, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def latent_scatter(points: np.ndarray, labels: np.ndarray, axis_titles: tuple[str, str], marker: tuple[float, float] | None = None) -> go.Figure:
+    """Scatter of 2D latent codes coloured by digit, with an optional chosen point.
+
+    Args:
+        points: (N, 2) float coordinates.
+        labels: (N,) int digits in [0, 9].
+        marker: (x, y) of the chosen point, drawn as a black cross.
+    """
+    fig = go.Figure()
+    for digit in range(10):
+        sel = labels == digit
+        fig.add_trace(
+            go.Scatter(
+                x=points[sel, 0], y=points[sel, 1], mode="markers", name=str(digit),
+                marker=dict(size=7, color=DIGIT_COLOURS[digit], opacity=0.8),
+                hovertemplate=f"digit {digit}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            )
+        )
+    if marker is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[marker[0]], y=[marker[1]], mode="markers", name="chosen",
+                marker=dict(symbol="x-thin", size=18, line=dict(width=4, color="black")), hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        **_LAYOUT, height=460, xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+        legend=dict(title="digit"), clickmode="event", dragmode="pan",
+    )
+    return fig

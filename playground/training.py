@@ -1,0 +1,221 @@
+"""One UI-free trainer for every family, consumed by the CLI, the tests and the UI.
+
+``train`` is a generator of ``TrainEvent``s: every ``log_every`` steps it yields the mean
+training losses since the last event, and, on its own schedules, test losses and a grid
+of samples from fixed noise. The caller owns the model, which is trained in place. The
+run is seeded (one ``torch.Generator`` drives batch order and the model's noise), stops
+when the ``stop`` event is set, and never leaves non-finite weights behind: at each event
+whose losses are all finite it snapshots the weights, and a NaN or inf loss restores the
+last snapshot and ends the run with a message.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from models.base import GenerativeModel, HubModel, check_float, check_int
+from playground.data import MnistSplits, batches
+
+MAX_STEPS = 200_000
+MAX_BATCH_SIZE = 1024
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run.
+
+    Attributes:
+        steps: optimiser steps, in [1, 200,000].
+        batch_size: images per step, in [1, 1024].
+        lr: learning rate, in (0, 1].
+        seed: seeds batch order, model noise and the fixed sample noise.
+        log_every: steps between events (losses are averaged over them).
+        sample_every: steps between sample grids; 0 for none (a final grid is always made
+            for generative models).
+        eval_every: steps between test-loss evaluations; 0 for none (a final one is
+            always made).
+        n_samples: images per sample grid, in [1, 256].
+        n_eval: test images used for the test losses, in [1, 10,000].
+    """
+
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    log_every: int = 25
+    sample_every: int = 250
+    eval_every: int = 250
+    n_samples: int = 64
+    n_eval: int = 500
+
+    def __post_init__(self) -> None:
+        """Raises ValueError for any setting out of range (the message names it)."""
+        self.steps = check_int("steps", self.steps, 1, MAX_STEPS)
+        self.batch_size = check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        self.lr = check_float("learning rate", self.lr, 0.0, 1.0)
+        if self.lr == 0.0:
+            raise ValueError("learning rate must be > 0")
+        self.seed = check_int("seed", self.seed, 0, 2**31 - 1)
+        self.log_every = check_int("log_every", self.log_every, 1, MAX_STEPS)
+        self.sample_every = check_int("sample_every", self.sample_every, 0, MAX_STEPS)
+        self.eval_every = check_int("eval_every", self.eval_every, 0, MAX_STEPS)
+        self.n_samples = check_int("n_samples", self.n_samples, 1, 256)
+        self.n_eval = check_int("n_eval", self.n_eval, 1, 10_000)
+
+
+@dataclass
+class TrainEvent:
+    """What the trainer reports.
+
+    Attributes:
+        step: optimiser steps done so far.
+        losses: mean training loss terms over the steps since the last event (nats for
+            likelihood terms), e.g. ``{"loss", "reconstruction", "kl", "elbo"}``; the
+            final event repeats the last finite ones.
+        status: ``"running"``, or for the last event ``"done"``, ``"stopped"`` or
+            ``"diverged"``.
+        elapsed_s: seconds since the run started.
+        test_losses: the same terms on the test split, when evaluated at this event.
+        samples: (n_samples, 1, 28, 28) float32 in [0, 1] on the CPU, drawn from the same
+            fixed noise at every event that has them.
+        message: a human sentence for the final event.
+    """
+
+    step: int
+    losses: dict[str, float]
+    status: str = "running"
+    elapsed_s: float = 0.0
+    test_losses: dict[str, float] | None = None
+    samples: Tensor | None = None
+    message: str = ""
+
+    @property
+    def final(self) -> bool:
+        """True for the last event of a run."""
+        return self.status != "running"
+
+
+@torch.no_grad()
+def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+    """Mean loss terms of ``model`` on images ``x`` (N, 1, 28, 28), in eval mode.
+
+    Returns:
+        ``{term: mean value}``, weighted by batch size.
+    """
+    was_training = model.training
+    model.eval()
+    device = model.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    totals: dict[str, float] = {}
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size].to(device)
+        yb = y[start : start + batch_size].to(device) if y is not None else None
+        for k, v in model.loss(xb, yb, generator=generator).items():
+            totals[k] = totals.get(k, 0.0) + float(v) * len(xb)
+    model.train(was_training)
+    return {k: v / len(x) for k, v in totals.items()}
+
+
+def _labels_if_needed(model: HubModel, y: Tensor) -> Tensor | None:
+    return y if model.conditional else None
+
+
+def _sample_grid(model: HubModel, n: int, seed: int) -> Tensor | None:
+    """Samples from fixed noise (the same seed every time), or None for non-generative
+    models. Conditional models get labels 0..9 cycling, one digit per column of 10."""
+    if not isinstance(model, GenerativeModel):
+        return None
+    was_training = model.training
+    model.eval()
+    y = torch.arange(n, device=model.device) % 10 if model.conditional else None
+    samples = model.sample(n, y=y, generator=torch.Generator().manual_seed(seed)).float().cpu()
+    model.train(was_training)
+    return samples
+
+
+def train(
+    model: HubModel,
+    data: MnistSplits,
+    config: TrainConfig,
+    *,
+    stop: threading.Event | None = None,
+) -> Iterator[TrainEvent]:
+    """Train ``model`` in place on the train split of ``data``; yield progress events.
+
+    The model is trained on the device it is on, on the version of the digits it asks
+    for (``model.data_kind``), with labels if ``model.conditional``. Test losses use the
+    first ``config.n_eval`` test digits.
+
+    Yields:
+        ``TrainEvent`` every ``config.log_every`` steps, and a final one whose ``status``
+        is ``"done"``, ``"stopped"`` (``stop`` was set; the model keeps its weights) or
+        ``"diverged"`` (a non-finite loss; the model is restored to the weights of the
+        last event whose losses were all finite).
+    """
+    device = model.device
+    stop = stop or threading.Event()
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    x_train = data.images("train", model.data_kind).to(device)
+    y_train = data.labels("train").to(device)
+    x_test = data.images("test", model.data_kind)[: config.n_eval]
+    y_test = _labels_if_needed(model, data.labels("test")[: config.n_eval])
+    optimizers = model.configure_optimizers(config.lr)
+    snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    sums: dict[str, Tensor] = {}
+    n_summed = 0
+    means: dict[str, float] = {}
+    start = time.perf_counter()
+    index_stream = batches(len(x_train), config.batch_size, generator)
+    model.train()
+    step = 0
+    status, message = "done", ""
+    while step < config.steps:
+        if stop.is_set():
+            status, message = "stopped", f"stopped at step {step}; the model keeps its weights"
+            break
+        idx = next(index_stream)
+        losses = model.train_step(x_train[idx], _labels_if_needed(model, y_train[idx]), optimizers, generator)
+        step += 1
+        for k, v in losses.items():
+            sums[k] = sums[k] + v if k in sums else v.clone()
+        n_summed += 1
+        if step % config.log_every and step != config.steps:
+            continue
+        interval = {k: float(v) / n_summed for k, v in sums.items()}
+        sums, n_summed = {}, 0
+        bad = [k for k, v in interval.items() if not math.isfinite(v)]
+        if bad:
+            model.load_state_dict(snapshot)
+            status = "diverged"
+            message = (
+                f"training diverged by step {step} ({', '.join(bad)} became {interval[bad[0]]}); "
+                "restored the last finite weights. Try a lower learning rate."
+            )
+            break
+        means = interval
+        snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        event = TrainEvent(step=step, losses=means, elapsed_s=time.perf_counter() - start)
+        if config.eval_every and step % config.eval_every == 0 and step != config.steps:
+            event.test_losses = evaluate_losses(model, x_test, y_test, seed=config.seed)
+        if config.sample_every and step % config.sample_every == 0 and step != config.steps:
+            event.samples = _sample_grid(model, config.n_samples, config.seed)
+        yield event
+    if status == "done":
+        message = f"trained {step} steps in {time.perf_counter() - start:.1f} s"
+    model.eval()
+    yield TrainEvent(
+        step=step,
+        losses=means,
+        status=status,
+        elapsed_s=time.perf_counter() - start,
+        test_losses=evaluate_losses(model, x_test, y_test, seed=config.seed),
+        samples=_sample_grid(model, config.n_samples, config.seed),
+        message=message,
+    )
