@@ -1,0 +1,8 @@
+"""Entry point, as Hugging Face Spaces expects: a module-level ``demo``, launched when run."""
+
+from playground.ui import build_demo, launch_kwargs
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(**launch_kwargs())

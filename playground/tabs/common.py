@@ -1,0 +1,195 @@
+"""What every tab shares: error handling, image outputs, the digit picker, and the
+checkpoint and training panels. Tabs build their own controls around these."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.base import check_int
+from playground.checkpoints import bundled_names
+from playground.data import MnistSplits
+from playground.plots import image_grid
+from playground.sessions import SessionRegistry
+
+log = logging.getLogger(__name__)
+
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+.pixelated.fill img { object-fit: contain !important; width: 100% !important; height: 100% !important; }
+.pg-hidden { display: none !important; }
+.pg-header { margin-bottom: 0.25rem; }
+"""
+
+# Plotly's click events never reach Python through gr.Plot, so a small script forwards a
+# click on a point of a plot inside an element with class "pg-clickable" to the hidden
+# textbox named by that element's data: the textbox's input event then runs a handler.
+HEAD = """
+<script>
+(() => {
+  const attach = () => {
+    document.querySelectorAll('.pg-clickable').forEach(box => {
+      const target = box.id + '-click';
+      box.querySelectorAll('.js-plotly-plot').forEach(div => {
+        if (div.__pgClick || typeof div.on !== 'function') return;
+        div.__pgClick = true;
+        div.on('plotly_click', ev => {
+          const p = ev.points && ev.points[0];
+          if (!p || p.customdata === undefined) return;
+          const field = document.querySelector('#' + target + ' textarea, #' + target + ' input');
+          if (!field) return;
+          field.value = String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata);
+          field.dispatchEvent(new Event('input', { bubbles: true }));
+        });
+      });
+    });
+  };
+  new MutationObserver(attach).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>
+"""
+
+INTERNAL_ERROR = "Something went wrong on the server ({kind}). Your model and settings are kept; the details are in the server log."
+
+
+@dataclass(frozen=True, eq=False)
+class AppContext:
+    """What every tab needs from the app: the device, the digits and the session registry."""
+
+    device: torch.device
+    data: MnistSplits
+    sessions: SessionRegistry
+
+
+def _as_ui_error(err: Exception) -> gr.Error:
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, torch.cuda.OutOfMemoryError | MemoryError):
+        return gr.Error("Out of memory: try a smaller model, batch or count. Your model and settings are kept.")
+    if isinstance(err, ValueError):
+        return gr.Error(str(err))
+    log.exception("handler failed")
+    return gr.Error(INTERNAL_ERROR.format(kind=type(err).__name__))
+
+
+def ui_handler(fn: Callable) -> Callable:
+    """Wrap a handler (plain or generator) so that bad input becomes a readable
+    ``gr.Error`` and any other failure a generic message, never a traceback on the page.
+
+    ``ValueError`` messages (the library's checks) are shown as they are; other errors are
+    logged with their traceback on the server and shown only by type.
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:
+                raise _as_ui_error(err) from None
+
+        return generator_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            raise _as_ui_error(err) from None
+
+    return wrapper
+
+
+def image_output(label: str, size: int = 280, **kwargs) -> gr.Image:
+    """A read-only image box that shows small digit grids large and crisp (PNG, so grey
+    levels stay exact; pixelated scaling)."""
+    return gr.Image(
+        label=label, height=size, format="png", interactive=False, buttons=["download", "fullscreen"],
+        elem_classes=["pixelated", "fill"], **kwargs,
+    )
+
+
+def to_image(images: Tensor, nrow: int = 8) -> np.ndarray:
+    """Images (N, 1, 28, 28) in [0, 1] as one uint8 grid for ``gr.Image``."""
+    return image_grid(images, nrow=nrow)
+
+
+def check_index(name: str, value, n: int) -> int:
+    """An index in [0, n - 1] from the UI or the API (ValueError otherwise)."""
+    return check_int(name, value, 0, n - 1)
+
+
+def digit_gallery(data: MnistSplits, n_shown: int = 40, label: str = "click a test digit") -> gr.Gallery:
+    """A gallery of the first ``n_shown`` test digits (captions are their test indices);
+    its ``select`` event gives the clicked index in ``gr.SelectData.index``."""
+    return gr.Gallery(
+        value=[(to_image(data.test_grey[i : i + 1], 1), f"#{i}") for i in range(min(n_shown, len(data.test_labels)))],
+        label=label, columns=20, height=150, allow_preview=False, object_fit="contain",
+        format="png", elem_classes=["pixelated"], buttons=[],
+    )
+
+
+def index_box(data: MnistSplits, label: str, value: int = 0) -> gr.Number:
+    """A number box for a test-digit index."""
+    return gr.Number(value=value, label=f"{label} (test #, 0-{len(data.test_labels) - 1})", precision=0, minimum=0, maximum=len(data.test_labels) - 1)
+
+
+def bind_pick(gallery: gr.Gallery, box: gr.Number) -> None:
+    """Clicking a digit in ``gallery`` puts its index into ``box``."""
+    gallery.select(_picked, None, box, api_visibility="private", show_progress="hidden")
+
+
+def _picked(evt: gr.SelectData) -> int:
+    return int(evt.index)
+
+
+def checkpoint_panel(family: str, default: str, description: str) -> tuple[gr.Dropdown, gr.Textbox, gr.Button, gr.Markdown, gr.DownloadButton]:
+    """The "which model" box: bundled checkpoints, a Hub repo id or folder, Load, the
+    current model's ``description`` (markdown) and a download of its checkpoint."""
+    names = [n for n in bundled_names() if n == family or n.startswith(family + "-")]
+    with gr.Group():
+        choice = gr.Dropdown(names, value=default, label="bundled checkpoint")
+        source = gr.Textbox(label="or a Hub repo id (owner/name) or local folder", placeholder="e.g. someone/my-vae", max_lines=1)
+        with gr.Row():
+            load = gr.Button("Load", variant="secondary")
+            download = gr.DownloadButton("Download this model", variant="secondary")
+    info = gr.Markdown(description)
+    return choice, source, load, info, download
+
+
+@dataclass
+class TrainingPanel:
+    """Train/Stop buttons, steps, learning rate, seed, a status line and the loss plot."""
+
+    steps: gr.Slider
+    lr: gr.Number
+    seed: gr.Number
+    train: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+    curves: gr.Plot
+
+
+def training_panel(prefix: str, steps: int, max_steps: int, lr: float) -> TrainingPanel:
+    """Build the shared training controls (family-specific settings go beside them);
+    element ids start with ``prefix`` (e.g. ``vae-train-steps``)."""
+    with gr.Row():
+        steps_box = gr.Slider(50, max_steps, value=steps, step=50, label="steps", elem_id=f"{prefix}-steps")
+        lr_box = gr.Number(value=lr, label="learning rate", minimum=1e-5, maximum=1e-1, elem_id=f"{prefix}-lr")
+        seed_box = gr.Number(value=0, label="seed", precision=0, minimum=0, elem_id=f"{prefix}-seed")
+    with gr.Row():
+        train = gr.Button("Train", variant="primary", elem_id=f"{prefix}-button")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
+    status = gr.Markdown(
+        "Set the options and press **Train**: samples and curves update as it learns.", elem_id=f"{prefix}-status"
+    )
+    curves = gr.Plot(label="training curves", elem_id=f"{prefix}-curves")
+    return TrainingPanel(steps_box, lr_box, seed_box, train, stop, status, curves)

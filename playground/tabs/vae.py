@@ -1,0 +1,673 @@
+"""The VAE tab: samples, live training, latent sliders, manifold, latent scatter,
+interpolation and attribute editing, for a bundled, loaded or freshly trained VAE.
+
+Handlers are methods of ``VaeTab`` so that tests can call them without a browser. Each
+takes the session's ``VaeSession`` from ``gr.State`` (None for a new session or an API
+client, which then gets the bundled default) and checks every value it is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+from torch import Tensor
+
+from models import VAE
+from models.base import check_choice, check_float, check_int, seeded_init
+from models.vae import ARCHITECTURES, LATENT_DIM_RANGE
+from playground import checkpoints, plots
+from playground.attributes import TRAITS, attribute_vectors, measure_traits, slerp
+from playground.metrics import classify
+from playground.tabs.common import (
+    AppContext,
+    bind_pick,
+    check_index,
+    checkpoint_panel,
+    digit_gallery,
+    image_output,
+    index_box,
+    to_image,
+    training_panel,
+    ui_handler,
+)
+from playground.training import TrainConfig, evaluate_losses, train
+
+DEFAULT_CHECKPOINT = "vae"
+N_SLIDERS = 8
+SLIDER_RANGE = 4.0
+MAX_UI_STEPS = 5000
+N_RECON = 8
+# Defaults that read well with the bundled model: test #13 is a 1, #18 a 0, #20 a 4.
+DEFAULT_INTERPOLATION = (13, 18)
+DEFAULT_EDIT = (20, "digit 7", 1.5)
+YIELD_EVERY_S = 0.4
+ATTRIBUTES = [f"digit {d}" for d in range(10)] + list(TRAITS)
+CURVES = {"reconstruction": "reconstruction −log p(x|z)", "kl": "KL(q(z|x) ‖ p(z))", "elbo": "ELBO"}
+
+EXPLANATION = r"""
+### What a VAE learns
+An **encoder** maps a digit $x$ to a Gaussian $q(z\mid x)=\mathcal N(\mu(x),\sigma^2(x))$ over a
+small latent code $z$; a **decoder** maps $z$ back to pixel probabilities $p(x\mid z)$. Both are
+trained together to maximise the **evidence lower bound**
+
+$$\mathrm{ELBO}(x)=\underbrace{\mathbb E_{q(z\mid x)}[\log p(x\mid z)]}_{-\text{reconstruction}}-\underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{KL}}\;\le\;\log p(x),$$
+
+with prior $p(z)=\mathcal N(0,I)$. Gradients pass through the random draw thanks to the
+**reparameterisation** $z=\mu+\sigma\odot\varepsilon$, $\varepsilon\sim\mathcal N(0,I)$.
+All numbers here are in **nats per image** (natural log). The ELBO bounds $\log p(x)$ from below;
+`python -m playground evaluate` reports the tighter importance-weighted bound (Burda et al. 2015).
+
+- **β** multiplies the KL in the training loss: β = 0 is a plain autoencoder (its latent space has
+  holes: sampling from the prior gives smudges), larger β gives smoother but blurrier codes.
+- **Samples** decode draws $z\sim p(z)$; the images are the Bernoulli means $p(x_i=1\mid z)$.
+- **Latent sliders** set $z$ by hand, dimensions sorted by how much information (KL) they carry;
+  dimensions with KL ≈ 0 are unused ("posterior collapse") and change nothing.
+- **Manifold** decodes a grid over two latent dimensions at Gaussian quantiles (Kingma & Welling 2013, Fig. 4).
+- **Scatter** shows the encoder means of the test digits (a PCA projection when $z$ has more than 2 dimensions).
+- **Interpolation** walks from one code to another, linearly or along a great circle (spherical).
+- **Attribute editing** adds $s\cdot v$ to a digit's code, where $v$ is the mean code of digits
+  with an attribute minus the mean code of digits without it.
+
+Kingma & Welling 2013, *Auto-Encoding Variational Bayes*, arXiv:1312.6114.
+"""
+
+
+class VaeView:
+    """A loaded VAE plus what is derived from it once: codes of the test digits, the
+    dimensions sorted by KL, a 2D projection and attribute vectors. Never modified after
+    it is made (derived values are computed lazily, idempotently), so sessions can share
+    the bundled one."""
+
+    def __init__(self, model: VAE, name: str, ctx: AppContext):
+        self.model = model.eval()
+        self.name = name
+        self.ctx = ctx
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.latent_dim
+
+    @torch.no_grad()
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu, logvar) on the CPU for images (N, 1, 28, 28) in the model's data kind."""
+        mu, logvar = self.model.encode(images.to(self.ctx.device))
+        return mu.cpu(), logvar.cpu()
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Tensor:
+        """Pixel probabilities (N, 1, 28, 28) on the CPU for codes z (N, D)."""
+        return self.model.decode(z.to(self.ctx.device, torch.float32)).cpu()
+
+    def test_images(self) -> Tensor:
+        return self.ctx.data.images("test", self.model.data_kind)
+
+    @functools.cached_property
+    def test_codes(self) -> Tensor:
+        """Encoder means of the test digits, (N_test, D)."""
+        return self.encode(self.test_images())[0]
+
+    @functools.cached_property
+    def kl_per_dim(self) -> Tensor:
+        """Mean KL(q(z_d|x) || N(0, 1)) over the test digits, per dimension (D,), nats."""
+        mu, logvar = self.encode(self.test_images())
+        return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)
+
+    @functools.cached_property
+    def order(self) -> list[int]:
+        """Latent dimensions, most informative (highest KL) first."""
+        return torch.argsort(self.kl_per_dim, descending=True).tolist()
+
+    @functools.cached_property
+    def projection(self) -> tuple[Tensor, Tensor, tuple[str, str]]:
+        """(mean (D,), basis (D, 2), axis titles): identity for D = 2, else PCA of the
+        test codes."""
+        codes = self.test_codes
+        if self.latent_dim == 2:
+            return torch.zeros(2), torch.eye(2), ("z[0]", "z[1]")
+        mean = codes.mean(0)
+        _, s, v = torch.linalg.svd(codes - mean, full_matrices=False)
+        share = (s**2 / (s**2).sum())[:2]
+        return mean, v[:2].T, (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%})")
+
+    @functools.cached_property
+    def vectors(self) -> dict[str, Tensor]:
+        """Attribute vectors (D,) from the train digits: ten digits and three traits."""
+        data = self.ctx.data
+        codes = torch.cat([self.encode(chunk)[0] for chunk in data.images("train", self.model.data_kind).split(1000)])
+        return attribute_vectors(codes, data.train_labels, measure_traits(data.train_grey))
+
+    @functools.cached_property
+    def test_elbo(self) -> float:
+        """Mean ELBO of the test digits, nats per image (one z sample each, seed 0)."""
+        return evaluate_losses(self.model, self.test_images(), None)["elbo"]
+
+    def describe(self) -> str:
+        """Markdown: name, config, size, active dimensions and the test ELBO."""
+        m = self.model
+        n_params = sum(p.numel() for p in m.parameters())
+        active = int((self.kl_per_dim > 0.05).sum())
+        return (
+            f"**{self.name}** · {m.arch.upper()} VAE · latent size {m.latent_dim} "
+            f"({active} active: KL > 0.05 nats) · β = {m.beta:g} · {n_params / 1e6:.2f} M parameters · "
+            f"test ELBO **{self.test_elbo:.1f}** nats/image"
+        )
+
+
+@dataclass
+class VaeSession:
+    """One browser session's VAE state: the view and the current latent code."""
+
+    view: VaeView
+    z: Tensor  # (D,) the code the sliders edit; dimensions past the sliders keep these values
+
+
+def _slider_updates(session: VaeSession) -> list[dict]:
+    view = session.view
+    updates = []
+    for i in range(N_SLIDERS):
+        if i < view.latent_dim:
+            d = view.order[i]
+            updates.append(
+                gr.update(
+                    visible=True, value=round(float(session.z[d].clamp(-SLIDER_RANGE, SLIDER_RANGE)), 2),
+                    label=f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f} nats",
+                )
+            )
+        else:
+            updates.append(gr.update(visible=False, value=0.0))
+    return updates
+
+
+class VaeTab:
+    """Handlers of the VAE tab (see the module docstring)."""
+
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self._default: VaeView | None = None
+        self._lock = threading.Lock()
+
+    # -- sessions and models -------------------------------------------------------
+    def default_view(self) -> VaeView:
+        """The bundled VAE, loaded once and shared read-only by sessions that have not
+        loaded or trained their own."""
+        with self._lock:
+            if self._default is None:
+                model = checkpoints.load(DEFAULT_CHECKPOINT, family="vae", device=self.ctx.device)
+                self._default = VaeView(model, f"bundled `{DEFAULT_CHECKPOINT}`", self.ctx)
+            return self._default
+
+    def session(self, state: VaeSession | None) -> VaeSession:
+        """The session's state, or a new one on the bundled default."""
+        if isinstance(state, VaeSession):
+            return state
+        view = self.default_view()
+        return VaeSession(view, torch.zeros(view.latent_dim))
+
+    def _new_session(self, model: VAE, name: str) -> VaeSession:
+        view = VaeView(model, name, self.ctx)
+        return VaeSession(view, torch.zeros(view.latent_dim))
+
+    @ui_handler
+    def load(self, state: VaeSession | None, choice: str | None, source: str | None) -> tuple:
+        """Load a VAE from the dropdown's bundled name, or from ``source`` (a Hub repo id
+        or a local folder) when it is not empty.
+
+        Returns:
+            (session, description markdown, sample grid).
+
+        Raises:
+            gr.Error: the checkpoint cannot be found or loaded, or is not a VAE; the
+                session keeps its current model.
+        """
+        source = (source or "").strip() or (choice or "").strip()
+        model = checkpoints.load(source, family="vae", device=self.ctx.device)
+        session = self._new_session(model, f"`{source}`")
+        gr.Info(f"Loaded {source}")
+        return session, session.view.describe(), self._samples(session, 0)
+
+    @ui_handler
+    def describe(self, state: VaeSession | None) -> str:
+        """Markdown description of the session's model."""
+        return self.session(state).view.describe()
+
+    def _samples(self, session: VaeSession, seed: int, n: int = 64) -> np.ndarray:
+        model = session.view.model
+        images = model.sample(n, generator=torch.Generator().manual_seed(seed)).cpu()
+        return to_image(images, nrow=8)
+
+    @ui_handler
+    def samples(self, state: VaeSession | None, seed: Any = 0) -> np.ndarray:
+        """64 samples from the prior (8 x 8 grid, uint8), drawn with ``seed`` in [0, 2^31)."""
+        return self._samples(self.session(state), check_int("seed", seed, 0, 2**31 - 1))
+
+    @ui_handler
+    def download(self, state: VaeSession | None) -> str:
+        """Save the session's model (config.json + model.safetensors + card) as a zip."""
+        view = self.session(state).view
+        return str(checkpoints.export_zip(view.model, name="vae-playground", notes=view.describe()))
+
+    # -- training --------------------------------------------------------------------
+    def _recon_grid(self, model: VAE) -> np.ndarray:
+        x = self.ctx.data.images("test", model.data_kind)[:N_RECON]
+        with torch.no_grad():
+            mu, _ = model.encode(x.to(self.ctx.device))
+            recon = model.decode(mu).cpu()
+        return to_image(torch.cat([x, recon]), nrow=N_RECON)
+
+    @ui_handler
+    def train(
+        self,
+        state: VaeSession | None,
+        latent_dim: Any,
+        arch: Any,
+        beta: Any,
+        lr: Any,
+        steps: Any,
+        seed: Any,
+        request: gr.Request,
+    ):
+        """Train a new VAE from scratch on the train split, streaming progress.
+
+        Args:
+            latent_dim: int in [2, 32]; arch: "mlp" or "conv"; beta: float in [0, 10];
+            lr: learning rate in (0, 0.1]; steps: int in [1, 5000]; seed: int >= 0.
+
+        Yields:
+            (session, status markdown, sample grid from fixed noise, test digits over
+            their reconstructions, plotly curves of reconstruction, KL and ELBO).
+            The session changes to the new model when training ends or is stopped.
+
+        Raises:
+            gr.Error: for any setting out of range (nothing is changed).
+        """
+        latent_dim = check_int("latent size", latent_dim, *LATENT_DIM_RANGE)
+        arch = check_choice("architecture", arch, ARCHITECTURES)
+        beta = check_float("β", beta, 0.0, 10.0)
+        lr = check_float("learning rate", lr, 1e-6, 0.1)
+        steps = check_int("steps", steps, 1, MAX_UI_STEPS)
+        seed = check_int("seed", seed, 0, 2**31 - 1)
+        config = TrainConfig(steps=steps, lr=lr, seed=seed, batch_size=128, log_every=10, sample_every=50, eval_every=100)
+        hidden = 256 if arch == "conv" else 512
+        model = seeded_init(VAE, seed, latent_dim=latent_dim, arch=arch, hidden_dim=hidden, beta=beta).to(self.ctx.device)
+        stop = self.ctx.sessions.new_flag(request.session_hash if request else "anonymous", "vae-train")
+        history: list[dict] = []
+        n_good = 0
+        samples = recon = None
+        last_yield = 0.0
+        session = self.session(state)
+        for event in train(model, self.ctx.data, config, stop=stop):
+            history.append({"step": event.step, "losses": event.losses, "test_losses": event.test_losses})
+            n_good += not event.final
+            if event.samples is not None:
+                samples = to_image(event.samples)
+                recon = self._recon_grid(model)
+            if event.final:
+                test = event.test_losses or {}
+                status = f"**{event.status}**: {event.message}."
+                if n_good or event.status != "diverged":
+                    session = self._new_session(model, f"trained here ({event.step} steps, seed {seed})")
+                    status += (
+                        f" Test ELBO {test['elbo']:.1f} nats (reconstruction {test['reconstruction']:.1f},"
+                        f" KL {test['kl']:.1f}). This model is now used by every panel of the tab."
+                    )
+                else:
+                    status += " Nothing finite was learnt, so your previous model is kept."
+                yield session, status, samples, recon, plots.training_curves(history, CURVES)
+                return
+            now = time.perf_counter()
+            if now - last_yield >= YIELD_EVERY_S:
+                last_yield = now
+                rate = event.step / max(event.elapsed_s, 1e-9)
+                status = (
+                    f"step {event.step} / {steps} · {rate:.0f} steps/s · ELBO {event.losses['elbo']:.1f} nats "
+                    f"(reconstruction {event.losses['reconstruction']:.1f}, KL {event.losses['kl']:.1f})"
+                )
+                yield session, status, samples, recon, plots.training_curves(history, CURVES)
+
+    @ui_handler
+    def stop(self, request: gr.Request) -> str:
+        """Ask this session's training run to stop; it keeps the weights reached."""
+        stopped = self.ctx.sessions.set_flag(request.session_hash if request else "anonymous", "vae-train")
+        return "Stopping…" if stopped else "Nothing is training."
+
+    # -- latent sliders ---------------------------------------------------------------
+    @ui_handler
+    def sliders(self, state: VaeSession | None) -> list:
+        """Slider labels, visibility and values for the session's model, and the image."""
+        session = self.session(state)
+        return [*_slider_updates(session), to_image(session.view.decode(session.z[None]), 1)]
+
+    @ui_handler
+    def decode(self, state: VaeSession | None, *values: Any) -> np.ndarray:
+        """Decode the code whose most informative dimensions are set by the slider
+        ``values`` (one per slider, in KL order, each in [-4, 4]); other dimensions keep
+        the session's current code. Returns a 28 x 28 uint8 image."""
+        session = self.session(state)
+        view = session.view
+        n = min(N_SLIDERS, view.latent_dim)
+        if len(values) < n:
+            raise ValueError(f"give {n} slider values, got {len(values)}")
+        z = session.z.clone()
+        for i in range(n):
+            z[view.order[i]] = check_float(f"slider {i + 1}", values[i], -SLIDER_RANGE, SLIDER_RANGE)
+        session.z = z
+        return to_image(view.decode(z[None]), 1)
+
+    @ui_handler
+    def randomise(self, state: VaeSession | None, seed: Any = 0) -> list:
+        """Draw the whole code from the prior N(0, I) with ``seed``; returns the session,
+        the slider updates and the decoded image."""
+        session = self.session(state)
+        g = torch.Generator().manual_seed(check_int("seed", seed, 0, 2**31 - 1))
+        session.z = torch.randn(session.view.latent_dim, generator=g).clamp(-SLIDER_RANGE, SLIDER_RANGE)
+        return [session, *_slider_updates(session), to_image(session.view.decode(session.z[None]), 1)]
+
+    @ui_handler
+    def encode(self, state: VaeSession | None, index: Any) -> list:
+        """Set the code to the encoder mean of test digit ``index``; returns the session,
+        the slider updates, the decoded image and the original digit."""
+        session = self.session(state)
+        view = session.view
+        i = check_index("test digit", index, len(view.test_codes))
+        session.z = view.test_codes[i].clone()
+        return [session, *_slider_updates(session), to_image(view.decode(session.z[None]), 1), to_image(view.test_images()[i : i + 1], 1)]
+
+    # -- manifold ---------------------------------------------------------------------
+    @ui_handler
+    def manifold(self, state: VaeSession | None, dim_x: Any, dim_y: Any, n_grid: Any = 15) -> np.ndarray:
+        """Decode an n_grid x n_grid grid over latent dimensions ``dim_x`` (across) and
+        ``dim_y`` (down) at the Gaussian quantiles 0.05..0.95, other dimensions at 0
+        (Kingma & Welling 2013, Fig. 4). n_grid in [3, 30]."""
+        view = self.session(state).view
+        d = view.latent_dim
+        dx, dy = check_int("x dimension", dim_x, 0, d - 1), check_int("y dimension", dim_y, 0, d - 1)
+        if dx == dy:
+            raise ValueError("choose two different dimensions")
+        n = check_int("grid size", n_grid, 3, 30)
+        q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
+        z = torch.zeros(n, n, d)
+        z[:, :, dx] = q[None, :]
+        z[:, :, dy] = q.flip(0)[:, None]  # up is positive, as on a plot
+        return to_image(view.decode(z.view(-1, d)), nrow=n)
+
+    def manifold_choices(self, state: VaeSession | None) -> tuple[dict, dict]:
+        """Dropdown updates listing the dimensions, most informative first."""
+        view = self.session(state).view
+        choices = [(f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f}", d) for d in view.order]
+        return gr.update(choices=choices, value=view.order[0]), gr.update(choices=choices, value=view.order[1])
+
+    # -- latent scatter ------------------------------------------------------------------
+    def _to_plane(self, view: VaeView, codes: Tensor) -> Tensor:
+        mean, basis, _ = view.projection
+        return (codes - mean) @ basis
+
+    @ui_handler
+    def scatter(self, state: VaeSession | None, chosen: Any = None) -> Any:
+        """Plotly scatter of the test digits' codes (projected to 2D by PCA when D > 2),
+        coloured by label; each point carries its test index as customdata."""
+        view = self.session(state).view
+        points = self._to_plane(view, view.test_codes).numpy()
+        marker = None
+        if chosen is not None:
+            i = check_index("test digit", chosen, len(points))
+            marker = (float(points[i, 0]), float(points[i, 1]))
+        fig = plots.latent_scatter(points, view.ctx.data.test_labels.numpy(), view.projection[2], marker)
+        for trace, digit in zip(fig.data, range(10)):
+            trace.customdata = np.flatnonzero(view.ctx.data.test_labels.numpy() == digit)
+        return fig
+
+    @ui_handler
+    def pick_point(self, state: VaeSession | None, index: Any) -> tuple:
+        """Decode test digit ``index``'s full code (as chosen by clicking its point).
+
+        Returns:
+            (image: the digit beside its decoding, caption markdown, scatter with a marker).
+        """
+        view = self.session(state).view
+        i = check_index("test digit", index, len(view.test_codes))
+        pair = torch.cat([view.test_images()[i : i + 1], view.decode(view.test_codes[i][None])])
+        caption = f"test digit #{i} (label {int(view.ctx.data.test_labels[i])}): the digit as the model sees it (binarised), then the decoding of its code"
+        return to_image(pair, 2), caption, self.scatter(state, i)
+
+    @ui_handler
+    def decode_point(self, state: VaeSession | None, x: Any, y: Any) -> np.ndarray:
+        """Decode the point (x, y) of the scatter's plane (exactly z for a 2-D VAE; the
+        PCA plane through the mean code otherwise). x and y in [-10, 10]."""
+        view = self.session(state).view
+        mean, basis, _ = view.projection
+        xy = torch.tensor([check_float("x", x, -10, 10), check_float("y", y, -10, 10)])
+        return to_image(view.decode((mean + basis @ xy)[None]), 1)
+
+    # -- interpolation ----------------------------------------------------------------------
+    @ui_handler
+    def interpolate(self, state: VaeSession | None, index_a: Any, index_b: Any, n_steps: Any = 10) -> np.ndarray:
+        """Decode codes between test digits A and B: top row linear, bottom row spherical
+        (slerp), ``n_steps`` in [3, 20] images each, endpoints included."""
+        view = self.session(state).view
+        n_test = len(view.test_codes)
+        a, b = check_index("digit A", index_a, n_test), check_index("digit B", index_b, n_test)
+        n = check_int("steps", n_steps, 3, 20)
+        za, zb = view.test_codes[a], view.test_codes[b]
+        t = torch.linspace(0, 1, n)
+        linear = (1 - t[:, None]) * za + t[:, None] * zb
+        return to_image(view.decode(torch.cat([linear, slerp(za, zb, t)])), nrow=n)
+
+    # -- attribute editing ---------------------------------------------------------------------
+    @ui_handler
+    def edit(self, state: VaeSession | None, index: Any, attribute: Any, strength: Any) -> tuple:
+        """Add ``strength`` x the attribute vector to test digit ``index``'s code.
+
+        Args:
+            attribute: "digit 0".."digit 9", "thickness_px", "slant_deg" or "width_px".
+            strength: in [-3, 3]; 1 adds one full "with minus without" difference.
+
+        Returns:
+            (image: original, reconstruction, edited; image: the edit at strengths
+            -3, -2, ..., 3; markdown: the traits measured on the reconstruction and on
+            the edit, and the classifier's reading of both).
+        """
+        view = self.session(state).view
+        i = check_index("test digit", index, len(view.test_codes))
+        attribute = check_choice("attribute", attribute, tuple(ATTRIBUTES))
+        s = check_float("strength", strength, -3.0, 3.0)
+        v = view.vectors[attribute]
+        z = view.test_codes[i]
+        recon, edited = view.decode(torch.stack([z, z + s * v]))
+        sweep = view.decode(z + torch.linspace(-3, 3, 7)[:, None] * v)
+        triple = to_image(torch.stack([view.test_images()[i], recon, edited]), nrow=3)
+        traits = measure_traits(torch.stack([recon, edited]))
+        probs, _ = classify(torch.stack([recon, edited]))
+        conf, pred = probs.max(1)
+        rows = "\n".join(
+            f"| {TRAITS[k]} | {float(traits[k][0]):.1f} | {float(traits[k][1]):.1f} |" for k in TRAITS
+        )
+        table = (
+            f"| | reconstruction | edited (strength {s:+.1f}) |\n|---|---|---|\n{rows}\n"
+            f"| classifier says | {int(pred[0])} ({float(conf[0]):.0%}) | {int(pred[1])} ({float(conf[1]):.0%}) |"
+        )
+        return triple, to_image(sweep, nrow=7), table
+
+
+def _initial_values(tab: VaeTab, session: VaeSession) -> dict[str, Any]:
+    """Everything the tab shows for ``session``, computed once at build time so that the
+    page is alive before any event runs."""
+    view = session.view
+    sliders = _slider_updates(session)
+    return {
+        "description": view.describe(),
+        "samples": tab._samples(session, 0),
+        "sliders": sliders,
+        "slider_image": to_image(view.decode(session.z[None]), 1),
+        "manifold": tab.manifold(session, view.order[0], view.order[1], 15),
+        "scatter": tab.scatter(session),
+        "interpolation": tab.interpolate(session, *DEFAULT_INTERPOLATION, 10),
+        "edit": tab.edit(session, DEFAULT_EDIT[0], DEFAULT_EDIT[1], DEFAULT_EDIT[2]),
+    }
+
+
+def build(ctx: AppContext) -> VaeTab:
+    """Build the VAE tab's components inside the current ``gr.Blocks`` and bind them."""
+    tab = VaeTab(ctx)
+    first = tab.session(None)
+    view = first.view
+    init = _initial_values(tab, first)
+    state = gr.State(None)
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            choice, source, load_btn, info, download = checkpoint_panel("vae", DEFAULT_CHECKPOINT, init["description"])
+            with gr.Row():
+                seed = gr.Number(value=0, label="sample seed", precision=0, minimum=0)
+                resample = gr.Button("New samples")
+        with gr.Column(scale=3):
+            sample_img = image_output("samples from the prior", size=360, value=init["samples"], elem_id="vae-samples")
+
+    with gr.Tabs():
+        with gr.Tab("Train", id="vae-train"):
+            with gr.Row():
+                latent = gr.Slider(*LATENT_DIM_RANGE, value=16, step=1, label="latent size")
+                arch = gr.Radio(list(ARCHITECTURES), value="mlp", label="architecture")
+                beta = gr.Slider(0.0, 10.0, value=1.0, step=0.1, label="β (KL weight; 0 = plain autoencoder)")
+            panel = training_panel("vae-train", steps=1500, max_steps=MAX_UI_STEPS, lr=1e-3)
+            with gr.Row():
+                progress_img = image_output("samples from fixed noise, as it trains", size=300, elem_id="vae-train-samples")
+                recon_img = image_output("test digits (top) and their reconstructions", size=300)
+
+        with gr.Tab("Latent sliders", id="vae-sliders"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    slider_boxes = [
+                        gr.Slider(
+                            -SLIDER_RANGE, SLIDER_RANGE, step=0.05, elem_id=f"vae-slider-{i}",
+                            **{k: v for k, v in init["sliders"][i].items() if k != "__type__"},
+                        )
+                        for i in range(N_SLIDERS)
+                    ]
+                with gr.Column(scale=2):
+                    slider_img = image_output("decoded", size=280, value=init["slider_image"], elem_id="vae-slider-image")
+                    with gr.Row():
+                        rand_seed = gr.Number(value=0, label="seed", precision=0, minimum=0)
+                        randomise = gr.Button("Randomise (draw z from the prior)")
+            gr.Markdown("Sliders set the most informative dimensions (highest KL first); the others keep their values.")
+            slider_gallery = digit_gallery(ctx.data, label="click a test digit, then Encode, to set every slider from its code")
+            with gr.Row():
+                slider_index = index_box(ctx.data, "digit")
+                encode_btn = gr.Button("Encode this digit", variant="primary")
+                encode_src = image_output("the digit", size=120)
+            bind_pick(slider_gallery, slider_index)
+
+        with gr.Tab("Manifold", id="vae-manifold"):
+            dims = [(f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f}", d) for d in view.order]
+            with gr.Row():
+                dim_x = gr.Dropdown(dims, value=view.order[0], label="across: dimension")
+                dim_y = gr.Dropdown(dims, value=view.order[1], label="down: dimension")
+                n_grid = gr.Slider(3, 30, value=15, step=1, label="grid size")
+            manifold_img = image_output(
+                "decoded grid at Gaussian quantiles 0.05…0.95 (other dimensions at 0)", size=520, value=init["manifold"]
+            )
+
+        with gr.Tab("Latent scatter", id="vae-scatter-tab"):
+            gr.Markdown("Click a point to decode that test digit's code, or decode any point of the plane on the right.")
+            with gr.Row():
+                with gr.Column(scale=3, elem_id="vae-scatter", elem_classes=["pg-clickable"]):
+                    scatter_plot = gr.Plot(init["scatter"], label="test digits in latent space")
+                    clicked = gr.Textbox(elem_id="vae-scatter-click", elem_classes=["pg-hidden"], show_label=False)
+                with gr.Column(scale=2):
+                    picked_img = image_output("clicked digit and its decoding", size=180, elem_id="vae-picked")
+                    picked_caption = gr.Markdown()
+                    with gr.Row():
+                        px = gr.Number(value=0.0, label="x")
+                        py = gr.Number(value=0.0, label="y")
+                    point_btn = gr.Button("Decode (x, y)")
+                    point_img = image_output("decoded point", size=180)
+
+        with gr.Tab("Interpolation", id="vae-interp"):
+            interp_gallery = digit_gallery(ctx.data)
+            with gr.Row():
+                which = gr.Radio(["A", "B"], value="A", label="a click sets")
+                index_a = index_box(ctx.data, "digit A", DEFAULT_INTERPOLATION[0])
+                index_b = index_box(ctx.data, "digit B", DEFAULT_INTERPOLATION[1])
+                n_steps = gr.Slider(3, 20, value=10, step=1, label="images")
+            interp_img = image_output("linear (top) and spherical (bottom) paths from A to B", size=180, value=init["interpolation"])
+
+        with gr.Tab("Attribute editing", id="vae-edit"):
+            edit_gallery = digit_gallery(ctx.data)
+            with gr.Row():
+                edit_index = index_box(ctx.data, "digit to edit", DEFAULT_EDIT[0])
+                attribute = gr.Dropdown(
+                    [(f"make it a {a[-1]}", a) if a.startswith("digit") else (TRAITS[a], a) for a in ATTRIBUTES],
+                    value=DEFAULT_EDIT[1], label="attribute",
+                )
+                strength = gr.Slider(-3, 3, value=DEFAULT_EDIT[2], step=0.1, label="strength")
+            bind_pick(edit_gallery, edit_index)
+            with gr.Row():
+                with gr.Column():
+                    edit_img = image_output("original · reconstruction · edited", size=200, value=init["edit"][0])
+                    sweep_img = image_output("the same edit at strength −3, −2, … +3", size=120, value=init["edit"][1])
+                edit_table = gr.Markdown(init["edit"][2])
+
+        with gr.Tab("How it works", id="vae-explain"):
+            gr.Markdown(EXPLANATION, latex_delimiters=[{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+    refresh_outputs = [info, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
+
+    @ui_handler
+    def refresh(state_value: VaeSession | None) -> list:
+        session = tab.session(state_value)
+        v = session.view
+        return [
+            v.describe(), *tab.sliders(session), *tab.manifold_choices(session),
+            tab.manifold(session, v.order[0], v.order[1], 15), tab.scatter(session),
+        ]
+
+    load_btn.click(tab.load, [state, choice, source], [state, info, sample_img], api_name="vae_load").success(
+        refresh, state, refresh_outputs, api_visibility="private"
+    )
+    resample.click(tab.samples, [state, seed], sample_img, api_name="vae_samples")
+    download.click(tab.download, state, download, api_name="vae_download")
+
+    train_event = panel.train.click(
+        tab.train, [state, latent, arch, beta, panel.lr, panel.steps, panel.seed],
+        [state, panel.status, progress_img, recon_img, panel.curves],
+        api_name="vae_train", concurrency_limit=2, concurrency_id="train",
+    )
+    train_event.then(refresh, state, refresh_outputs, api_visibility="private").then(
+        tab.samples, [state, seed], sample_img, api_visibility="private"
+    )
+    panel.stop.click(tab.stop, None, panel.status, api_name="vae_stop", concurrency_limit=None)
+
+    gr.on(
+        [box.input for box in slider_boxes], tab.decode, [state, *slider_boxes], slider_img,
+        api_name="vae_decode", trigger_mode="always_last", show_progress="hidden", concurrency_limit=None,
+    )
+    randomise.click(tab.randomise, [state, rand_seed], [state, *slider_boxes, slider_img], api_name="vae_randomise")
+    encode_btn.click(tab.encode, [state, slider_index], [state, *slider_boxes, slider_img, encode_src], api_name="vae_encode")
+
+    gr.on(
+        [dim_x.input, dim_y.input, n_grid.input], tab.manifold, [state, dim_x, dim_y, n_grid], manifold_img,
+        api_name="vae_manifold", trigger_mode="always_last",
+    )
+    clicked.change(tab.pick_point, [state, clicked], [picked_img, picked_caption, scatter_plot], api_name="vae_pick_point")
+    point_btn.click(tab.decode_point, [state, px, py], point_img, api_name="vae_decode_point")
+
+    interp_gallery.select(_pick_a_or_b, [which, index_a, index_b], [index_a, index_b], api_visibility="private", show_progress="hidden")
+    gr.on(
+        [index_a.change, index_b.change, n_steps.input], tab.interpolate, [state, index_a, index_b, n_steps], interp_img,
+        api_name="vae_interpolate", trigger_mode="always_last",
+    )
+    gr.on(
+        [edit_index.change, attribute.input, strength.input], tab.edit, [state, edit_index, attribute, strength],
+        [edit_img, sweep_img, edit_table], api_name="vae_edit", trigger_mode="always_last",
+    )
+    return tab
+
+
+def _pick_a_or_b(which: str, a: int, b: int, evt: gr.SelectData) -> tuple[int, int]:
+    return (int(evt.index), b) if which == "A" else (a, int(evt.index))

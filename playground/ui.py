@@ -1,0 +1,50 @@
+"""The Gradio app: a header, then one tab per model family."""
+
+from __future__ import annotations
+
+import gradio as gr
+import torch
+
+from playground.data import load_mnist
+from playground.device import describe_device, get_device
+from playground.sessions import SessionRegistry
+from playground.tabs import vae
+from playground.tabs.common import CSS, HEAD, AppContext
+
+TITLE = "Generative Models Playground"
+
+
+def build_demo(device: torch.device | str | None = None, dataset: str | None = None) -> gr.Blocks:
+    """Build the whole app (not launched).
+
+    Args:
+        device: where models run; default ``get_device()`` (cuda > mps > cpu, or
+            ``PLAYGROUND_DEVICE``).
+        dataset: ``"mnist-5k"`` or ``"mnist-full"``; default ``PLAYGROUND_DATASET``.
+
+    Raises:
+        ValueError: for an unknown device or dataset.
+    """
+    ctx = AppContext(device=get_device(str(device) if device else None), data=load_mnist(dataset), sessions=SessionRegistry())
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"# {TITLE}\n"
+            f"Train generative models live on real handwritten digits, or play with pretrained ones. "
+            f"Device: **{describe_device(ctx.device)}** · data: **{ctx.data.describe()}**",
+            elem_classes=["pg-header"],
+        )
+        with gr.Tabs():
+            with gr.Tab("VAE", id="vae"):
+                vae.build(ctx)
+
+        def release(request: gr.Request) -> None:
+            ctx.sessions.release(request.session_hash)
+
+        demo.unload(release)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Theme, CSS and head script for ``demo.launch`` (Gradio 6 takes them there)."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "head": HEAD, "show_error": False}
