@@ -1,0 +1,91 @@
+"""Drive the launched app through gradio_client, as a notebook would."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client.exceptions import AppError  # noqa: E402
+
+API = {
+    "/vae_load", "/vae_samples", "/vae_download", "/vae_train", "/vae_stop", "/vae_decode", "/vae_randomise",
+    "/vae_encode", "/vae_manifold", "/vae_pick_point", "/vae_decode_point", "/vae_interpolate", "/vae_edit",
+}
+
+
+@pytest.fixture
+def client(app_url):
+    return gradio_client.Client(app_url, verbose=False)
+
+
+def _pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def test_every_vae_handler_is_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert API <= named
+
+
+def test_decode_and_samples_through_the_api(client):
+    a = _pixels(client.predict(*[0.0] * 8, api_name="/vae_decode"))
+    b = _pixels(client.predict(*([3.0] + [0.0] * 7), api_name="/vae_decode"))
+    assert a.shape == (28, 28) and not np.array_equal(a, b)
+    grid = _pixels(client.predict(5, api_name="/vae_samples"))
+    assert grid.shape == (242, 242)
+
+
+@pytest.mark.parametrize(
+    "args,api,message",
+    [
+        # Gradio's Slider checks its own range first, with a message of its own
+        ([1e9] + [0.0] * 7, "/vae_decode", ("slider 1 must be a number in [-4, 4]", "greater than maximum value 4.0")),
+        ([-3], "/vae_samples", ("seed must be in", "less than minimum value 0")),
+        (["vae", "nobody/no-such-model"], "/vae_load", "nobody/no-such-model"),
+        (["vae", "classifier"], "/vae_load", "holds a classifier checkpoint"),
+        (["vae", "../../etc"], "/vae_load", "config.json"),
+        (["nonsense", ""], "/vae_load", "not in the list of choices"),
+        ([0, 0, 15], "/vae_manifold", "two different dimensions"),
+        ([0, 1, 10**6], "/vae_interpolate", ("steps must be in", "greater than maximum value 20")),
+        ([0, 999, 5], "/vae_interpolate", ("digit B must be in", "greater than maximum value 499")),
+        ([0, "digit 7", 1e6], "/vae_edit", ("strength", "greater than maximum value 3")),
+        ([0, "make it pretty", 1.0], "/vae_edit", ("attribute must be one of", "not in the list of choices")),
+        ([1000, 1000], "/vae_decode_point", "x must be a number"),
+    ],
+)
+def test_bad_api_input_gets_a_clear_message(client, args, api, message):
+    with pytest.raises(AppError) as info:
+        client.predict(*args, api_name=api)
+    messages = (message,) if isinstance(message, str) else message
+    assert any(m in str(info.value) for m in messages), str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_training_is_per_session(client, app_url):
+    other = gradio_client.Client(app_url, verbose=False)
+    before_other = _pixels(other.predict(0, api_name="/vae_samples"))
+    job = client.submit(4, "mlp", 1.0, 0.003, 100, 1, api_name="/vae_train")
+    job.result()
+    outputs = job.outputs()
+    status = outputs[-1][0]
+    assert "done" in status and "trained 100 steps" in status
+    mine = _pixels(client.predict(0, api_name="/vae_samples"))
+    theirs = _pixels(other.predict(0, api_name="/vae_samples"))
+    assert np.array_equal(theirs, before_other)
+    assert not np.array_equal(mine, theirs)
+    # the trained model is what this session's other handlers use: a 4-d code
+    with pytest.raises(AppError, match="y dimension must be in"):
+        client.predict(0, 5, 5, api_name="/vae_manifold")
+    path = client.predict(api_name="/vae_download")
+    assert os.path.getsize(path) > 1000
+
+
+def test_server_keeps_running_after_errors(client):
+    for _ in range(3):
+        with pytest.raises(AppError):
+            client.predict(*[1e9] * 8, api_name="/vae_decode")
+    assert _pixels(client.predict(*[0.5] * 8, api_name="/vae_decode")).shape == (28, 28)

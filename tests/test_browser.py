@@ -1,0 +1,88 @@
+"""The VAE tab in a real browser (Playwright driving Debian's Chromium)."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import CHROMIUM_ARGS, CHROMIUM_PATH
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("#vae-samples img", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _src(page, selector: str) -> str:
+    return page.locator(f"{selector} img").first.get_attribute("src") or ""
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_pretrained_samples_are_shown_on_open(page):
+    img = page.locator("#vae-samples img").first
+    img.wait_for(state="visible")
+    assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 200
+    assert "cpu" in page.inner_text("body") or "cuda" in page.inner_text("body")
+
+
+def test_moving_a_latent_slider_changes_the_image(page):
+    _tab(page, "Latent sliders")
+    page.wait_for_selector("#vae-slider-image img")
+    before = _src(page, "#vae-slider-image")
+    slider = page.locator("#vae-slider-0 input[type=range]")
+    slider.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "(before) => { const i = document.querySelector('#vae-slider-image img'); return i && i.src !== before && i.complete; }",
+        arg=before, timeout=20_000,
+    )
+    assert float(page.locator("#vae-slider-0 input[type=number]").input_value()) == pytest.approx(1.0)
+
+
+def test_clicking_a_scatter_point_decodes_that_digit(page):
+    _tab(page, "Latent scatter")
+    point = page.locator("#vae-scatter .scatterlayer path.point").nth(40)
+    point.wait_for(state="attached", timeout=20_000)
+    point.click(force=True)
+    page.wait_for_selector("#vae-picked img", timeout=20_000)
+    assert "test digit #" in page.inner_text("body")
+
+
+def test_short_training_updates_the_loss_plot(page):
+    _tab(page, "Train")
+    steps = page.locator("#vae-train-steps input[type=number]")
+    steps.fill("150")
+    steps.press("Enter")
+    page.click("#vae-train-button")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#vae-train-curves .scatterlayer .trace').length > 0", timeout=60_000
+    )
+    page.wait_for_function(
+        "() => /done/.test(document.querySelector('#vae-train-status').innerText)", timeout=120_000
+    )
+    status = page.inner_text("#vae-train-status")
+    assert "trained 150 steps" in status and "Test ELBO" in status
+    assert page.locator("#vae-train-samples img").count() == 1
+    # the trained model is now the session's: its description replaces the bundled one
+    page.wait_for_function("() => /trained here/.test(document.body.innerText)", timeout=30_000)
+
+
+def test_a_bad_hub_id_shows_a_readable_error_and_no_traceback(page):
+    page.fill("textarea[placeholder='e.g. someone/my-vae'], input[placeholder='e.g. someone/my-vae']", "nobody/no-such-model")
+    page.get_by_role("button", name="Load", exact=True).click()
+    toast = page.locator(".toast-body").first
+    toast.wait_for(timeout=30_000)
+    text = toast.inner_text()
+    assert "nobody/no-such-model" in text
+    assert "Traceback" not in page.inner_text("body")

@@ -1,0 +1,111 @@
+"""python -m playground: train, sample, evaluate, bench; bad input is a one-line error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from playground.cli import main
+
+
+def _cli(*args, env=None, timeout=300):
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_train_saves_a_checkpoint_and_prints_json(tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = _cli(
+        "train", "vae", "--steps", "60", "--out", str(out), "--seed", "3", "--device", "cpu",
+        "--set", "arch=\"mlp\"", "hidden_dim=64", "latent_dim=4", "--eval-every", "0",
+    )
+    assert code == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["status"] == "done" and result["steps"] == 60
+    assert result["config"] == {"latent_dim": 4, "arch": "mlp", "hidden_dim": 64, "beta": 1.0}
+    assert result["test"]["elbo"] < 0 and result["out"] == str(out)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert "step" in stderr
+
+
+def test_sample_writes_png_and_npy(tmp_path):
+    code, _, stderr = _cli("sample", "vae", "--n", "10", "--seed", "1", "--out", str(tmp_path / "g.png"), "--npy", str(tmp_path / "s.npy"))
+    assert code == 0, stderr
+    arr = np.load(tmp_path / "s.npy")
+    assert arr.shape == (10, 28, 28) and arr.dtype == np.float32
+    assert 0 <= arr.min() and arr.max() <= 1
+    assert Image.open(tmp_path / "g.png").size[0] > 28 * 3
+
+
+def test_sample_is_seeded(tmp_path):
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        assert main(["sample", "vae", "--n", "4", "--seed", str(seed), "--npy", str(tmp_path / f"{name}.npy")]) == 0
+    a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["sample", "vae", "--n", "4", "--label", "3", "--npy", "x.npy"], "not class-conditional"),
+        (["sample", "vae", "--n", "0", "--npy", "x.npy"], "--n must be in"),
+        (["sample", "vae", "--n", "4"], "--out"),
+        (["sample", "no/such-model-here", "--n", "4", "--npy", "x.npy"], "Hub"),
+        (["sample", "classifier", "--n", "4", "--npy", "x.npy"], "not a generative model"),
+        (["train", "vae", "--steps", "0"], "steps must be in"),
+        (["train", "vae", "--lr", "nan"], "learning rate"),
+        (["train", "vae", "--set", "latent_dim=0"], "latent_dim must be in"),
+        (["train", "vae", "--set", "nonsense"], "key=value"),
+        (["train", "vae", "--device", "cuda:7"], "device"),
+        (["evaluate", "/no/such/folder"], "not a bundled checkpoint"),
+    ],
+)
+def test_bad_input_is_a_readable_error(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_evaluate_prints_the_shared_keys():
+    code, stdout, stderr = _cli("evaluate", "vae", "--iwae-k", "5", "--n-samples", "200")
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    for key in ("nll_nats", "nll_kind", "nll_bits_per_dim", "neg_elbo_nats", "confident_share", "n_classes_confident", "frechet_distance"):
+        assert key in result, key
+    assert result["nll_kind"] == "iwae_bound" and result["iwae_k"] == 5
+    assert 80 < result["nll_nats"] <= result["neg_elbo_nats"] + 1.0 < 130
+    assert result["confident_share"] >= 0.6 and result["n_classes_confident"] == 10
+
+
+def test_sample_from_a_hub_repo_id(hub_server, tmp_path):
+    endpoint, repos = hub_server
+    repos["teacher/vae-demo"] = ROOT / "assets" / "checkpoints" / "vae"
+    env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    code, _, stderr = _cli("sample", "teacher/vae-demo", "--n", "3", "--npy", str(tmp_path / "h.npy"), env=env)
+    assert code == 0, stderr
+    bundled = tmp_path / "b.npy"
+    assert main(["sample", "vae", "--n", "3", "--npy", str(bundled)]) == 0
+    assert np.array_equal(np.load(tmp_path / "h.npy"), np.load(bundled))
+
+
+def test_bench_quick_prints_every_figure():
+    code, stdout, stderr = _cli("bench", "--json", "--quick", timeout=400)
+    assert code == 0, stderr
+    figures = json.loads(stdout)
+    vae = figures["vae"]
+    for key in ("train_images_per_s", "plain_loop_images_per_s", "trainer_overhead", "slider_p50_ms", "slider_p95_ms", "slider_roundtrip_p95_ms"):
+        assert vae[key] > 0 or key == "trainer_overhead", key
+    assert figures["app"]["seconds_to_served_page"] > 0

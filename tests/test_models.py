@@ -1,0 +1,165 @@
+"""The model contract, for every family in the TINY registry, plus VAE specifics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import TINY
+from models import FAMILIES, GenerativeModel, VAE
+from models.base import CheckpointError, seeded_init
+from playground.training import _labels_if_needed
+
+NAMES = sorted(TINY)
+
+
+def _batch(data, model, n=16):
+    x = data.images("train", model.data_kind)[:n]
+    return x, _labels_if_needed(model, data.train_labels[:n])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loss_terms_are_finite_scalars(name, data):
+    cls, config = TINY[name]
+    model = seeded_init(cls, 0, **config)
+    x, y = _batch(data, model)
+    losses = model.loss(x, y)
+    assert "loss" in losses
+    for key, value in losses.items():
+        assert value.shape == (), key
+        assert torch.isfinite(value), key
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if issubclass(TINY[n][0], GenerativeModel)])
+def test_sample_shape_range_and_seed(name):
+    cls, config = TINY[name]
+    model = seeded_init(cls, 0, **config).eval()
+    a = model.sample(5, generator=torch.Generator().manual_seed(3))
+    b = model.sample(5, generator=torch.Generator().manual_seed(3))
+    c = model.sample(5, generator=torch.Generator().manual_seed(4))
+    assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
+    assert 0 <= float(a.min()) and float(a.max()) <= 1
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_load_round_trip_is_exact(name, tmp_path, data):
+    cls, config = TINY[name]
+    model = seeded_init(cls, 0, **config).eval()
+    model.save_pretrained(tmp_path / "ck")
+    files = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    assert files == ["README.md", "config.json", "model.safetensors"]
+    saved = json.loads((tmp_path / "ck" / "config.json").read_text())
+    assert saved == {**config | {k: v for k, v in model.config.items()}, "family": model.family}
+    loaded = cls.from_pretrained(tmp_path / "ck")
+    assert loaded.config == model.config
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    x, y = _batch(data, model, 4)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert torch.equal(model.loss(x, y, generator=g1)["loss"], loaded.loss(x, y, generator=g2)["loss"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_steps_lower_the_loss_on_a_fixed_batch(name, data):
+    cls, config = TINY[name]
+    model = seeded_init(cls, 0, **config)
+    x, y = _batch(data, model, 32)
+    optimizers = model.configure_optimizers(3e-3)
+    model.eval()
+    with torch.no_grad():
+        before = float(model.loss(x, y, generator=torch.Generator().manual_seed(0))["loss"])
+    model.train()
+    for _ in range(15):
+        model.train_step(x, y, optimizers, torch.Generator().manual_seed(0))
+    model.eval()
+    with torch.no_grad():
+        after = float(model.loss(x, y, generator=torch.Generator().manual_seed(0))["loss"])
+    assert after < before
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeded_init_is_reproducible(name):
+    cls, config = TINY[name]
+    a, b, c = seeded_init(cls, 1, **config), seeded_init(cls, 1, **config), seeded_init(cls, 2, **config)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+def test_registry_names_match_classes():
+    for name, cls in FAMILIES.items():
+        assert cls.family == name
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(latent_dim=0), dict(latent_dim=33), dict(latent_dim=2.5), dict(latent_dim=float("nan")),
+        dict(latent_dim=True), dict(arch="rnn"), dict(hidden_dim=10**7), dict(beta=-1.0),
+        dict(beta=float("nan")), dict(beta=float("inf")), dict(latent_dim="16x"),
+    ],
+)
+def test_vae_refuses_bad_config_with_a_readable_error(bad):
+    with pytest.raises(ValueError) as info:
+        VAE(**bad)
+    key = next(iter(bad))
+    assert key in str(info.value) and "must" in str(info.value)
+
+
+def test_vae_rejects_labels():
+    model = VAE(latent_dim=2, arch="mlp", hidden_dim=16)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        model.sample(3, y=torch.zeros(3, dtype=torch.long))
+
+
+def test_vae_kl_term_matches_a_monte_carlo_estimate(data):
+    """The analytic KL equals E_q[log q(z|x) - log p(z)] estimated by sampling."""
+    model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=32)
+    x = data.train_binary[:8]
+    with torch.no_grad():
+        analytic = model.loss(x)["kl"]
+        mu, logvar = model.encode(x)
+        q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+        z = q.sample((20000,))
+        mc = (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean()
+    assert abs(float(analytic) - float(mc)) < 0.02 * float(analytic) + 0.01
+
+
+def test_vae_elbo_uses_beta_only_in_the_loss(data):
+    x = data.train_binary[:16]
+    for beta in (0.0, 1.0, 4.0):
+        model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=32, beta=beta)
+        terms = model.loss(x, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(terms["loss"], terms["reconstruction"] + beta * terms["kl"])
+        assert torch.allclose(terms["elbo"], -(terms["reconstruction"] + terms["kl"]))
+
+
+def test_iwae_bound_is_tighter_than_the_elbo_and_agrees_at_k1(data):
+    torch.manual_seed(0)
+    model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=64)
+    x = data.test_binary[:64]
+    with torch.no_grad():
+        elbo = float(model.loss(x)["elbo"])
+        k1 = float(model.log_prob(x, n_importance=1).mean())
+        k100 = float(model.log_prob(x, n_importance=100).mean())
+    assert abs(k1 - elbo) < 0.05 * abs(elbo)  # both are one-sample ELBO estimates
+    assert k100 > elbo
+    assert math.isfinite(k100)
+
+
+def test_reparameterisation_lets_gradients_reach_the_encoder(data):
+    model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=32)
+    model.loss(data.train_binary[:8])["reconstruction"].backward()
+    first = model.encoder[1].weight.grad
+    assert first is not None and float(first.abs().sum()) > 0
+
+
+def test_strict_loading_refuses_non_strict():
+    with pytest.raises(CheckpointError, match="non-strict"):
+        VAE._from_pretrained(
+            model_id="x", revision=None, cache_dir=None, force_download=False, local_files_only=True, token=None, strict=False
+        )
