@@ -86,3 +86,14 @@ def test_a_bad_hub_id_shows_a_readable_error_and_no_traceback(page):
     text = toast.inner_text()
     assert "nobody/no-such-model" in text
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_one_click_downloads_the_sessions_model(page, tmp_path):
+    import zipfile
+
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="Download this model").click()
+    path = tmp_path / "model.zip"
+    info.value.save_as(path)
+    with zipfile.ZipFile(path) as z:
+        assert {"vae-playground/config.json", "vae-playground/model.safetensors"} <= set(z.namelist())

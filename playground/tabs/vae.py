@@ -249,7 +249,8 @@ class VaeTab:
 
     @ui_handler
     def download(self, state: VaeSession | None) -> str:
-        """Save the session's model (config.json + model.safetensors + card) as a zip."""
+        """Save the session's model (config.json + model.safetensors + card) as a zip;
+        returns its path."""
         view = self.session(state).view
         return str(checkpoints.export_zip(view.model, name="vae-playground", notes=view.describe()))
 
@@ -509,6 +510,7 @@ def _initial_values(tab: VaeTab, session: VaeSession) -> dict[str, Any]:
         "scatter": tab.scatter(session),
         "interpolation": tab.interpolate(session, *DEFAULT_INTERPOLATION, 10),
         "edit": tab.edit(session, DEFAULT_EDIT[0], DEFAULT_EDIT[1], DEFAULT_EDIT[2]),
+        "download": tab.download(session),
     }
 
 
@@ -523,6 +525,7 @@ def build(ctx: AppContext) -> VaeTab:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             choice, source, load_btn, info, download = checkpoint_panel("vae", DEFAULT_CHECKPOINT, init["description"])
+            download.value = init["download"]
             with gr.Row():
                 seed = gr.Number(value=0, label="sample seed", precision=0, minimum=0)
                 resample = gr.Button("New samples")
@@ -574,7 +577,10 @@ def build(ctx: AppContext) -> VaeTab:
             )
 
         with gr.Tab("Latent scatter", id="vae-scatter-tab"):
-            gr.Markdown("Click a point to decode that test digit's code, or decode any point of the plane on the right.")
+            gr.Markdown(
+                "Click a point to decode that test digit's code, or decode any point of the plane on the right. "
+                "With more than 2 latent dimensions this is a PCA projection; load the bundled `vae-2d` to see a true 2-D latent space."
+            )
             with gr.Row():
                 with gr.Column(scale=3, elem_id="vae-scatter", elem_classes=["pg-clickable"]):
                     scatter_plot = gr.Plot(init["scatter"], label="test digits in latent space")
@@ -616,14 +622,17 @@ def build(ctx: AppContext) -> VaeTab:
         with gr.Tab("How it works", id="vae-explain"):
             gr.Markdown(EXPLANATION, latex_delimiters=[{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
-    refresh_outputs = [info, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
+    # A DownloadButton downloads the file it already holds when clicked, so its file is
+    # refreshed whenever the session's model changes; its own click (also the API's
+    # /vae_download) just re-exports the same model.
+    refresh_outputs = [info, download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
 
     @ui_handler
     def refresh(state_value: VaeSession | None) -> list:
         session = tab.session(state_value)
         v = session.view
         return [
-            v.describe(), *tab.sliders(session), *tab.manifold_choices(session),
+            v.describe(), tab.download(session), *tab.sliders(session), *tab.manifold_choices(session),
             tab.manifold(session, v.order[0], v.order[1], 15), tab.scatter(session),
         ]
 
@@ -631,7 +640,7 @@ def build(ctx: AppContext) -> VaeTab:
         refresh, state, refresh_outputs, api_visibility="private"
     )
     resample.click(tab.samples, [state, seed], sample_img, api_name="vae_samples")
-    download.click(tab.download, state, download, api_name="vae_download")
+    download.click(tab.download, state, download, api_name="vae_download", show_progress="hidden")
 
     train_event = panel.train.click(
         tab.train, [state, latent, arch, beta, panel.lr, panel.steps, panel.seed],
