@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -175,18 +176,32 @@ def bench_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
     return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def bench_app(n_calls: int, log: Callable[[str], None], timeout_s: float = 180.0) -> tuple[dict, dict]:
-    """Start ``python app.py``; time it to a served page, then time slider round trips."""
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+@contextlib.contextmanager
+def served_app(timeout_s: float = 180.0, env: dict | None = None, log_path: Path | None = None) -> Iterator[tuple[str, float]]:
+    """Run ``python app.py`` in a subprocess on a free port until the block ends.
+
+    Yields:
+        ``(url, seconds)``: the page's URL and the seconds from starting the process to
+        the page answering HTTP 200.
+
+    Raises:
+        RuntimeError: the process exits or serves no page within ``timeout_s``.
+    """
+    port = free_port()
+    full_env = {
+        **os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False", **(env or {}),
+    }
+    out = open(log_path, "w") if log_path else subprocess.DEVNULL
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
@@ -200,10 +215,23 @@ def bench_app(n_calls: int, log: Callable[[str], None], timeout_s: float = 180.0
                         break
             except OSError:
                 time.sleep(0.05)
-        startup = time.perf_counter() - start
-        log(f"  page served after {startup:.1f} s")
-        from gradio_client import Client
+        yield url, time.perf_counter() - start
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            out.close()
 
+
+def bench_app(n_calls: int, log: Callable[[str], None]) -> tuple[dict, dict]:
+    """Start ``python app.py``; time it to a served page, then time slider round trips."""
+    from gradio_client import Client
+
+    with served_app() as (url, startup):
+        log(f"  page served after {startup:.1f} s")
         client = Client(url, verbose=False)
         rng = np.random.default_rng(1)
         times = []
@@ -213,17 +241,11 @@ def bench_app(n_calls: int, log: Callable[[str], None], timeout_s: float = 180.0
             client.predict(*values, api_name="/vae_decode")
             if i >= 3:
                 times.append((time.perf_counter() - t0) * 1000)
-        roundtrip = {
-            "slider_roundtrip_p50_ms": round(float(np.percentile(times, 50)), 1),
-            "slider_roundtrip_p95_ms": round(float(np.percentile(times, 95)), 1),
-        }
-        return {"seconds_to_served_page": round(startup, 2)}, roundtrip
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    roundtrip = {
+        "slider_roundtrip_p50_ms": round(float(np.percentile(times, 50)), 1),
+        "slider_roundtrip_p95_ms": round(float(np.percentile(times, 95)), 1),
+    }
+    return {"seconds_to_served_page": round(startup, 2)}, roundtrip
 
 
 def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
