@@ -6,6 +6,9 @@
 - ``vae.slider_p50_ms`` / ``vae.slider_p95_ms``: the latent-slider handler, called directly
   (decode + image conversion; the target is p95 <= 30 ms), and ``vae.slider_roundtrip_*``
   through the running app with ``gradio_client`` (adds HTTP, queue and PNG encoding).
+- ``vae.ui_train_handler_overhead``: the tab's Train handler (the trainer plus the live
+  sample grid, reconstructions and curves it yields) against the plain loop, for the MLP
+  VAE it trains by default.
 - ``vae.ui_seconds_to_recognisable``: training from scratch through the tab's own Train
   handler with its default settings, the seconds until the fixed-noise sample grid it
   shows is recognisable: at least half of its 64 digits classified with softmax >= 0.9 and
@@ -137,6 +140,36 @@ def is_recognisable(images: torch.Tensor) -> tuple[bool, dict]:
     return ok, quality
 
 
+def bench_ui_overhead(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
+    """The tab's Train handler (trainer plus its live images and curves) against the
+    plain loop, for the model it trains by default; best of ``repeats`` each."""
+    from types import SimpleNamespace
+
+    from playground.tabs.common import AppContext
+    from playground.tabs.vae import VaeTab
+
+    data = load_mnist()
+    tab = VaeTab(AppContext(get_device(), data, SessionRegistry()))
+    x = data.train_binary.to(get_device())
+    plain, handler = [], []
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        model = seeded_init(VAE, 0, latent_dim=16, arch="mlp", hidden_dim=512).to(x.device)
+        t_plain = _plain_loop(model, x, steps, 128, 1e-3, 0)
+        start = time.perf_counter()
+        for _ in tab.train(None, 16, "mlp", 1.0, 1e-3, steps, 0, SimpleNamespace(session_hash="bench")):
+            pass
+        t_handler = time.perf_counter() - start
+        if r:
+            plain.append(t_plain)
+            handler.append(t_handler)
+        log(f"  round {r}: plain {t_plain:.2f} s, Train handler {t_handler:.2f} s for {steps} steps")
+    return {
+        "ui_plain_loop_steps_per_s": round(steps / min(plain), 1),
+        "ui_train_handler_steps_per_s": round(steps / min(handler), 1),
+        "ui_train_handler_overhead": round(min(handler) / min(plain) - 1, 4),
+    }
+
+
 def bench_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
     """Seconds until the Train handler, run with the tab's defaults, shows recognisable
     digits (scoring time excluded)."""
@@ -153,7 +186,7 @@ def bench_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
     last_grid = None
     for _, status, samples, _, _ in run:
         elapsed = time.perf_counter() - start - scoring
-        if samples is not None and samples is not last_grid:
+        if isinstance(samples, np.ndarray) and samples is not last_grid:  # else unchanged (gr.skip)
             last_grid = samples
             t0 = time.perf_counter()
             ok, quality = is_recognisable(grid_tiles(samples, 64))
@@ -254,6 +287,8 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     figures: dict = {"machine": {"device": describe_device(device), "torch": torch.__version__, "cpu_count": os.cpu_count()}}
     log("VAE training: trainer vs plain loop")
     figures["vae"] = bench_training(steps=20 if quick else 150, repeats=1 if quick else 3, log=log)
+    log("VAE Train handler (live images and curves) vs plain loop")
+    figures["vae"].update(bench_ui_overhead(steps=60 if quick else 300, repeats=1 if quick else 2, log=log))
     log("VAE training from scratch in the UI: time to recognisable digits")
     figures["vae"].update(bench_ui_training(budget_s=60, log=log))
     log("VAE latent slider handler")

@@ -47,7 +47,7 @@ N_RECON = 8
 # Defaults that read well with the bundled model: test #13 is a 1, #18 a 0, #20 a 4.
 DEFAULT_INTERPOLATION = (13, 18)
 DEFAULT_EDIT = (20, "digit 7", 1.5)
-YIELD_EVERY_S = 0.4
+YIELD_EVERY_S = 0.5
 ATTRIBUTES = [f"digit {d}" for d in range(10)] + list(TRAITS)
 CURVES = {"reconstruction": "reconstruction −log p(x|z)", "kl": "KL(q(z|x) ‖ p(z))", "elbo": "ELBO"}
 
@@ -301,14 +301,14 @@ class VaeTab:
         history: list[dict] = []
         n_good = 0
         samples = recon = None
+        fresh = False  # whether samples/recon changed since the last yield
         last_yield = 0.0
         session = self.session(state)
         for event in train(model, self.ctx.data, config, stop=stop):
             history.append({"step": event.step, "losses": event.losses, "test_losses": event.test_losses})
             n_good += not event.final
             if event.samples is not None:
-                samples = to_image(event.samples)
-                recon = self._recon_grid(model)
+                samples, recon, fresh = to_image(event.samples), self._recon_grid(model), True
             if event.final:
                 test = event.test_losses or {}
                 status = f"**{event.status}**: {event.message}."
@@ -330,7 +330,10 @@ class VaeTab:
                     f"step {event.step} / {steps} · {rate:.0f} steps/s · ELBO {event.losses['elbo']:.1f} nats "
                     f"(reconstruction {event.losses['reconstruction']:.1f}, KL {event.losses['kl']:.1f})"
                 )
-                yield session, status, samples, recon, plots.training_curves(history, CURVES)
+                # Unchanged images are skipped, not re-sent: each costs a PNG encode.
+                images = (samples, recon) if fresh else (gr.skip(), gr.skip())
+                fresh = False
+                yield session, status, *images, plots.training_curves(history, CURVES)
 
     @ui_handler
     def stop(self, request: gr.Request) -> str:
