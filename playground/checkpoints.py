@@ -19,7 +19,8 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -40,7 +41,8 @@ from playground.data import ASSETS_DIR
 BUNDLED_DIR = ASSETS_DIR / "checkpoints"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
-__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "load", "resolve"]
+__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "load", "resolve", "unpack_zip"]
+MAX_ZIP_BYTES = 256 * 2**20  # uncompressed; the largest bundled checkpoint is ~4 MB
 
 
 def bundled_names() -> list[str]:
@@ -172,6 +174,43 @@ def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Pa
     archive = shutil.make_archive(str(workdir / name), "zip", root_dir=workdir, base_dir=name)
     shutil.rmtree(workdir / name)
     return Path(archive)
+
+
+def unpack_zip(path: str | Path) -> Path:
+    """Extract a checkpoint zip (as ``export_zip`` writes, or any zip holding one
+    ``config.json`` with its ``model.safetensors`` beside it) into a fresh temporary
+    folder, taking only those two files.
+
+    Returns:
+        The folder holding the extracted ``config.json`` and ``model.safetensors``.
+
+    Raises:
+        CheckpointError: not a zip; no, or several, ``config.json``; a member with an
+            absolute or ``..`` path; more than 256 MB uncompressed.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise CheckpointError("the upload is not a zip file: upload the .zip that 'Download this model' gave you") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        for member in members:
+            parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+            if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                raise CheckpointError(f"the zip holds an unsafe path: {member.filename!r}")
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise CheckpointError(f"the zip is larger than {MAX_ZIP_BYTES // 2**20} MB uncompressed")
+        configs = [m for m in members if PurePosixPath(m.filename).name == CONFIG_NAME]
+        if len(configs) != 1:
+            raise CheckpointError(f"the zip must hold exactly one {CONFIG_NAME}, it holds {len(configs)}")
+        folder = PurePosixPath(configs[0].filename).parent
+        out = Path(tempfile.mkdtemp(prefix="playground-upload-"))
+        for name in (CONFIG_NAME, "model.safetensors"):
+            wanted = str(folder / name) if str(folder) != "." else name
+            match = [m for m in members if m.filename == wanted]
+            if match:
+                (out / name).write_bytes(archive.read(match[0]))
+    return out
 
 
 def describe(model: HubModel) -> dict[str, Any]:

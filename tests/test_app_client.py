@@ -13,7 +13,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 API = {
     "/vae_load", "/vae_samples", "/vae_download", "/vae_train", "/vae_stop", "/vae_decode", "/vae_randomise",
-    "/vae_encode", "/vae_manifold", "/vae_pick_point", "/vae_decode_point", "/vae_interpolate", "/vae_edit",
+    "/vae_encode", "/vae_manifold", "/vae_load_zip", "/vae_pick_point", "/vae_decode_point", "/vae_interpolate", "/vae_edit",
 }
 
 
@@ -82,6 +82,9 @@ def test_training_is_per_session(client, app_url):
         client.predict(0, 5, 5, api_name="/vae_manifold")
     path = client.predict(api_name="/vae_download")
     assert os.path.getsize(path) > 1000
+    # a new session restores that model from the zip
+    other.predict(gradio_client.handle_file(path), api_name="/vae_load_zip")
+    assert np.array_equal(_pixels(other.predict(0, api_name="/vae_samples")), mine)
 
 
 def test_server_keeps_running_after_errors(client):

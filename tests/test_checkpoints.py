@@ -217,3 +217,41 @@ def test_hub_repo_ids_download_through_hf_hub_download(hub_server, tiny_vae, tmp
     offline = _run_hub("http://127.0.0.1:9", hf_home, "someone/tiny-vae", "someone/never-seen", offline=True)
     assert offline["someone/tiny-vae"][0] == "ok"
     assert offline["someone/never-seen"][0] == "error" and "cannot be reached" in offline["someone/never-seen"][1]
+
+
+def test_unpack_zip_round_trip_and_refusals(tiny_vae, tmp_path):
+    import zipfile
+
+    from playground.checkpoints import unpack_zip
+
+    model, folder = tiny_vae
+    folder_out = unpack_zip(export_zip(model, name="mine"))
+    assert sorted(p.name for p in folder_out.iterdir()) == ["config.json", "model.safetensors"]
+    assert load(str(folder_out), family="vae").config == model.config
+
+    flat = tmp_path / "flat.zip"
+    with zipfile.ZipFile(flat, "w") as z:
+        z.write(folder / "config.json", "config.json")
+        z.write(folder / "model.safetensors", "model.safetensors")
+    assert load(str(unpack_zip(flat))).family == "vae"
+
+    (tmp_path / "not.zip").write_bytes(b"hello")
+    bad = {"not.zip": "not a zip file"}
+    for name, members, message in (
+        ("evil.zip", {"../../evil/config.json": "{}"}, "unsafe path"),
+        ("abs.zip", {"/etc/config.json": "{}"}, "unsafe path"),
+        ("none.zip", {"readme.txt": "hi"}, "exactly one config.json"),
+        ("two.zip", {"a/config.json": "{}", "b/config.json": "{}"}, "exactly one config.json"),
+    ):
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for member, text in members.items():
+                z.writestr(member, text)
+        bad[name] = message
+    for name, message in bad.items():
+        with pytest.raises(CheckpointError, match=message):
+            unpack_zip(tmp_path / name)
+    weightless = tmp_path / "weightless.zip"
+    with zipfile.ZipFile(weightless, "w") as z:
+        z.write(folder / "config.json", "x/config.json")
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        load(str(unpack_zip(weightless)))

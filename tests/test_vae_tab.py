@@ -149,6 +149,17 @@ def test_load_bundled_and_bad_sources(tab):
             tab.load(session, "", source)
 
 
+def test_upload_of_a_downloaded_zip_restores_the_model(tab, tmp_path):
+    trained = list(tab.train(None, 3, "mlp", 1.0, 3e-3, 30, 0, _request("erin")))[-1][0]
+    session, info, samples = tab.load_zip(None, tab.download(trained))
+    assert session.view.latent_dim == 3 and "uploaded" in info
+    assert np.array_equal(samples, tab.samples(trained, 0))
+    (tmp_path / "x.zip").write_bytes(b"junk")
+    for path, match in ((None, "upload a checkpoint"), (str(tmp_path / "x.zip"), "not a zip file")):
+        with pytest.raises(gr.Error, match=match):
+            tab.load_zip(None, path)
+
+
 def test_download_gives_a_loadable_zip(tab, tmp_path):
     path = tab.download(None)
     with zipfile.ZipFile(path) as z:

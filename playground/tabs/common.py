@@ -151,18 +151,32 @@ def _picked(evt: gr.SelectData) -> int:
     return int(evt.index)
 
 
-def checkpoint_panel(family: str, default: str, description: str) -> tuple[gr.Dropdown, gr.Textbox, gr.Button, gr.Markdown, gr.DownloadButton]:
-    """The "which model" box: bundled checkpoints, a Hub repo id or folder, Load, the
-    current model's ``description`` (markdown) and a download of its checkpoint."""
+@dataclass
+class CheckpointPanel:
+    """The "which model" box of a tab."""
+
+    choice: gr.Dropdown
+    source: gr.Textbox
+    load: gr.Button
+    upload: gr.File
+    download: gr.DownloadButton
+    info: gr.Markdown
+
+
+def checkpoint_panel(family: str, default: str, description: str, download: str | None = None) -> CheckpointPanel:
+    """Bundled checkpoints of ``family``, a Hub repo id or folder box, Load, an upload
+    of a checkpoint zip, a download of the current model (``download``: its zip) and
+    the current model's ``description`` (markdown)."""
     names = [n for n in bundled_names() if n == family or n.startswith(family + "-")]
     with gr.Group():
         choice = gr.Dropdown(names, value=default, label="bundled checkpoint")
-        source = gr.Textbox(label="or a Hub repo id (owner/name) or local folder", placeholder="e.g. someone/my-vae", max_lines=1)
+        source = gr.Textbox(label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{family}", max_lines=1)
         with gr.Row():
             load = gr.Button("Load", variant="secondary")
-            download = gr.DownloadButton("Download this model", variant="secondary")
+            download_btn = gr.DownloadButton("Download this model", value=download, variant="secondary")
+        upload = gr.File(label="or upload a checkpoint .zip (as downloaded here)", file_types=[".zip"], type="filepath", height=90)
     info = gr.Markdown(description)
-    return choice, source, load, info, download
+    return CheckpointPanel(choice, source, load, upload, download_btn, info)
 
 
 @dataclass

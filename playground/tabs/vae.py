@@ -233,6 +233,24 @@ class VaeTab:
         return session, session.view.describe(), self._samples(session, 0)
 
     @ui_handler
+    def load_zip(self, state: VaeSession | None, path: str | None) -> tuple:
+        """Load a VAE from an uploaded checkpoint zip (as "Download this model" gives).
+
+        Returns:
+            (session, description markdown, sample grid).
+
+        Raises:
+            gr.Error: no file, not a safe checkpoint zip, or not a VAE; the session keeps
+                its current model.
+        """
+        if not path:
+            raise ValueError("upload a checkpoint .zip first")
+        model = checkpoints.load(str(checkpoints.unpack_zip(path)), family="vae", device=self.ctx.device)
+        session = self._new_session(model, "uploaded checkpoint")
+        gr.Info("Loaded the uploaded checkpoint")
+        return session, session.view.describe(), self._samples(session, 0)
+
+    @ui_handler
     def describe(self, state: VaeSession | None) -> str:
         """Markdown description of the session's model."""
         return self.session(state).view.describe()
@@ -527,8 +545,7 @@ def build(ctx: AppContext) -> VaeTab:
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            choice, source, load_btn, info, download = checkpoint_panel("vae", DEFAULT_CHECKPOINT, init["description"])
-            download.value = init["download"]
+            models = checkpoint_panel("vae", DEFAULT_CHECKPOINT, init["description"], init["download"])
             with gr.Row():
                 seed = gr.Number(value=0, label="sample seed", precision=0, minimum=0)
                 resample = gr.Button("New samples")
@@ -628,7 +645,7 @@ def build(ctx: AppContext) -> VaeTab:
     # A DownloadButton downloads the file it already holds when clicked, so its file is
     # refreshed whenever the session's model changes; its own click (also the API's
     # /vae_download) just re-exports the same model.
-    refresh_outputs = [info, download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
+    refresh_outputs = [models.info, models.download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
 
     @ui_handler
     def refresh(state_value: VaeSession | None) -> list:
@@ -639,11 +656,14 @@ def build(ctx: AppContext) -> VaeTab:
             tab.manifold(session, v.order[0], v.order[1], 15), tab.scatter(session),
         ]
 
-    load_btn.click(tab.load, [state, choice, source], [state, info, sample_img], api_name="vae_load").success(
+    models.load.click(tab.load, [state, models.choice, models.source], [state, models.info, sample_img], api_name="vae_load").success(
+        refresh, state, refresh_outputs, api_visibility="private"
+    )
+    models.upload.upload(tab.load_zip, [state, models.upload], [state, models.info, sample_img], api_name="vae_load_zip").success(
         refresh, state, refresh_outputs, api_visibility="private"
     )
     resample.click(tab.samples, [state, seed], sample_img, api_name="vae_samples")
-    download.click(tab.download, state, download, api_name="vae_download", show_progress="hidden")
+    models.download.click(tab.download, state, models.download, api_name="vae_download", show_progress="hidden")
 
     train_event = panel.train.click(
         tab.train, [state, latent, arch, beta, panel.lr, panel.steps, panel.seed],
