@@ -158,7 +158,7 @@ class CheckpointPanel:
     choice: gr.Dropdown
     source: gr.Textbox
     load: gr.Button
-    upload: gr.File
+    upload: gr.UploadButton
     download: gr.DownloadButton
     info: gr.Markdown
 
@@ -173,8 +173,8 @@ def checkpoint_panel(family: str, default: str, description: str, download: str 
         source = gr.Textbox(label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{family}", max_lines=1)
         with gr.Row():
             load = gr.Button("Load", variant="secondary")
+            upload = gr.UploadButton("Upload a .zip", file_types=[".zip"], type="filepath", variant="secondary")
             download_btn = gr.DownloadButton("Download this model", value=download, variant="secondary")
-        upload = gr.File(label="or upload a checkpoint .zip (as downloaded here)", file_types=[".zip"], type="filepath", height=90)
     info = gr.Markdown(description)
     return CheckpointPanel(choice, source, load, upload, download_btn, info)
 
