@@ -30,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
@@ -89,8 +89,10 @@ def check_float(name: str, value: Any, low: float, high: float) -> float:
     """Return ``value`` as a finite float in ``[low, high]``.
 
     Raises:
-        ValueError: for NaN, inf, non-numbers or values out of range.
+        ValueError: for NaN, inf, bools, non-numbers or values out of range.
     """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -233,21 +235,39 @@ class HubModel(
                 local_files_only=local_files_only,
             )
         try:
+            # The header alone says which tensors the file holds: check them before
+            # reading (and allocating) any weights.
+            with safe_open(model_file, framework="pt") as f:
+                header = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+            _check_header(model, header)
             state = load_file(model_file, device=str(map_location))
-        except (SafetensorError, OSError, ValueError) as err:
+        except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+            if isinstance(err, CheckpointError):
+                raise
             raise CheckpointError(f"{WEIGHTS_NAME} is corrupt or not a safetensors file ({err})") from None
-        _check_state_dict(model, state)
+        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise CheckpointError(f"{WEIGHTS_NAME} holds NaN or infinite weights, e.g. in {bad[0]}")
         model.load_state_dict(state, strict=True)
         model.eval()
         return model
 
 
-def _check_state_dict(model: nn.Module, state: dict[str, Tensor]) -> None:
-    """Raise CheckpointError unless ``state`` has exactly the model's keys and shapes."""
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}
+
+
+def _check_header(model: nn.Module, header: dict[str, tuple[tuple[int, ...], str]]) -> None:
+    """Raise CheckpointError unless ``header`` ({name: (shape, safetensors dtype)}) has
+    exactly the model's tensors, shapes and dtypes."""
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    common = sorted(set(expected) & set(header))
+    wrong = [k for k in common if tuple(expected[k].shape) != header[k][0]]
+    wrong_type = [k for k in common if _SAFETENSORS_DTYPES.get(expected[k].dtype) != header[k][1]]
     problems = []
     if missing:
         problems.append(f"missing tensors {missing[:5]}")
@@ -256,25 +276,34 @@ def _check_state_dict(model: nn.Module, state: dict[str, Tensor]) -> None:
     if wrong:
         k = wrong[0]
         problems.append(
-            f"{len(wrong)} tensor(s) of the wrong shape, e.g. {k}: file {tuple(state[k].shape)}, "
-            f"config {tuple(expected[k].shape)}"
+            f"{len(wrong)} tensor(s) of the wrong shape, e.g. {k}: file {header[k][0]}, config {tuple(expected[k].shape)}"
         )
+    if wrong_type:
+        k = wrong_type[0]
+        problems.append(f"{len(wrong_type)} tensor(s) of the wrong dtype, e.g. {k}: file {header[k][1]}, model {expected[k].dtype}")
     if problems:
         raise CheckpointError("the weights do not match config.json: " + "; ".join(problems))
 
 
+MAX_CONFIG_BYTES = 2**20
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
-    """Read a ``config.json`` written by ``save_pretrained``.
+    """Read a ``config.json`` written by ``save_pretrained`` (at most 1 MB).
 
     Raises:
-        CheckpointError: the file is missing, not JSON, or not a JSON object.
+        CheckpointError: the file is missing, not a regular file, too large, not JSON, or
+            not a JSON object.
     """
+    path = Path(path)
     try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"no {CONFIG_NAME} at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{CONFIG_NAME} is not valid JSON ({err})") from None
+        if not path.is_file():
+            raise CheckpointError(f"no {CONFIG_NAME} at {path}")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{CONFIG_NAME} is larger than {MAX_CONFIG_BYTES // 1024} KB: not a playground config")
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{CONFIG_NAME} is not valid JSON ({type(err).__name__})") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{CONFIG_NAME} must hold a JSON object, got {type(config).__name__}")
     return config

@@ -196,6 +196,8 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
             (B,) float32, nats; a lower bound that tightens as K grows.
         """
         self.check_labels(y, x.shape[0])
+        if x.shape[0] == 0:
+            raise ValueError("log_prob needs at least one image")
         k = check_int("n_importance", self.n_importance if n_importance is None else n_importance, 1, 100_000)
         mu, logvar = self.encode(x)
         std = torch.exp(0.5 * logvar)
@@ -214,4 +216,5 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
         return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
     def nll_details(self) -> dict[str, Any]:
+        """``{"iwae_k": K}``: the importance samples per image behind ``log_prob``."""
         return {"iwae_k": self.n_importance}

@@ -104,15 +104,19 @@ def attribute_vectors(codes: Tensor, labels: Tensor, traits: dict[str, Tensor], 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Spherical interpolation between codes a and b (D,) at fractions t (T,) in [0, 1].
 
-    Follows the great circle between the directions of a and b while interpolating the
-    norm linearly (White 2016, "Sampling Generative Networks", arXiv:1609.04468); falls
-    back to linear interpolation when a and b are (anti)parallel.
+    A variant of White's slerp (White 2016, "Sampling Generative Networks",
+    arXiv:1609.04468): it follows the great circle between the directions of a and b and
+    interpolates the norm linearly, so the path neither cuts through the low-density
+    middle of the prior nor changes radius abruptly. Falls back to linear interpolation
+    when a and b are (anti)parallel or either is (near) zero.
 
     Returns:
         (T, D) codes; row 0 is a and row T-1 is b when t spans [0, 1].
     """
     t = t.view(-1, 1)
     na, nb = a.norm(), b.norm()
+    if min(float(na), float(nb)) < 1e-8:
+        return (1 - t) * a + t * b
     cos = torch.dot(a, b) / (na * nb).clamp(min=1e-12)
     omega = torch.acos(cos.clamp(-1.0, 1.0))
     if omega.abs() < 1e-4 or (math.pi - omega).abs() < 1e-4:

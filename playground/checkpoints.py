@@ -19,9 +19,12 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 from huggingface_hub import hf_hub_download
@@ -39,9 +42,13 @@ from models.base import CONFIG_NAME, read_config
 from playground.data import ASSETS_DIR
 
 BUNDLED_DIR = ASSETS_DIR / "checkpoints"
+ALLOW_FOLDERS_ENV = "PLAYGROUND_ALLOW_FOLDERS"
+EXPORT_DIR = Path(tempfile.gettempdir()) / "playground-exports"
+EXPORT_MAX_AGE_S = 3 * 3600
+T = TypeVar("T")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
-__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "load", "resolve", "unpack_zip"]
+__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "folders_allowed", "load", "resolve", "unpack_zip"]
 MAX_ZIP_BYTES = 256 * 2**20  # uncompressed; the largest bundled checkpoint is ~4 MB
 
 
@@ -52,36 +59,59 @@ def bundled_names() -> list[str]:
     return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
 
 
-def resolve(source: str) -> tuple[str, str]:
+def folders_allowed() -> bool:
+    """Whether checkpoints may be loaded from server folders named in the UI: not on a
+    shared Hugging Face Space (``SPACE_ID`` set), unless ``PLAYGROUND_ALLOW_FOLDERS=1``.
+    Visitors there use Hub repo ids or upload a zip; the CLI always allows folders."""
+    if os.environ.get(ALLOW_FOLDERS_ENV, "").strip() in ("1", "true", "yes"):
+        return True
+    return not os.environ.get("SPACE_ID")
+
+
+def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
     """Say what ``source`` names.
+
+    Args:
+        allow_folders: whether a local folder may be named (see ``folders_allowed``).
 
     Returns:
         ``(kind, location)``: ``("bundled", folder)``, ``("folder", folder)`` or
         ``("hub", repo_id)``.
 
     Raises:
-        CheckpointError: empty, a path that is not a folder, or none of the three.
+        CheckpointError: empty, a path that is not a folder, a folder when folders are
+            not allowed, or none of the three.
     """
     if not isinstance(source, str) or not source.strip():
         raise CheckpointError("give a checkpoint: a bundled name, a local folder or a Hub repo id (owner/name)")
     source = source.strip()
     if source in bundled_names():
         return "bundled", str(BUNDLED_DIR / source)
-    path = Path(source).expanduser()
-    if path.exists():
-        if not path.is_dir():
+    if _REPO_ID.match(source) and ".." not in source and not Path(source).expanduser().exists():
+        return "hub", source
+    if not allow_folders:
+        raise CheckpointError(
+            f"{source!r} is not a bundled checkpoint ({', '.join(bundled_names())}) or a Hub repo id (owner/name); "
+            "loading folders of the server is turned off here: upload a checkpoint .zip instead"
+        )
+    try:
+        path = Path(source).expanduser()
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, an unknown ~user
+        exists = is_dir = False
+    if exists:
+        if not is_dir:
             raise CheckpointError(f"{source} is a file; give the folder that holds {CONFIG_NAME} and model.safetensors")
         return "folder", str(path)
-    if _REPO_ID.match(source) and ".." not in source:
-        return "hub", source
     raise CheckpointError(
-        f"{source!r} is not a bundled checkpoint ({', '.join(bundled_names()) or 'none'}), "
+        f"{source[:200]!r} is not a bundled checkpoint ({', '.join(bundled_names()) or 'none'}), "
         "an existing folder, or a Hub repo id of the form owner/name"
     )
 
 
-def _hub_call(repo_id: str, what: str, fn, /, *args, **kwargs):
-    """Run a Hub download, turning its many errors into one readable CheckpointError."""
+def _hub_call(repo_id: str, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` (a Hub download of ``what`` from ``repo_id``), turning the
+    Hub's many errors into one readable CheckpointError."""
     # Order matters: GatedRepoError subclasses RepositoryNotFoundError, and
     # LocalEntryNotFoundError (offline, not cached) subclasses EntryNotFoundError.
     try:
@@ -111,6 +141,7 @@ def load(
     family: str | tuple[str, ...] | None = None,
     device: torch.device | str | None = None,
     revision: str | None = None,
+    allow_folders: bool = True,
 ) -> HubModel:
     """Load a checkpoint strictly, in eval mode, onto ``device`` (default CPU).
 
@@ -118,6 +149,7 @@ def load(
         source: a bundled name, a local folder or a Hub repo id (see ``resolve``).
         family: the family (or families) the caller can use; another is an error.
         revision: a Hub branch, tag or commit (Hub sources only).
+        allow_folders: whether ``source`` may be a local folder (see ``resolve``).
 
     Raises:
         CheckpointError: the source cannot be found or fetched; ``config.json`` is missing,
@@ -125,7 +157,7 @@ def load(
             invalid settings; ``model.safetensors`` is missing, corrupt or does not
             match the config.
     """
-    kind, location = resolve(source)
+    kind, location = resolve(source, allow_folders)
     if kind == "hub":
         config_file = _hub_call(
             location, CONFIG_NAME, hf_hub_download, repo_id=location, filename=CONFIG_NAME, revision=revision
@@ -134,9 +166,9 @@ def load(
         config_file = os.path.join(location, CONFIG_NAME)
     config = read_config(config_file)
     found = config.pop("family", None)
-    if found not in FAMILIES:
+    if not isinstance(found, str) or found not in FAMILIES:
         raise CheckpointError(
-            f"{source} is not a playground checkpoint: its {CONFIG_NAME} has family {found!r}; "
+            f"{source} is not a playground checkpoint: its {CONFIG_NAME} has family {str(found)[:60]!r}; "
             f"known families: {', '.join(FAMILIES)}"
         )
     wanted = (family,) if isinstance(family, str) else family
@@ -165,54 +197,64 @@ def load(
 def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Path:
     """Save ``model`` with ``save_pretrained`` and zip the folder, for a download button.
 
+    Exports live in one temporary folder; those older than three hours are deleted by
+    each new export, so a long-running app does not fill the disk.
+
     Returns:
-        Path of a new ``<name>.zip`` in a fresh temporary folder, holding ``<name>/``
-        with ``config.json``, ``model.safetensors`` and ``README.md``.
+        Path of a new ``<name>.zip`` holding ``<name>/`` with ``config.json``,
+        ``model.safetensors`` and ``README.md``.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="playground-export-"))
+    EXPORT_DIR.mkdir(exist_ok=True)
+    now = time.time()
+    for old in EXPORT_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > EXPORT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        except OSError:
+            pass  # another process cleaned it first
+    workdir = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_DIR))
     model.save_pretrained(workdir / name, notes=notes)
     archive = shutil.make_archive(str(workdir / name), "zip", root_dir=workdir, base_dir=name)
     shutil.rmtree(workdir / name)
     return Path(archive)
 
 
-def unpack_zip(path: str | Path) -> Path:
+def unpack_zip(path: str | Path, out: str | Path) -> Path:
     """Extract a checkpoint zip (as ``export_zip`` writes, or any zip holding one
-    ``config.json`` with its ``model.safetensors`` beside it) into a fresh temporary
-    folder, taking only those two files.
+    ``config.json`` with its ``model.safetensors`` beside it) into the folder ``out``,
+    taking only those two files.
 
     Returns:
-        The folder holding the extracted ``config.json`` and ``model.safetensors``.
+        ``out``, now holding the extracted ``config.json`` and ``model.safetensors``.
 
     Raises:
-        CheckpointError: not a zip; no, or several, ``config.json``; a member with an
-            absolute or ``..`` path; more than 256 MB uncompressed.
+        CheckpointError: no file, not a (readable) zip; no, or several, ``config.json``;
+            a member with an absolute or ``..`` path; more than 256 MB uncompressed.
     """
+    if not path:
+        raise CheckpointError("no file was uploaded")
+    out = Path(out)
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise CheckpointError("the upload is not a zip file: upload the .zip that 'Download this model' gave you") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        for member in members:
-            parts = PurePosixPath(member.filename.replace("\\", "/")).parts
-            if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                raise CheckpointError(f"the zip holds an unsafe path: {member.filename!r}")
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise CheckpointError(f"the zip is larger than {MAX_ZIP_BYTES // 2**20} MB uncompressed")
-        configs = [m for m in members if PurePosixPath(m.filename).name == CONFIG_NAME]
-        if len(configs) != 1:
-            raise CheckpointError(f"the zip must hold exactly one {CONFIG_NAME}, it holds {len(configs)}")
-        folder = PurePosixPath(configs[0].filename).parent
-        out = Path(tempfile.mkdtemp(prefix="playground-upload-"))
-        for name in (CONFIG_NAME, "model.safetensors"):
-            wanted = str(folder / name) if str(folder) != "." else name
-            match = [m for m in members if m.filename == wanted]
-            if match:
-                (out / name).write_bytes(archive.read(match[0]))
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            for member in members:
+                parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+                if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                    raise CheckpointError(f"the zip holds an unsafe path: {member.filename[:200]!r}")
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise CheckpointError(f"the zip is larger than {MAX_ZIP_BYTES // 2**20} MB uncompressed")
+            configs = [m for m in members if PurePosixPath(m.filename).name == CONFIG_NAME]
+            if len(configs) != 1:
+                raise CheckpointError(f"the zip must hold exactly one {CONFIG_NAME}, it holds {len(configs)}")
+            folder = PurePosixPath(configs[0].filename).parent
+            for name in (CONFIG_NAME, "model.safetensors"):
+                wanted = name if str(folder) == "." else str(folder / name)
+                for member in (m for m in members if m.filename == wanted):
+                    (out / name).write_bytes(archive.read(member))
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError, ValueError) as err:
+        if isinstance(err, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"the upload is not a readable zip file ({type(err).__name__}): upload the .zip that 'Download this model' gave you"
+        ) from None
     return out
-
-
-def describe(model: HubModel) -> dict[str, Any]:
-    """``{"family": ..., **config, "parameters": count}`` for headers and logs."""
-    return {"family": model.family, **model.config, "parameters": sum(p.numel() for p in model.parameters())}

@@ -14,6 +14,7 @@ progress goes to stderr. Bad input exits with status 2 and a one-line ``error:``
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -61,6 +62,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     data = load_mnist(args.dataset)
     model_config = _parse_settings(args.set)
+    unknown = sorted(set(model_config) - set(inspect.signature(cls.__init__).parameters) - {"self"})
+    if unknown:
+        known = ", ".join(sorted(set(inspect.signature(cls.__init__).parameters) - {"self"}))
+        raise ValueError(f"{args.family} has no setting {', '.join(unknown)}; its settings are: {known}")
+    check_int("--seed", args.seed, 0, 2**31 - 1)
     model = seeded_init(cls, args.seed, **model_config).to(device)
     overrides = {k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
     config = TrainConfig(**{**cls.train_defaults, **overrides, "seed": args.seed, "sample_every": 0, "eval_every": args.eval_every})
@@ -109,6 +115,7 @@ def _generative(source: str, device: torch.device) -> GenerativeModel:
 def cmd_sample(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     n = check_int("--n", args.n, 1, 10_000)
+    seed = check_int("--seed", args.seed, 0, 2**31 - 1)
     if not args.out and not args.npy:
         raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
     model = _generative(args.source, device)
@@ -119,7 +126,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         labels = torch.full((n,), check_int("--label", args.label, 0, 9), dtype=torch.int64, device=device)
     elif model.conditional:
         labels = torch.arange(n, device=device) % 10
-    images = model.sample(n, y=labels, generator=torch.Generator().manual_seed(args.seed)).float().cpu()
+    images = model.sample(n, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
     if args.out:
         from torchvision.utils import save_image
 
@@ -150,6 +157,7 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
         test = evaluate_losses(model, data.images("test", model.data_kind), y)
         return {**result, "test_accuracy": test.get("accuracy"), "test_loss_nats": test["loss"]}
     n_samples = check_int("--n-samples", n_samples, 2, 100_000)
+    seed = check_int("--seed", seed, 0, 2**31 - 1)
     if iwae_k is not None and hasattr(model, "n_importance"):
         model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
     torch.manual_seed(seed)
@@ -237,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except ValueError as err:  # includes CheckpointError: a readable message, no traceback
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. --out names a file, or a folder that cannot be written
+        print(f"error: cannot read or write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -190,17 +190,21 @@ def train(
             continue
         interval = {k: float(v) / n_summed for k, v in sums.items()}
         sums, n_summed = {}, 0
-        bad = [k for k, v in interval.items() if not math.isfinite(v)]
+        bad = [f"{k} became {v}" for k, v in interval.items() if not math.isfinite(v)]
+        # Each loss is computed before its update, so the last update of the interval
+        # may have broken the weights even though every loss was finite.
+        state = model.state_dict()
+        bad += [f"weight {k} became non-finite" for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())][:1]
         if bad:
             model.load_state_dict(snapshot)
             status = "diverged"
             message = (
-                f"training diverged by step {step} ({', '.join(bad)} became {interval[bad[0]]}); "
+                f"training diverged by step {step} ({'; '.join(bad)}); "
                 "restored the last finite weights. Try a lower learning rate."
             )
             break
         means = interval
-        snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        snapshot = {k: v.detach().clone() for k, v in state.items()}
         event = TrainEvent(step=step, losses=means, elapsed_s=time.perf_counter() - start)
         if config.eval_every and step % config.eval_every == 0 and step != config.steps:
             event.test_losses = evaluate_losses(model, x_test, y_test, seed=config.seed)

@@ -142,6 +142,65 @@ def test_invalid_and_unknown_settings(tiny_vae):
         load(str(folder))
 
 
+@pytest.mark.parametrize("family", [["vae"], {"x": 1}, 3, None])
+def test_odd_family_tags(tiny_vae, family):
+    _, folder = tiny_vae
+    config = json.loads((folder / "config.json").read_text())
+    config["family"] = family
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="not a playground checkpoint"):
+        load(str(folder))
+
+
+def test_hostile_config_files(tiny_vae):
+    _, folder = tiny_vae
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError):
+        load(str(folder))
+    (folder / "config.json").write_text(" " * (2**20 + 10) + "{}")
+    with pytest.raises(CheckpointError, match="larger than"):
+        load(str(folder))
+    (folder / "config.json").unlink()
+    (folder / "config.json").mkdir()
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load(str(folder))
+
+
+def test_overlong_and_odd_sources():
+    for source in ("x" * 5000, "a/" * 300, "bad\x00name"):
+        with pytest.raises(CheckpointError, match="not a bundled checkpoint"):
+            load(source)
+
+
+def test_non_finite_or_mistyped_weights(tiny_vae):
+    model, folder = tiny_vae
+    state = {k: v.contiguous().clone() for k, v in model.state_dict().items()}
+    first = next(iter(state))
+    save_file({**state, first: torch.full_like(state[first], float("nan"))}, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load(str(folder))
+    save_file({**state, first: state[first].double()}, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match="wrong dtype"):
+        load(str(folder))
+
+
+def test_folders_can_be_turned_off_for_a_shared_space(tiny_vae, monkeypatch):
+    from playground.checkpoints import folders_allowed
+
+    _, folder = tiny_vae
+    monkeypatch.delenv("PLAYGROUND_ALLOW_FOLDERS", raising=False)
+    monkeypatch.setenv("SPACE_ID", "someone/playground")
+    assert not folders_allowed()
+    with pytest.raises(CheckpointError, match="loading folders of the server is turned off"):
+        load(str(folder), allow_folders=folders_allowed())
+    assert load("vae", allow_folders=False).family == "vae"
+    monkeypatch.setenv("PLAYGROUND_ALLOW_FOLDERS", "1")
+    assert folders_allowed()
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.delenv("PLAYGROUND_ALLOW_FOLDERS")
+    assert folders_allowed()
+
+
 def test_untagged_and_other_family(tiny_vae, tmp_path):
     _, folder = tiny_vae
     _edit_config(folder, family=None)
@@ -225,7 +284,7 @@ def test_unpack_zip_round_trip_and_refusals(tiny_vae, tmp_path):
     from playground.checkpoints import unpack_zip
 
     model, folder = tiny_vae
-    folder_out = unpack_zip(export_zip(model, name="mine"))
+    folder_out = unpack_zip(export_zip(model, name="mine"), _fresh(tmp_path))
     assert sorted(p.name for p in folder_out.iterdir()) == ["config.json", "model.safetensors"]
     assert load(str(folder_out), family="vae").config == model.config
 
@@ -233,10 +292,10 @@ def test_unpack_zip_round_trip_and_refusals(tiny_vae, tmp_path):
     with zipfile.ZipFile(flat, "w") as z:
         z.write(folder / "config.json", "config.json")
         z.write(folder / "model.safetensors", "model.safetensors")
-    assert load(str(unpack_zip(flat))).family == "vae"
+    assert load(str(unpack_zip(flat, _fresh(tmp_path)))).family == "vae"
 
     (tmp_path / "not.zip").write_bytes(b"hello")
-    bad = {"not.zip": "not a zip file"}
+    bad = {"not.zip": "not a readable zip file"}
     for name, members, message in (
         ("evil.zip", {"../../evil/config.json": "{}"}, "unsafe path"),
         ("abs.zip", {"/etc/config.json": "{}"}, "unsafe path"),
@@ -249,9 +308,24 @@ def test_unpack_zip_round_trip_and_refusals(tiny_vae, tmp_path):
         bad[name] = message
     for name, message in bad.items():
         with pytest.raises(CheckpointError, match=message):
-            unpack_zip(tmp_path / name)
+            unpack_zip(tmp_path / name, _fresh(tmp_path))
     weightless = tmp_path / "weightless.zip"
     with zipfile.ZipFile(weightless, "w") as z:
         z.write(folder / "config.json", "x/config.json")
     with pytest.raises(CheckpointError, match="no model.safetensors"):
-        load(str(unpack_zip(weightless)))
+        load(str(unpack_zip(weightless, _fresh(tmp_path))))
+    # a damaged archive: flip bytes inside the compressed weights
+    damaged = bytearray(export_zip(model, name="mine").read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(64)
+    (tmp_path / "damaged.zip").write_bytes(bytes(damaged))
+    with pytest.raises(CheckpointError, match="not a readable zip"):
+        unpack_zip(tmp_path / "damaged.zip", _fresh(tmp_path))
+    with pytest.raises(CheckpointError, match="no file"):
+        unpack_zip(None, _fresh(tmp_path))
+
+
+def _fresh(tmp_path):
+    import tempfile
+
+    return tempfile.mkdtemp(dir=tmp_path)

@@ -66,6 +66,11 @@ def test_sample_is_seeded(tmp_path):
         (["train", "vae", "--lr", "nan"], "learning rate"),
         (["train", "vae", "--set", "latent_dim=0"], "latent_dim must be in"),
         (["train", "vae", "--set", "nonsense"], "key=value"),
+        (["train", "vae", "--set", "colour=1"], "has no setting colour"),
+        (["train", "vae", "--set", "family=\"vae\""], "has no setting family"),
+        (["train", "vae", "--seed", "-1"], "--seed must be in"),
+        (["sample", "vae", "--n", "2", "--seed", "-1", "--npy", "x.npy"], "--seed must be in"),
+        (["sample", "vae", "--n", "2", "--npy", "/proc/no/such/dir/x.npy"], "cannot read or write"),
         (["train", "vae", "--device", "cuda:7"], "device"),
         (["evaluate", "/no/such/folder"], "not a bundled checkpoint"),
     ],
@@ -77,6 +82,14 @@ def test_bad_input_is_a_readable_error(args, message, capsys, tmp_path, monkeypa
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert "Traceback" not in err
+
+
+def test_train_into_an_existing_file_is_a_readable_error(tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    args = ["train", "vae", "--steps", "2", "--set", "arch=\"mlp\"", "hidden_dim=16", "latent_dim=2", "--out", str(tmp_path / "taken"), "--eval-every", "0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot read or write" in err and "Traceback" not in err
 
 
 def test_evaluate_prints_the_shared_keys():

@@ -163,3 +163,20 @@ def test_strict_loading_refuses_non_strict():
         VAE._from_pretrained(
             model_id="x", revision=None, cache_dir=None, force_download=False, local_files_only=True, token=None, strict=False
         )
+
+
+def test_iwae_refuses_an_empty_batch():
+    model = VAE(latent_dim=2, arch="mlp", hidden_dim=16)
+    with pytest.raises(ValueError, match="at least one image"):
+        model.log_prob(torch.zeros(0, 1, 28, 28))
+
+
+def test_slerp_endpoints_norms_and_zero_vectors():
+    from playground.attributes import slerp
+
+    a, b = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 1.0])
+    path = slerp(a, b, torch.linspace(0, 1, 5))
+    assert torch.allclose(path[0], a) and torch.allclose(path[-1], b, atol=1e-6)
+    assert torch.allclose(path.norm(dim=1), torch.linspace(3, 1, 5), atol=1e-5)  # norm interpolated linearly
+    zero = slerp(torch.zeros(2), b, torch.linspace(0, 1, 3))
+    assert torch.isfinite(zero).all() and torch.allclose(zero[1], b / 2)

@@ -88,3 +88,25 @@ def test_non_finite_loss_restores_the_last_finite_weights(data, monkeypatch):
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
+
+
+def test_weights_broken_by_an_intervals_last_step_are_not_snapshotted(data, monkeypatch):
+    """Losses are computed before each update, so step 10's update can break the
+    weights while every loss of steps 1-10 was finite: that state must not be kept."""
+    model = _tiny_vae()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    original = VAE.train_step
+    calls = {"n": 0}
+
+    def poison_after_step(self, x, y, optimizers, generator=None):
+        calls["n"] += 1
+        losses = original(self, x, y, optimizers, generator)
+        if calls["n"] == 10:
+            with torch.no_grad():
+                self.encoder[1].weight.fill_(float("inf"))
+        return losses
+
+    monkeypatch.setattr(VAE, "train_step", poison_after_step)
+    final = _run(model, data, steps=100, log_every=10)[-1]
+    assert final.status == "diverged" and final.step == 10 and "non-finite" in final.message
+    assert all(torch.equal(model.state_dict()[k], initial[k]) for k in initial)
