@@ -19,15 +19,28 @@ class SessionRegistry:
         self._lock = threading.Lock()
         self._flags: dict[tuple[str, str], threading.Event] = {}
 
-    def new_flag(self, session: str, key: str) -> threading.Event:
-        """A fresh, cleared flag for ``key`` in ``session``, replacing any older one."""
-        flag = threading.Event()
+    def start(self, session: str, key: str) -> threading.Event:
+        """A fresh, cleared flag for a run of ``key`` in ``session``.
+
+        Raises:
+            ValueError: a run of ``key`` in this session is still going (its flag is
+                registered and not set): one run at a time per session.
+        """
         with self._lock:
-            self._flags[(session, key)] = flag
+            running = self._flags.get((session, key))
+            if running is not None and not running.is_set():
+                raise ValueError("this session is already training: press Stop, or wait for it to finish")
+            flag = self._flags[(session, key)] = threading.Event()
         return flag
 
+    def finish(self, session: str, key: str, flag: threading.Event) -> None:
+        """Forget ``flag`` when its run ends (unless a newer run replaced it)."""
+        with self._lock:
+            if self._flags.get((session, key)) is flag:
+                del self._flags[(session, key)]
+
     def set_flag(self, session: str, key: str) -> bool:
-        """Set the flag if it exists; returns whether there was one to set."""
+        """Set the flag of a running run; returns whether one was running."""
         with self._lock:
             flag = self._flags.get((session, key))
         if flag is None:

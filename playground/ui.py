@@ -26,7 +26,9 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
         ValueError: for an unknown device or dataset.
     """
     ctx = AppContext(device=get_device(str(device) if device else None), data=load_mnist(dataset), sessions=SessionRegistry())
-    with gr.Blocks(title=TITLE) as demo:
+    # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
+    # older than an hour are removed hourly.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             f"Train generative models live on real handwritten digits, or play with pretrained ones. "

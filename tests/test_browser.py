@@ -60,6 +60,9 @@ def test_clicking_a_scatter_point_decodes_that_digit(page):
 
 
 def test_short_training_updates_the_loss_plot(page):
+    _tab(page, "Interpolation")  # sub-tabs render when first opened
+    page.wait_for_selector("#vae-interp-image img")
+    interpolation_before = _src(page, "#vae-interp-image")
     _tab(page, "Train")
     steps = page.locator("#vae-train-steps input[type=number]")
     steps.fill("150")
@@ -74,8 +77,14 @@ def test_short_training_updates_the_loss_plot(page):
     status = page.inner_text("#vae-train-status")
     assert "trained 150 steps" in status and "Test ELBO" in status
     assert page.locator("#vae-train-samples img").count() == 1
-    # the trained model is now the session's: its description replaces the bundled one
+    # the trained model is now the session's: its description replaces the bundled one,
+    # and views on other sub-tabs are redrawn with it
     page.wait_for_function("() => /trained here/.test(document.body.innerText)", timeout=30_000)
+    _tab(page, "Interpolation")
+    page.wait_for_function(
+        "(before) => { const i = document.querySelector('#vae-interp-image img'); return i && i.src !== before; }",
+        arg=interpolation_before, timeout=30_000,
+    )
 
 
 def test_a_bad_hub_id_shows_a_readable_error_and_no_traceback(page):

@@ -134,6 +134,7 @@ def test_scatter_points_carry_their_test_index(tab):
     assert sorted(indices.tolist()) == list(range(500))
     image, caption, _ = tab.pick_point(None, "42")
     assert image.shape == (32, 62) and "#42" in caption
+    assert "#42" in tab.pick_point(None, "42:1732200000000")[1]  # as the click script sends it
     with pytest.raises(gr.Error):
         tab.pick_point(None, "")
 
@@ -144,7 +145,7 @@ def test_load_bundled_and_bad_sources(tab):
     assert tab.manifold(session, 0, 1, 4).shape == (4 * 30 + 2,) * 2
     x = tab.decode_point(session, 0.5, -0.5)
     assert x.shape == (28, 28)
-    for source, match in (("classifier", "holds a classifier checkpoint"), ("/no/such/dir", "not a bundled"), ("", "give a checkpoint")):
+    for source, match in (("classifier", "holds a classifier checkpoint"), ("/no/such/dir", "not a bundled"), ("", "give a checkpoint"), (5, "not a bundled")):
         with pytest.raises(gr.Error, match=match):
             tab.load(session, "", source)
 
@@ -155,7 +156,7 @@ def test_upload_of_a_downloaded_zip_restores_the_model(tab, tmp_path):
     assert session.view.latent_dim == 3 and "uploaded" in info
     assert np.array_equal(samples, tab.samples(trained, 0))
     (tmp_path / "x.zip").write_bytes(b"junk")
-    for path, match in ((None, "upload a checkpoint"), (str(tmp_path / "x.zip"), "not a zip file")):
+    for path, match in ((None, "upload a checkpoint"), (str(tmp_path / "x.zip"), "not a readable zip file")):
         with pytest.raises(gr.Error, match=match):
             tab.load_zip(None, path)
 
@@ -205,6 +206,25 @@ def test_stop_ends_training_and_keeps_the_model(tab):
     assert tab.stop(_request("nobody")) == "Nothing is training."
 
 
+def test_stop_after_the_run_ended_and_one_run_per_session(tab):
+    list(tab.train(None, 2, "mlp", 1.0, 1e-3, 20, 0, _request("frank")))
+    assert tab.stop(_request("frank")) == "Nothing is training."
+    assert len(tab.ctx.sessions) == 0
+    first = tab.train(None, 2, "mlp", 1.0, 1e-3, 5000, 0, _request("grace"))
+    next(first)
+    with pytest.raises(gr.Error, match="already training"):
+        next(tab.train(None, 2, "mlp", 1.0, 1e-3, 100, 0, _request("grace")))
+    tab.stop(_request("grace"))
+    assert "stopped" in list(first)[-1][1]
+    first.close()
+    assert len(tab.ctx.sessions) == 0
+
+
+def test_empty_index_boxes_change_nothing(tab):
+    assert isinstance(tab.interpolate(None, None, 3, 5), type(gr.skip()))
+    assert all(isinstance(x, type(gr.skip())) for x in tab.edit(None, None, "digit 7", 1.0))
+
+
 def test_divergence_keeps_the_previous_model(tab, monkeypatch):
     def nan_step(self, x, y, optimizers, generator=None):
         return {"loss": torch.tensor(float("nan")), "reconstruction": torch.tensor(float("nan")), "kl": torch.tensor(0.0), "elbo": torch.tensor(float("nan"))}
@@ -218,7 +238,7 @@ def test_divergence_keeps_the_previous_model(tab, monkeypatch):
 
 def test_registry_release_stops_a_closed_pages_training(data):
     registry = SessionRegistry()
-    flag = registry.new_flag("dave", "vae-train")
+    flag = registry.start("dave", "vae-train")
     registry.release("dave")
     assert flag.is_set() and len(registry) == 0
 

@@ -30,8 +30,9 @@ CSS = """
 """
 
 # Plotly's click events never reach Python through gr.Plot, so a small script forwards a
-# click on a point of a plot inside an element with class "pg-clickable" to the hidden
-# textbox named by that element's data: the textbox's input event then runs a handler.
+# click on a point of a plot inside an element with class "pg-clickable" (id X) to the
+# hidden textbox with id X-click, as "customdata:nonce"; the textbox's change event then
+# runs a handler. The nonce makes a second click on the same point a change too.
 HEAD = """
 <script>
 (() => {
@@ -46,7 +47,8 @@ HEAD = """
           if (!p || p.customdata === undefined) return;
           const field = document.querySelector('#' + target + ' textarea, #' + target + ' input');
           if (!field) return;
-          field.value = String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata);
+          const index = Array.isArray(p.customdata) ? p.customdata[0] : p.customdata;
+          field.value = index + ':' + Date.now();
           field.dispatchEvent(new Event('input', { bubbles: true }));
         });
       });
@@ -197,7 +199,7 @@ def training_panel(prefix: str, steps: int, max_steps: int, lr: float) -> Traini
     element ids start with ``prefix`` (e.g. ``vae-train-steps``)."""
     with gr.Row():
         steps_box = gr.Slider(50, max_steps, value=steps, step=50, label="steps", elem_id=f"{prefix}-steps")
-        lr_box = gr.Number(value=lr, label="learning rate", minimum=1e-5, maximum=1e-1, elem_id=f"{prefix}-lr")
+        lr_box = gr.Number(value=lr, label="learning rate (1e-5 to 0.1)", minimum=1e-5, maximum=0.1, elem_id=f"{prefix}-lr")
         seed_box = gr.Number(value=0, label="seed", precision=0, minimum=0, elem_id=f"{prefix}-seed")
     with gr.Row():
         train = gr.Button("Train", variant="primary", elem_id=f"{prefix}-button")

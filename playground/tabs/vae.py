@@ -9,9 +9,11 @@ client, which then gets the bundled default) and checks every value it is given.
 from __future__ import annotations
 
 import functools
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -92,6 +94,7 @@ class VaeView:
 
     @property
     def latent_dim(self) -> int:
+        """D, the size of the model's latent code."""
         return self.model.latent_dim
 
     @torch.no_grad()
@@ -106,6 +109,7 @@ class VaeView:
         return self.model.decode(z.to(self.ctx.device, torch.float32)).cpu()
 
     def test_images(self) -> Tensor:
+        """The test digits as the model sees them: (N_test, 1, 28, 28), binary float32."""
         return self.ctx.data.images("test", self.model.data_kind)
 
     @functools.cached_property
@@ -147,6 +151,11 @@ class VaeView:
     def test_elbo(self) -> float:
         """Mean ELBO of the test digits, nats per image (one z sample each, seed 0)."""
         return evaluate_losses(self.model, self.test_images(), None)["elbo"]
+
+    @functools.cached_property
+    def export(self) -> Path:
+        """The model as a checkpoint zip (made once: a view's model never changes)."""
+        return checkpoints.export_zip(self.model, name="vae-playground", notes=self.describe())
 
     def describe(self) -> str:
         """Markdown: name, config, size, active dimensions and the test ELBO."""
@@ -226,8 +235,8 @@ class VaeTab:
             gr.Error: the checkpoint cannot be found or loaded, or is not a VAE; the
                 session keeps its current model.
         """
-        source = (source or "").strip() or (choice or "").strip()
-        model = checkpoints.load(source, family="vae", device=self.ctx.device)
+        source = str(source or "").strip() or str(choice or "").strip()
+        model = checkpoints.load(source, family="vae", device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
         session = self._new_session(model, f"`{source}`")
         gr.Info(f"Loaded {source}")
         return session, session.view.describe(), self._samples(session, 0)
@@ -245,15 +254,11 @@ class VaeTab:
         """
         if not path:
             raise ValueError("upload a checkpoint .zip first")
-        model = checkpoints.load(str(checkpoints.unpack_zip(path)), family="vae", device=self.ctx.device)
+        with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
+            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family="vae", device=self.ctx.device)
         session = self._new_session(model, "uploaded checkpoint")
         gr.Info("Loaded the uploaded checkpoint")
         return session, session.view.describe(), self._samples(session, 0)
-
-    @ui_handler
-    def describe(self, state: VaeSession | None) -> str:
-        """Markdown description of the session's model."""
-        return self.session(state).view.describe()
 
     def _samples(self, session: VaeSession, seed: int, n: int = 64) -> np.ndarray:
         model = session.view.model
@@ -269,8 +274,7 @@ class VaeTab:
     def download(self, state: VaeSession | None) -> str:
         """Save the session's model (config.json + model.safetensors + card) as a zip;
         returns its path."""
-        view = self.session(state).view
-        return str(checkpoints.export_zip(view.model, name="vae-playground", notes=view.describe()))
+        return str(self.session(state).view.export)
 
     # -- training --------------------------------------------------------------------
     def _recon_grid(self, model: VAE) -> np.ndarray:
@@ -296,7 +300,7 @@ class VaeTab:
 
         Args:
             latent_dim: int in [2, 32]; arch: "mlp" or "conv"; beta: float in [0, 10];
-            lr: learning rate in (0, 0.1]; steps: int in [1, 5000]; seed: int >= 0.
+            lr: learning rate in [1e-5, 0.1]; steps: int in [1, 5000]; seed: int >= 0.
 
         Yields:
             (session, status markdown, sample grid from fixed noise, test digits over
@@ -304,18 +308,26 @@ class VaeTab:
             The session changes to the new model when training ends or is stopped.
 
         Raises:
-            gr.Error: for any setting out of range (nothing is changed).
+            gr.Error: for any setting out of range, or when this session is already
+                training (nothing is changed).
         """
         latent_dim = check_int("latent size", latent_dim, *LATENT_DIM_RANGE)
         arch = check_choice("architecture", arch, ARCHITECTURES)
         beta = check_float("β", beta, 0.0, 10.0)
-        lr = check_float("learning rate", lr, 1e-6, 0.1)
+        lr = check_float("learning rate", lr, 1e-5, 0.1)
         steps = check_int("steps", steps, 1, MAX_UI_STEPS)
         seed = check_int("seed", seed, 0, 2**31 - 1)
         config = TrainConfig(steps=steps, lr=lr, seed=seed, batch_size=128, log_every=10, sample_every=50, eval_every=100)
         hidden = 256 if arch == "conv" else 512
         model = seeded_init(VAE, seed, latent_dim=latent_dim, arch=arch, hidden_dim=hidden, beta=beta).to(self.ctx.device)
-        stop = self.ctx.sessions.new_flag(request.session_hash if request else "anonymous", "vae-train")
+        session_hash = request.session_hash if request else "anonymous"
+        stop = self.ctx.sessions.start(session_hash, "vae-train")
+        try:
+            yield from self._train_run(state, model, config, stop, steps, seed)
+        finally:
+            self.ctx.sessions.finish(session_hash, "vae-train", stop)
+
+    def _train_run(self, state: VaeSession | None, model: VAE, config: TrainConfig, stop: threading.Event, steps: int, seed: int):
         history: list[dict] = []
         n_good = 0
         samples = recon = None
@@ -449,10 +461,16 @@ class VaeTab:
     def pick_point(self, state: VaeSession | None, index: Any) -> tuple:
         """Decode test digit ``index``'s full code (as chosen by clicking its point).
 
+        Args:
+            index: the test index, or ``"index:nonce"`` as the click script sends it (a
+                fresh nonce per click, so clicking the same point twice works).
+
         Returns:
             (image: the digit beside its decoding, caption markdown, scatter with a marker).
         """
         view = self.session(state).view
+        if isinstance(index, str):
+            index = index.split(":")[0].strip()
         i = check_index("test digit", index, len(view.test_codes))
         pair = torch.cat([view.test_images()[i : i + 1], view.decode(view.test_codes[i][None])])
         caption = f"test digit #{i} (label {int(view.ctx.data.test_labels[i])}): the digit as the model sees it (binarised), then the decoding of its code"
@@ -471,7 +489,10 @@ class VaeTab:
     @ui_handler
     def interpolate(self, state: VaeSession | None, index_a: Any, index_b: Any, n_steps: Any = 10) -> np.ndarray:
         """Decode codes between test digits A and B: top row linear, bottom row spherical
-        (slerp), ``n_steps`` in [3, 20] images each, endpoints included."""
+        (slerp), ``n_steps`` in [3, 20] images each, endpoints included. An empty index
+        (a box being retyped) leaves the picture as it is."""
+        if index_a is None or index_b is None:
+            return gr.skip()
         view = self.session(state).view
         n_test = len(view.test_codes)
         a, b = check_index("digit A", index_a, n_test), check_index("digit B", index_b, n_test)
@@ -487,6 +508,7 @@ class VaeTab:
         """Add ``strength`` x the attribute vector to test digit ``index``'s code.
 
         Args:
+            index: test digit; None (a box being retyped) changes nothing.
             attribute: "digit 0".."digit 9", "thickness_px", "slant_deg" or "width_px".
             strength: in [-3, 3]; 1 adds one full "with minus without" difference.
 
@@ -495,6 +517,8 @@ class VaeTab:
             -3, -2, ..., 3; markdown: the traits measured on the reconstruction and on
             the edit, and the classifier's reading of both).
         """
+        if index is None:  # the box is being retyped
+            return gr.skip(), gr.skip(), gr.skip()
         view = self.session(state).view
         i = check_index("test digit", index, len(view.test_codes))
         attribute = check_choice("attribute", attribute, tuple(ATTRIBUTES))
@@ -621,7 +645,9 @@ def build(ctx: AppContext) -> VaeTab:
                 index_a = index_box(ctx.data, "digit A", DEFAULT_INTERPOLATION[0])
                 index_b = index_box(ctx.data, "digit B", DEFAULT_INTERPOLATION[1])
                 n_steps = gr.Slider(3, 20, value=10, step=1, label="images")
-            interp_img = image_output("linear (top) and spherical (bottom) paths from A to B", size=180, value=init["interpolation"])
+            interp_img = image_output(
+                "linear (top) and spherical (bottom) paths from A to B", size=180, value=init["interpolation"], elem_id="vae-interp-image"
+            )
 
         with gr.Tab("Attribute editing", id="vae-edit"):
             edit_gallery = digit_gallery(ctx.data)
@@ -645,22 +671,30 @@ def build(ctx: AppContext) -> VaeTab:
     # A DownloadButton downloads the file it already holds when clicked, so its file is
     # refreshed whenever the session's model changes; its own click (also the API's
     # /vae_download) just re-exports the same model.
-    refresh_outputs = [models.info, models.download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot]
+    # Every view of the model is redrawn when the session's model changes.
+    refresh_inputs = [state, n_grid, index_a, index_b, n_steps, edit_index, attribute, strength]
+    refresh_outputs = [
+        models.info, models.download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot,
+        picked_img, picked_caption, point_img, interp_img, edit_img, sweep_img, edit_table,
+    ]
 
     @ui_handler
-    def refresh(state_value: VaeSession | None) -> list:
+    def refresh(state_value: VaeSession | None, grid: Any, a: Any, b: Any, n_interp: Any, edit_i: Any, attr: Any, s: Any) -> list:
         session = tab.session(state_value)
         v = session.view
         return [
             v.describe(), tab.download(session), *tab.sliders(session), *tab.manifold_choices(session),
-            tab.manifold(session, v.order[0], v.order[1], 15), tab.scatter(session),
+            tab.manifold(session, v.order[0], v.order[1], grid), tab.scatter(session), None, "", None,
+            tab.interpolate(session, a, b, n_interp), *tab.edit(session, edit_i, attr, s),
         ]
 
     models.load.click(tab.load, [state, models.choice, models.source], [state, models.info, sample_img], api_name="vae_load").success(
-        refresh, state, refresh_outputs, api_visibility="private"
+        refresh, refresh_inputs, refresh_outputs, api_visibility="private"
     )
+    # Picking a bundled name means "load this", so an old Hub id must not win.
+    models.choice.input(lambda: "", None, models.source, api_visibility="private", show_progress="hidden")
     models.upload.upload(tab.load_zip, [state, models.upload], [state, models.info, sample_img], api_name="vae_load_zip").success(
-        refresh, state, refresh_outputs, api_visibility="private"
+        refresh, refresh_inputs, refresh_outputs, api_visibility="private"
     )
     resample.click(tab.samples, [state, seed], sample_img, api_name="vae_samples")
     models.download.click(tab.download, state, models.download, api_name="vae_download", show_progress="hidden")
@@ -670,9 +704,11 @@ def build(ctx: AppContext) -> VaeTab:
         [state, panel.status, progress_img, recon_img, panel.curves],
         api_name="vae_train", concurrency_limit=2, concurrency_id="train",
     )
-    train_event.then(refresh, state, refresh_outputs, api_visibility="private").then(
+    train_event.then(refresh, refresh_inputs, refresh_outputs, api_visibility="private").then(
         tab.samples, [state, seed], sample_img, api_visibility="private"
     )
+    # Stop sets the session's flag instead of cancels=[train_event]: a cancelled generator
+    # never yields its final model, status and curves, and the model would be lost.
     panel.stop.click(tab.stop, None, panel.status, api_name="vae_stop", concurrency_limit=None)
 
     gr.on(
