@@ -63,32 +63,48 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _trainer_loop(model: VAE, data, config: TrainConfig) -> float:
+def _timed_drain(make_run: Callable[[], object], device: torch.device) -> float:
+    """Seconds to exhaust the generator ``make_run()`` returns (made before the clock
+    starts, so building models is not timed), waiting for queued GPU work at both ends."""
+    run = make_run()
+    _sync(device)
     start = time.perf_counter()
-    for _ in train(model, data, config):
-        pass
-    _sync(model.device)
+    _drain(run)
+    _sync(device)
     return time.perf_counter() - start
 
 
+def _best_of(repeats: int, plain: Callable[[], float], other: Callable[[], float], name: str, steps: int, log: Callable[[str], None]) -> tuple[float, float]:
+    """Alternate ``plain()`` and ``other()`` (each returns seconds) for ``repeats`` rounds
+    after one warm-up round; returns the best time of each."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        t_plain, t_other = plain(), other()
+        if r:
+            times[0].append(t_plain)
+            times[1].append(t_other)
+        log(f"  round {r}: plain {t_plain:.2f} s, {name} {t_other:.2f} s for {steps} steps")
+    return min(times[0]), min(times[1])
+
+
+def _drain(run) -> None:
+    for _ in run:
+        pass
+
+
 def bench_training(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
-    """Trainer against the plain loop, alternating, best of ``repeats`` each."""
+    """The trainer against the plain loop on the bundled VAE's config."""
     device = get_device()
     data = load_mnist()
     x = data.train_binary.to(device)
     config = TrainConfig(steps=steps, **{k: v for k, v in VAE.train_defaults.items() if k != "steps"})
-    plain, trainer = [], []
-    for r in range(repeats + 1):  # the first round warms up and is not counted
-        model = seeded_init(VAE, 0).to(device)
-        t_plain = _plain_loop(model, x, steps, config.batch_size, config.lr, 0)
-        model = seeded_init(VAE, 0).to(device)
-        t_trainer = _trainer_loop(model, data, config)
-        if r:
-            plain.append(t_plain)
-            trainer.append(t_trainer)
-        log(f"  round {r}: plain {t_plain:.2f} s, trainer {t_trainer:.2f} s for {steps} steps")
+    best_plain, best_trainer = _best_of(
+        repeats,
+        lambda: _plain_loop(seeded_init(VAE, 0).to(device), x, steps, config.batch_size, config.lr, 0),
+        lambda: _timed_drain(lambda: train(seeded_init(VAE, 0).to(device), data, config), device),
+        "trainer", steps, log,
+    )
     images = steps * config.batch_size
-    best_plain, best_trainer = min(plain), min(trainer)
     return {
         "model": f"VAE {VAE().config}",
         "batch_size": config.batch_size,
@@ -99,12 +115,17 @@ def bench_training(steps: int, repeats: int, log: Callable[[str], None]) -> dict
     }
 
 
-def bench_slider(n_calls: int) -> dict:
-    """Latency of the latent-slider handler, called as the UI calls it."""
+def _vae_tab():
     from playground.tabs.common import AppContext
-    from playground.tabs.vae import N_SLIDERS, VaeTab
+    from playground.tabs.vae import VaeTab
 
-    tab = VaeTab(AppContext(get_device(), load_mnist(), SessionRegistry()))
+    return VaeTab(AppContext(get_device(), load_mnist(), SessionRegistry()))
+
+
+def bench_slider(tab, n_calls: int) -> dict:
+    """Latency of the latent-slider handler of ``tab`` (a VaeTab), called as the UI calls it."""
+    from playground.tabs.vae import N_SLIDERS
+
     session = tab.session(None)
     rng = np.random.default_rng(0)
     times = []
@@ -140,73 +161,58 @@ def is_recognisable(images: torch.Tensor) -> tuple[bool, dict]:
     return ok, quality
 
 
-def bench_ui_overhead(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
-    """The tab's Train handler (trainer plus its live images and curves) against the
-    plain loop, for the model it trains by default; best of ``repeats`` each."""
+def bench_ui_overhead(tab, steps: int, repeats: int, log: Callable[[str], None]) -> dict:
+    """The Train handler of ``tab`` (a VaeTab: the trainer plus its live images and
+    curves) against the plain loop, for the model it trains by default."""
     from types import SimpleNamespace
 
-    from playground.tabs.common import AppContext
-    from playground.tabs.vae import VaeTab
-
-    data = load_mnist()
-    tab = VaeTab(AppContext(get_device(), data, SessionRegistry()))
-    x = data.train_binary.to(get_device())
-    plain, handler = [], []
-    for r in range(repeats + 1):  # the first round warms up and is not counted
-        model = seeded_init(VAE, 0, latent_dim=16, arch="mlp", hidden_dim=512).to(x.device)
-        t_plain = _plain_loop(model, x, steps, 128, 1e-3, 0)
-        start = time.perf_counter()
-        for _ in tab.train(None, 16, "mlp", 1.0, 1e-3, steps, 0, SimpleNamespace(session_hash="bench")):
-            pass
-        t_handler = time.perf_counter() - start
-        if r:
-            plain.append(t_plain)
-            handler.append(t_handler)
-        log(f"  round {r}: plain {t_plain:.2f} s, Train handler {t_handler:.2f} s for {steps} steps")
+    device = get_device()
+    x = load_mnist().train_binary.to(device)
+    request = SimpleNamespace(session_hash="bench")
+    best_plain, best_handler = _best_of(
+        repeats,
+        lambda: _plain_loop(seeded_init(VAE, 0, latent_dim=16, arch="mlp", hidden_dim=512).to(device), x, steps, 128, 1e-3, 0),
+        lambda: _timed_drain(lambda: tab.train(None, 16, "mlp", 1.0, 1e-3, steps, 0, request), device),
+        "Train handler", steps, log,
+    )
     return {
-        "ui_plain_loop_steps_per_s": round(steps / min(plain), 1),
-        "ui_train_handler_steps_per_s": round(steps / min(handler), 1),
-        "ui_train_handler_overhead": round(min(handler) / min(plain) - 1, 4),
+        "ui_plain_loop_steps_per_s": round(steps / best_plain, 1),
+        "ui_train_handler_steps_per_s": round(steps / best_handler, 1),
+        "ui_train_handler_overhead": round(best_handler / best_plain - 1, 4),
     }
 
 
-def bench_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
-    """Seconds until the Train handler, run with the tab's defaults, shows recognisable
-    digits (scoring time excluded)."""
+def bench_ui_training(tab, budget_s: float, log: Callable[[str], None]) -> dict:
+    """Seconds until the Train handler of ``tab`` (a VaeTab), run with the tab's
+    defaults, shows recognisable digits (scoring time excluded)."""
     from types import SimpleNamespace
 
-    from playground.tabs.common import AppContext
-    from playground.tabs.vae import VaeTab
-
-    tab = VaeTab(AppContext(get_device(), load_mnist(), SessionRegistry()))
     request = SimpleNamespace(session_hash="bench")
     run = tab.train(None, 16, "mlp", 1.0, 1e-3, 5000, 0, request)
     scoring = 0.0
     start = time.perf_counter()
     last_grid = None
-    for _, status, samples, _, _ in run:
-        elapsed = time.perf_counter() - start - scoring
-        if isinstance(samples, np.ndarray) and samples is not last_grid:  # else unchanged (gr.skip)
-            last_grid = samples
-            t0 = time.perf_counter()
-            ok, quality = is_recognisable(grid_tiles(samples, 64))
-            scoring += time.perf_counter() - t0
-            if ok:
-                tab.stop(request)
-                log(f"  recognisable after {elapsed:.1f} s: {status}")
-                for _ in run:
-                    pass
-                return {
-                    "ui_seconds_to_recognisable": round(elapsed, 1),
-                    "ui_recognisable_confident_share": round(quality["confident_share"], 3),
-                    "ui_recognisable_n_classes": quality["n_classes_confident"],
-                }
-        if elapsed > budget_s:
-            tab.stop(request)
-            for _ in run:
-                pass
-            break
-    return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}
+    try:
+        for _, status, samples, _, _ in run:
+            elapsed = time.perf_counter() - start - scoring
+            if isinstance(samples, np.ndarray) and samples is not last_grid:  # else unchanged (gr.skip)
+                last_grid = samples
+                t0 = time.perf_counter()
+                ok, quality = is_recognisable(grid_tiles(samples, 64))
+                scoring += time.perf_counter() - t0
+                if ok:
+                    log(f"  recognisable after {elapsed:.1f} s: {status}")
+                    return {
+                        "ui_seconds_to_recognisable": round(elapsed, 1),
+                        "ui_recognisable_confident_share": round(quality["confident_share"], 3),
+                        "ui_recognisable_n_classes": quality["n_classes_confident"],
+                    }
+            if elapsed > budget_s:
+                return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}
+        return {"ui_seconds_to_recognisable": None, "ui_note": "training ended before its digits were recognisable"}
+    finally:
+        tab.stop(request)
+        _drain(run)
 
 
 def free_port() -> int:
@@ -287,12 +293,13 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     figures: dict = {"machine": {"device": describe_device(device), "torch": torch.__version__, "cpu_count": os.cpu_count()}}
     log("VAE training: trainer vs plain loop")
     figures["vae"] = bench_training(steps=20 if quick else 150, repeats=1 if quick else 3, log=log)
+    tab = _vae_tab()
     log("VAE Train handler (live images and curves) vs plain loop")
-    figures["vae"].update(bench_ui_overhead(steps=60 if quick else 300, repeats=1 if quick else 2, log=log))
+    figures["vae"].update(bench_ui_overhead(tab, steps=60 if quick else 300, repeats=1 if quick else 2, log=log))
     log("VAE training from scratch in the UI: time to recognisable digits")
-    figures["vae"].update(bench_ui_training(budget_s=60, log=log))
+    figures["vae"].update(bench_ui_training(tab, budget_s=60, log=log))
     log("VAE latent slider handler")
-    figures["vae"].update(bench_slider(n_calls=30 if quick else 300))
+    figures["vae"].update(bench_slider(tab, n_calls=30 if quick else 300))
     log("app start-up and slider round trips")
     app, roundtrip = bench_app(n_calls=5 if quick else 50, log=log)
     figures["app"] = app

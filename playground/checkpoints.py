@@ -87,11 +87,12 @@ def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
     source = source.strip()
     if source in bundled_names():
         return "bundled", str(BUNDLED_DIR / source)
-    if _REPO_ID.match(source) and ".." not in source and not Path(source).expanduser().exists():
-        return "hub", source
-    if not allow_folders:
+    looks_like_repo = bool(_REPO_ID.match(source)) and ".." not in source
+    if not allow_folders:  # decided without touching the disk, so nothing can be probed
+        if looks_like_repo:
+            return "hub", source
         raise CheckpointError(
-            f"{source!r} is not a bundled checkpoint ({', '.join(bundled_names())}) or a Hub repo id (owner/name); "
+            f"{source[:200]!r} is not a bundled checkpoint ({', '.join(bundled_names())}) or a Hub repo id (owner/name); "
             "loading folders of the server is turned off here: upload a checkpoint .zip instead"
         )
     try:
@@ -99,6 +100,8 @@ def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
         exists, is_dir = path.exists(), path.is_dir()
     except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, an unknown ~user
         exists = is_dir = False
+    if looks_like_repo and not exists:
+        return "hub", source
     if exists:
         if not is_dir:
             raise CheckpointError(f"{source} is a file; give the folder that holds {CONFIG_NAME} and model.safetensors")

@@ -29,7 +29,7 @@ from models.base import check_int, seeded_init
 from playground import checkpoints
 from playground.data import load_mnist
 from playground.device import get_device
-from playground.training import TrainConfig, evaluate_losses, train
+from playground.training import TrainConfig, cycling_labels, evaluate_losses, train
 
 
 def _parse_value(text: str) -> Any:
@@ -125,7 +125,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.source} is a {model.family}, which is not class-conditional: --label does not apply")
         labels = torch.full((n,), check_int("--label", args.label, 0, 9), dtype=torch.int64, device=device)
     elif model.conditional:
-        labels = torch.arange(n, device=device) % 10
+        labels = cycling_labels(n, device)
     images = model.sample(n, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
     if args.out:
         from torchvision.utils import save_image
@@ -152,27 +152,24 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
     data = load_mnist(dataset)
     model = checkpoints.load(source, device=dev)
     result: dict[str, Any] = {"source": source, "family": model.family, "dataset": data.name}
-    if not isinstance(model, GenerativeModel):
-        y = data.test_labels if model.conditional else None
-        test = evaluate_losses(model, data.images("test", model.data_kind), y)
-        return {**result, "test_accuracy": test.get("accuracy"), "test_loss_nats": test["loss"]}
     n_samples = check_int("--n-samples", n_samples, 2, 100_000)
     seed = check_int("--seed", seed, 0, 2**31 - 1)
+    y_test = data.test_labels if model.conditional else None
+    test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
+    if not isinstance(model, GenerativeModel):
+        return {**result, "test_accuracy": test_losses.get("accuracy"), "test_loss_nats": test_losses["loss"]}
     if iwae_k is not None and hasattr(model, "n_importance"):
         model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
     torch.manual_seed(seed)
     start = time.perf_counter()
     result.update(test_nll(model, data))
     result["nll_seconds"] = round(time.perf_counter() - start, 2)
-    y_test = data.test_labels if model.conditional else None
-    test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
     if "elbo" in test_losses:
         result["neg_elbo_nats"] = -test_losses["elbo"]
     result["test_losses"] = _round(test_losses)
-    labels = torch.arange(n_samples, device=dev) % 10 if model.conditional else None
+    labels = cycling_labels(n_samples, dev) if model.conditional else None
     samples = model.sample(n_samples, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
-    quality = sample_quality(samples, data, labels)
-    result.update({k: v for k, v in quality.items()})
+    result.update(sample_quality(samples, data, labels))
     return result
 
 

@@ -79,6 +79,9 @@ def training_curves(history: Sequence[dict], terms: dict[str, str], title: str =
 def latent_scatter(points: np.ndarray, labels: np.ndarray, axis_titles: tuple[str, str], marker: tuple[float, float] | None = None) -> go.Figure:
     """Scatter of 2D latent codes coloured by digit, with an optional chosen point.
 
+    Each digit's trace carries the row indices of its points as ``customdata``, so a
+    click on a point says which row it is.
+
     Args:
         points: (N, 2) float coordinates.
         labels: (N,) int digits in [0, 9].
@@ -89,7 +92,7 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, axis_titles: tuple[st
         sel = labels == digit
         fig.add_trace(
             go.Scatter(
-                x=points[sel, 0], y=points[sel, 1], mode="markers", name=str(digit),
+                x=points[sel, 0], y=points[sel, 1], mode="markers", name=str(digit), customdata=np.flatnonzero(sel),
                 marker=dict(size=7, color=DIGIT_COLOURS[digit], opacity=0.8),
                 hovertemplate=f"digit {digit}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
             )

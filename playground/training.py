@@ -123,6 +123,12 @@ def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: in
     return {k: v / len(x) for k, v in totals.items()}
 
 
+def cycling_labels(n: int, device: torch.device | str) -> Tensor:
+    """Labels 0, 1, ..., 9, 0, 1, ... for ``n`` samples of a class-conditional model:
+    (n,) int64 on ``device`` (a grid with 10 columns gets one digit per column)."""
+    return torch.arange(n, device=device) % 10
+
+
 def _labels_if_needed(model: HubModel, y: Tensor) -> Tensor | None:
     return y if model.conditional else None
 
@@ -134,7 +140,7 @@ def _sample_grid(model: HubModel, n: int, seed: int) -> Tensor | None:
         return None
     was_training = model.training
     model.eval()
-    y = torch.arange(n, device=model.device) % 10 if model.conditional else None
+    y = cycling_labels(n, model.device) if model.conditional else None
     samples = model.sample(n, y=y, generator=torch.Generator().manual_seed(seed)).float().cpu()
     model.train(was_training)
     return samples

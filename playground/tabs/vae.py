@@ -113,14 +113,18 @@ class VaeView:
         return self.ctx.data.images("test", self.model.data_kind)
 
     @functools.cached_property
+    def _test_posterior(self) -> tuple[Tensor, Tensor]:
+        return self.encode(self.test_images())
+
+    @property
     def test_codes(self) -> Tensor:
         """Encoder means of the test digits, (N_test, D)."""
-        return self.encode(self.test_images())[0]
+        return self._test_posterior[0]
 
     @functools.cached_property
     def kl_per_dim(self) -> Tensor:
         """Mean KL(q(z_d|x) || N(0, 1)) over the test digits, per dimension (D,), nats."""
-        mu, logvar = self.encode(self.test_images())
+        mu, logvar = self._test_posterior
         return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)
 
     @functools.cached_property
@@ -373,12 +377,6 @@ class VaeTab:
 
     # -- latent sliders ---------------------------------------------------------------
     @ui_handler
-    def sliders(self, state: VaeSession | None) -> list:
-        """Slider labels, visibility and values for the session's model, and the image."""
-        session = self.session(state)
-        return [*_slider_updates(session), to_image(session.view.decode(session.z[None]), 1)]
-
-    @ui_handler
     def decode(self, state: VaeSession | None, *values: Any) -> np.ndarray:
         """Decode the code whose most informative dimensions are set by the slider
         ``values`` (one per slider, in KL order, each in [-4, 4]); other dimensions keep
@@ -431,12 +429,6 @@ class VaeTab:
         z[:, :, dy] = q.flip(0)[:, None]  # up is positive, as on a plot
         return to_image(view.decode(z.view(-1, d)), nrow=n)
 
-    def manifold_choices(self, state: VaeSession | None) -> tuple[dict, dict]:
-        """Dropdown updates listing the dimensions, most informative first."""
-        view = self.session(state).view
-        choices = [(f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f}", d) for d in view.order]
-        return gr.update(choices=choices, value=view.order[0]), gr.update(choices=choices, value=view.order[1])
-
     # -- latent scatter ------------------------------------------------------------------
     def _to_plane(self, view: VaeView, codes: Tensor) -> Tensor:
         mean, basis, _ = view.projection
@@ -452,10 +444,7 @@ class VaeTab:
         if chosen is not None:
             i = check_index("test digit", chosen, len(points))
             marker = (float(points[i, 0]), float(points[i, 1]))
-        fig = plots.latent_scatter(points, view.ctx.data.test_labels.numpy(), view.projection[2], marker)
-        for trace, digit in zip(fig.data, range(10)):
-            trace.customdata = np.flatnonzero(view.ctx.data.test_labels.numpy() == digit)
-        return fig
+        return plots.latent_scatter(points, view.ctx.data.test_labels.numpy(), view.projection[2], marker)
 
     @ui_handler
     def pick_point(self, state: VaeSession | None, index: Any) -> tuple:
@@ -541,21 +530,20 @@ class VaeTab:
         return triple, to_image(sweep, nrow=7), table
 
 
-def _initial_values(tab: VaeTab, session: VaeSession) -> dict[str, Any]:
-    """Everything the tab shows for ``session``, computed once at build time so that the
-    page is alive before any event runs."""
+def _views(tab: VaeTab, session: VaeSession, grid: Any, a: Any, b: Any, n_interp: Any, edit_i: Any, attr: Any, strength: Any) -> dict[str, Any]:
+    """Every view of the session's model at the given panel settings: what the page shows
+    at build time and what is redrawn when the session's model changes."""
     view = session.view
-    sliders = _slider_updates(session)
     return {
         "description": view.describe(),
-        "samples": tab._samples(session, 0),
-        "sliders": sliders,
-        "slider_image": to_image(view.decode(session.z[None]), 1),
-        "manifold": tab.manifold(session, view.order[0], view.order[1], 15),
-        "scatter": tab.scatter(session),
-        "interpolation": tab.interpolate(session, *DEFAULT_INTERPOLATION, 10),
-        "edit": tab.edit(session, DEFAULT_EDIT[0], DEFAULT_EDIT[1], DEFAULT_EDIT[2]),
         "download": tab.download(session),
+        "sliders": _slider_updates(session),
+        "slider_image": to_image(view.decode(session.z[None]), 1),
+        "dims": [(f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f}", d) for d in view.order],
+        "manifold": tab.manifold(session, view.order[0], view.order[1], grid),
+        "scatter": tab.scatter(session),
+        "interpolation": tab.interpolate(session, a, b, n_interp),
+        "edit": tab.edit(session, edit_i, attr, strength),
     }
 
 
@@ -564,7 +552,8 @@ def build(ctx: AppContext) -> VaeTab:
     tab = VaeTab(ctx)
     first = tab.session(None)
     view = first.view
-    init = _initial_values(tab, first)
+    # Computed once at build time, so the page is alive before any event runs.
+    init = _views(tab, first, 15, *DEFAULT_INTERPOLATION, 10, *DEFAULT_EDIT)
     state = gr.State(None)
 
     with gr.Row(equal_height=False):
@@ -574,7 +563,7 @@ def build(ctx: AppContext) -> VaeTab:
                 seed = gr.Number(value=0, label="sample seed", precision=0, minimum=0)
                 resample = gr.Button("New samples")
         with gr.Column(scale=3):
-            sample_img = image_output("samples from the prior", size=360, value=init["samples"], elem_id="vae-samples")
+            sample_img = image_output("samples from the prior", size=360, value=tab._samples(first, 0), elem_id="vae-samples")
 
     with gr.Tabs():
         with gr.Tab("Train", id="vae-train"):
@@ -611,10 +600,9 @@ def build(ctx: AppContext) -> VaeTab:
             bind_pick(slider_gallery, slider_index)
 
         with gr.Tab("Manifold", id="vae-manifold"):
-            dims = [(f"z[{d}] · KL {float(view.kl_per_dim[d]):.2f}", d) for d in view.order]
             with gr.Row():
-                dim_x = gr.Dropdown(dims, value=view.order[0], label="across: dimension")
-                dim_y = gr.Dropdown(dims, value=view.order[1], label="down: dimension")
+                dim_x = gr.Dropdown(init["dims"], value=view.order[0], label="across: dimension")
+                dim_y = gr.Dropdown(init["dims"], value=view.order[1], label="down: dimension")
                 n_grid = gr.Slider(3, 30, value=15, step=1, label="grid size")
             manifold_img = image_output(
                 "decoded grid at Gaussian quantiles 0.05…0.95 (other dimensions at 0)", size=520, value=init["manifold"]
@@ -668,10 +656,9 @@ def build(ctx: AppContext) -> VaeTab:
         with gr.Tab("How it works", id="vae-explain"):
             gr.Markdown(EXPLANATION, latex_delimiters=[{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
-    # A DownloadButton downloads the file it already holds when clicked, so its file is
-    # refreshed whenever the session's model changes; its own click (also the API's
-    # /vae_download) just re-exports the same model.
-    # Every view of the model is redrawn when the session's model changes.
+    # Every view of the model is redrawn when the session's model changes, the download
+    # button's file included: a DownloadButton downloads the file it already holds when
+    # clicked (its own click, also the API's /vae_download, returns that same file).
     refresh_inputs = [state, n_grid, index_a, index_b, n_steps, edit_index, attribute, strength]
     refresh_outputs = [
         models.info, models.download, *slider_boxes, slider_img, dim_x, dim_y, manifold_img, scatter_plot,
@@ -681,11 +668,12 @@ def build(ctx: AppContext) -> VaeTab:
     @ui_handler
     def refresh(state_value: VaeSession | None, grid: Any, a: Any, b: Any, n_interp: Any, edit_i: Any, attr: Any, s: Any) -> list:
         session = tab.session(state_value)
-        v = session.view
+        order = session.view.order
+        v = _views(tab, session, grid, a, b, n_interp, edit_i, attr, s)
         return [
-            v.describe(), tab.download(session), *tab.sliders(session), *tab.manifold_choices(session),
-            tab.manifold(session, v.order[0], v.order[1], grid), tab.scatter(session), None, "", None,
-            tab.interpolate(session, a, b, n_interp), *tab.edit(session, edit_i, attr, s),
+            v["description"], v["download"], *v["sliders"], v["slider_image"],
+            gr.update(choices=v["dims"], value=order[0]), gr.update(choices=v["dims"], value=order[1]),
+            v["manifold"], v["scatter"], None, "", None, v["interpolation"], *v["edit"],
         ]
 
     models.load.click(tab.load, [state, models.choice, models.source], [state, models.info, sample_img], api_name="vae_load").success(
