@@ -6,11 +6,14 @@ checkpoints) to its class.
 
 from models.base import CheckpointError, GenerativeModel, HubModel
 from models.classifier import MnistClassifier
+from models.gan import GAN, ConditionalGAN
 from models.vae import VAE
 
 FAMILIES: dict[str, type[HubModel]] = {
     VAE.family: VAE,
     MnistClassifier.family: MnistClassifier,
+    GAN.family: GAN,
+    ConditionalGAN.family: ConditionalGAN,
 }
 
-__all__ = ["FAMILIES", "CheckpointError", "GenerativeModel", "HubModel", "MnistClassifier", "VAE"]
+__all__ = ["FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GenerativeModel", "HubModel", "MnistClassifier", "VAE"]

@@ -102,6 +102,17 @@ def check_float(name: str, value: Any, low: float, high: float) -> float:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool.
+
+    Raises:
+        ValueError: for anything else (``0``, ``"yes"``, ``None``, ...).
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices``.
 
@@ -322,8 +333,10 @@ class GenerativeModel(HubModel):
         """Scalar loss terms on a batch ``x`` (B, 1, 28, 28); ``"loss"`` is minimised."""
         raise NotImplementedError
 
-    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        """The optimisers ``train_step`` uses; by default one Adam over all parameters."""
+    def configure_optimizers(self, lr: float, lr_d: float | None = None) -> list[torch.optim.Optimizer]:
+        """The optimisers ``train_step`` uses; by default one Adam over all parameters.
+        ``lr_d`` is the discriminator's learning rate for adversarial families; families
+        with one network ignore it."""
         return [torch.optim.Adam(self.parameters(), lr=lr)]
 
     def train_step(

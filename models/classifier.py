@@ -86,7 +86,7 @@ class MnistClassifier(HubModel):
             "accuracy": (logits.argmax(1) == y).float().mean(),
         }
 
-    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float, lr_d: float | None = None) -> list[torch.optim.Optimizer]:
         return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=1e-4)]
 
     def train_step(self, x, y, optimizers, generator=None):

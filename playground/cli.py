@@ -68,7 +68,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.family} has no setting {', '.join(unknown)}; its settings are: {known}")
     check_int("--seed", args.seed, 0, 2**31 - 1)
     model = seeded_init(cls, args.seed, **model_config).to(device)
-    overrides = {k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
+    overrides = {
+        k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("lr_d", args.lr_d), ("batch_size", args.batch_size)) if v is not None
+    }
     config = TrainConfig(**{**cls.train_defaults, **overrides, "seed": args.seed, "sample_every": 0, "eval_every": args.eval_every})
     out = Path(args.out or Path("runs") / args.family)
     _log(f"training {args.family} {model.config} on {data.describe()}, device {device}, {config.steps} steps")
@@ -84,6 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _log(final.message)
     notes = (
         f"Trained with `python -m playground train {args.family} --steps {config.steps} --seed {args.seed}"
+        f"{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
         f"{''.join(f' --set {k}={json.dumps(v)}' for k, v in model_config.items())}` on {data.describe()}.\n\n"
         f"Test losses (nats per image unless named otherwise): {json.dumps(_round(final.test_losses))}"
     )
@@ -131,7 +134,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         from torchvision.utils import save_image
 
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        save_image(images, args.out, nrow=int(np.ceil(np.sqrt(n))), padding=2, pad_value=0.35)
+        # Labels cycling 0-9 line up as one digit per column in rows of 10.
+        nrow = 10 if model.conditional and args.label is None else int(np.ceil(np.sqrt(n)))
+        save_image(images, args.out, nrow=nrow, padding=2, pad_value=0.35)
         _log(f"wrote {args.out}")
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
@@ -160,10 +165,11 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
         return {**result, "test_accuracy": test_losses.get("accuracy"), "test_loss_nats": test_losses["loss"]}
     if iwae_k is not None and hasattr(model, "n_importance"):
         model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
-    torch.manual_seed(seed)
-    start = time.perf_counter()
-    result.update(test_nll(model, data))
-    result["nll_seconds"] = round(time.perf_counter() - start, 2)
+    if model.nll_kind != "none":  # GANs have no likelihood to report
+        torch.manual_seed(seed)
+        start = time.perf_counter()
+        result.update(test_nll(model, data))
+        result["nll_seconds"] = round(time.perf_counter() - start, 2)
     if "elbo" in test_losses:
         result["neg_elbo_nats"] = -test_losses["elbo"]
     result["test_losses"] = _round(test_losses)
@@ -200,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", choices=sorted(FAMILIES))
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--lr-d", type=float, help="discriminator learning rate (GANs; default: --lr)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder to save to (default runs/FAMILY)")

@@ -43,6 +43,8 @@ class TrainConfig:
             always made).
         n_samples: images per sample grid, in [1, 256].
         n_eval: test images used for the test losses, in [1, 10,000].
+        lr_d: the discriminator's learning rate for adversarial families (GANs), in
+            (0, 1]; None for the same as ``lr``. Other families ignore it.
     """
 
     steps: int = 2000
@@ -54,6 +56,7 @@ class TrainConfig:
     eval_every: int = 250
     n_samples: int = 64
     n_eval: int = 500
+    lr_d: float | None = None
 
     def __post_init__(self) -> None:
         """Raises ValueError for any setting out of range (the message names it)."""
@@ -68,6 +71,10 @@ class TrainConfig:
         self.eval_every = check_int("eval_every", self.eval_every, 0, MAX_STEPS)
         self.n_samples = check_int("n_samples", self.n_samples, 1, 256)
         self.n_eval = check_int("n_eval", self.n_eval, 1, 10_000)
+        if self.lr_d is not None:
+            self.lr_d = check_float("discriminator learning rate", self.lr_d, 0.0, 1.0)
+            if self.lr_d == 0.0:
+                raise ValueError("discriminator learning rate must be > 0")
 
 
 @dataclass
@@ -172,7 +179,7 @@ def train(
     y_train = data.labels("train").to(device)
     x_test = data.images("test", model.data_kind)[: config.n_eval]
     y_test = _labels_if_needed(model, data.labels("test")[: config.n_eval])
-    optimizers = model.configure_optimizers(config.lr)
+    optimizers = model.configure_optimizers(config.lr, config.lr_d)
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     sums: dict[str, Tensor] = {}
     n_summed = 0

@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import VAE, MnistClassifier  # noqa: E402
+from models import GAN, VAE, ConditionalGAN, MnistClassifier  # noqa: E402
 from playground.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -26,6 +26,9 @@ TINY = {
     "vae-mlp": (VAE, dict(latent_dim=2, arch="mlp", hidden_dim=32)),
     "vae-conv": (VAE, dict(latent_dim=4, arch="conv", hidden_dim=16)),
     "classifier": (MnistClassifier, dict(width=4, n_features=8)),
+    "gan": (GAN, dict(latent_dim=8, width=8)),
+    "gan-mbstd-dropout": (GAN, dict(latent_dim=8, width=8, minibatch_std=True, d_dropout=0.3)),
+    "cgan-wgan-sn": (ConditionalGAN, dict(latent_dim=8, width=8, loss="wgan_gp", spectral_norm=True)),
 }
 
 

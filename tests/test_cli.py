@@ -73,6 +73,10 @@ def test_sample_is_seeded(tmp_path):
         (["sample", "vae", "--n", "2", "--npy", "/proc/no/such/dir/x.npy"], "cannot read or write"),
         (["train", "vae", "--device", "cuda:7"], "device"),
         (["evaluate", "/no/such/folder"], "not a bundled checkpoint"),
+        (["sample", "cgan", "--n", "4", "--label", "10", "--npy", "x.npy"], "--label must be in [0, 9]"),
+        (["train", "gan", "--lr-d", "nan"], "discriminator learning rate"),
+        (["train", "gan", "--set", "loss=\"hinge\""], "loss must be one of"),
+        (["train", "gan", "--set", "d_steps=0"], "d_steps must be in"),
     ],
 )
 def test_bad_input_is_a_readable_error(args, message, capsys, tmp_path, monkeypatch):
@@ -122,3 +126,34 @@ def test_bench_quick_prints_every_figure():
     for key in ("train_images_per_s", "plain_loop_images_per_s", "trainer_overhead", "slider_p50_ms", "slider_p95_ms", "slider_roundtrip_p95_ms"):
         assert vae[key] > 0 or key == "trainer_overhead", key
     assert figures["app"]["seconds_to_served_page"] > 0
+    gan = figures["gan"]
+    for key in ("plain_loop_steps_per_s", "train_steps_per_s", "ui_plain_loop_steps_per_s", "ui_train_handler_steps_per_s"):
+        assert gan[key] > 0, key
+    assert "ui_seconds_to_recognisable" in gan
+
+
+def test_train_gan_and_cgan_then_sample_with_a_label_and_evaluate(tmp_path):
+    out = tmp_path / "cgan"
+    code, stdout, stderr = _cli(
+        "train", "cgan", "--steps", "20", "--batch-size", "16", "--lr-d", "0.0004", "--out", str(out), "--eval-every", "0",
+        "--set", "width=8", "latent_dim=4", "loss=\"wgan_gp\"", "d_steps=2",
+    )
+    assert code == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["config"] == {
+        "latent_dim": 4, "width": 8, "loss": "wgan_gp", "d_steps": 2, "spectral_norm": False, "gp_weight": 10.0,
+        "minibatch_std": False, "d_dropout": 0.0,
+    }
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "gp"} <= set(result["train"])
+    assert "--lr-d 0.0004" in (out / "README.md").read_text()
+    assert main(["sample", str(out), "--n", "6", "--label", "3", "--npy", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (6, 28, 28)
+
+
+def test_evaluate_a_gan_reports_sample_quality_without_a_likelihood():
+    code, stdout, stderr = _cli("evaluate", "cgan", "--n-samples", "300")
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    assert "nll_nats" not in result and result["family"] == "cgan"
+    assert result["label_agreement"] >= 0.9 and result["frechet_distance"] > 0
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(result["test_losses"])

@@ -11,7 +11,7 @@ import torch
 from conftest import TINY
 from models import FAMILIES, GenerativeModel, VAE
 from models.base import CheckpointError, seeded_init
-from playground.training import _labels_if_needed
+from playground.training import _labels_if_needed, cycling_labels
 
 NAMES = sorted(TINY)
 
@@ -37,9 +37,10 @@ def test_loss_terms_are_finite_scalars(name, data):
 def test_sample_shape_range_and_seed(name):
     cls, config = TINY[name]
     model = seeded_init(cls, 0, **config).eval()
-    a = model.sample(5, generator=torch.Generator().manual_seed(3))
-    b = model.sample(5, generator=torch.Generator().manual_seed(3))
-    c = model.sample(5, generator=torch.Generator().manual_seed(4))
+    y = cycling_labels(5, "cpu") if model.conditional else None
+    a = model.sample(5, y, generator=torch.Generator().manual_seed(3))
+    b = model.sample(5, y, generator=torch.Generator().manual_seed(3))
+    c = model.sample(5, y, generator=torch.Generator().manual_seed(4))
     assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
     assert 0 <= float(a.min()) and float(a.max()) <= 1
     assert torch.equal(a, b)
@@ -64,7 +65,13 @@ def test_save_load_round_trip_is_exact(name, tmp_path, data):
     assert torch.equal(model.loss(x, y, generator=g1)["loss"], loaded.loss(x, y, generator=g2)["loss"])
 
 
-@pytest.mark.parametrize("name", NAMES)
+def _minimises_one_loss(name: str) -> bool:
+    # Adversarial families play a game: no single loss goes down (tests/test_gan.py
+    # checks that each player improves its own).
+    return TINY[name][0].train_step is GenerativeModel.train_step or not issubclass(TINY[name][0], GenerativeModel)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if _minimises_one_loss(n)])
 def test_training_steps_lower_the_loss_on_a_fixed_batch(name, data):
     cls, config = TINY[name]
     model = seeded_init(cls, 0, **config)
