@@ -197,6 +197,21 @@ def load(
     return model.to(map_location).eval()
 
 
+def new_export_dir() -> Path:
+    """A new empty folder for files the app offers for download (checkpoint zips,
+    animations). They all live under one temporary folder; folders older than three
+    hours are deleted by each call, so a long-running app does not fill the disk."""
+    EXPORT_DIR.mkdir(exist_ok=True)
+    now = time.time()
+    for old in EXPORT_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > EXPORT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        except OSError:
+            pass  # another process cleaned it first
+    return Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_DIR))
+
+
 def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Path:
     """Save ``model`` with ``save_pretrained`` and zip the folder, for a download button.
 
@@ -207,15 +222,7 @@ def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Pa
         Path of a new ``<name>.zip`` holding ``<name>/`` with ``config.json``,
         ``model.safetensors`` and ``README.md``.
     """
-    EXPORT_DIR.mkdir(exist_ok=True)
-    now = time.time()
-    for old in EXPORT_DIR.iterdir():
-        try:
-            if now - old.stat().st_mtime > EXPORT_MAX_AGE_S:
-                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        except OSError:
-            pass  # another process cleaned it first
-    workdir = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_DIR))
+    workdir = new_export_dir()
     model.save_pretrained(workdir / name, notes=notes)
     archive = shutil.make_archive(str(workdir / name), "zip", root_dir=workdir, base_dir=name)
     shutil.rmtree(workdir / name)

@@ -8,7 +8,7 @@ import torch
 from playground.data import load_mnist
 from playground.device import describe_device, get_device
 from playground.sessions import SessionRegistry
-from playground.tabs import vae
+from playground.tabs import gan, vae
 from playground.tabs.common import CSS, HEAD, AppContext
 
 TITLE = "Generative Models Playground"
@@ -38,6 +38,8 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
         with gr.Tabs():
             with gr.Tab("VAE", id="vae"):
                 vae.build(ctx)
+            with gr.Tab("GAN", id="gan"):
+                gan.build(ctx)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -92,3 +94,62 @@ def test_server_keeps_running_after_errors(client):
         with pytest.raises(AppError):
             client.predict(*[1e9] * 8, api_name="/vae_decode")
     assert _pixels(client.predict(*[0.5] * 8, api_name="/vae_decode")).shape == (28, 28)
+
+
+GAN_API = {
+    "/gan_load", "/gan_load_zip", "/gan_samples", "/gan_download", "/gan_train", "/gan_stop", "/gan_animation", "/gan_pool",
+    "/gan_interpolate", "/gan_walk", "/gan_arithmetic", "/gan_preset", "/gan_digit_grid", "/gan_label_sweep",
+}
+
+
+def test_every_gan_handler_is_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert GAN_API <= named
+    assert any(name.startswith("/gan_lab_") for name in named)
+
+
+def test_gan_arithmetic_and_preset_through_the_api(client):
+    seed, _pool, a, b, c, la, lb, lc, equation, _neighbours, table = client.predict(0, api_name="/gan_preset")
+    assert a and b and c and "A − B + C" in table
+    again = client.predict(seed, a, b, c, la, lb, lc, 0, api_name="/gan_arithmetic")
+    assert np.array_equal(_pixels(again[0]), _pixels(equation))
+
+
+@pytest.mark.parametrize(
+    "args,api,message",
+    [
+        ([0, "", "1", "2", "7", "7", "1", 0], "/gan_arithmetic", "slot A is empty"),
+        ([0, "1, 99", "1", "2", "7", "7", "1", 0], "/gan_arithmetic", "not a sample number"),
+        ([False, "non_saturating", 1, 2e-4, -5.0, 64, 32, False, False, 0.0, 100, 0], "/gan_train", ("discriminator learning rate", "less than minimum")),
+        ([False, "hinge", 1, 2e-4, 2e-4, 64, 32, False, False, 0.0, 100, 0], "/gan_train", ("loss must be one of", "not in the list of choices")),
+        (["11", 0], "/gan_digit_grid", ("digit", "not in the list of choices")),
+        (["gan", "vae"], "/gan_load", "holds a vae checkpoint"),
+    ],
+)
+def test_bad_gan_api_input_gets_a_clear_message(client, args, api, message):
+    with pytest.raises(AppError) as info:
+        client.predict(*args, api_name=api)
+    messages = (message,) if isinstance(message, str) else message
+    assert any(m in str(info.value) for m in messages), str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def _raw_call(app_url: str, api: str, data: list) -> str:
+    """Call ``api`` over Gradio's REST API with ``data`` encoded by Python's json, which
+    writes NaN and Infinity as bare literals (gradio_client refuses to send them, a
+    hand-written client need not); returns the event stream's text."""
+    body = json.dumps({"data": data})  # allow_nan=True: NaN stays NaN on the wire
+    app_url = app_url.rstrip("/")
+    posted = httpx.post(f"{app_url}/gradio_api/call{api}", content=body, headers={"Content-Type": "application/json"}, timeout=30)
+    posted.raise_for_status()
+    event_id = posted.json()["event_id"]
+    return httpx.get(f"{app_url}/gradio_api/call{api}/{event_id}", timeout=60).text
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_nan_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
+    stream = _raw_call(app_url, "/gan_train", [False, "non_saturating", 1, value, 2e-4, 64, 32, False, False, 0.0, 100, 0])
+    # Gradio's Number refuses inf itself (NaN passes its bounds and reaches our check)
+    assert "event: error" in stream, stream
+    assert "generator learning rate" in stream or "greater than maximum value" in stream, stream
+    assert "Traceback" not in stream

@@ -106,3 +106,30 @@ def test_one_click_downloads_the_sessions_model(page, tmp_path):
     info.value.save_as(path)
     with zipfile.ZipFile(path) as z:
         assert {"vae-playground/config.json", "vae-playground/model.safetensors"} <= set(z.namelist())
+
+
+def test_gan_tab_shows_pretrained_samples_runs_arithmetic_and_the_2d_lab(page):
+    _tab(page, "GAN")
+    page.wait_for_selector("#gan-samples img", timeout=30_000)
+    img = page.locator("#gan-samples img").first
+    assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 200
+    _tab(page, "Vector arithmetic")
+    page.wait_for_selector("#gan-arith-equation img", timeout=30_000)
+    before = _src(page, "#gan-arith-equation")
+    page.fill("#gan-slot-a textarea, #gan-slot-a input", "0, 1")
+    page.click("#gan-arith-run")
+    page.wait_for_function(
+        "(before) => { const i = document.querySelector('#gan-arith-equation img'); return i && i.src !== before; }",
+        arg=before, timeout=30_000,
+    )
+    assert "classifier says" in page.inner_text("#gan-arith-table")
+    _tab(page, "2D GAN lab")
+    page.wait_for_selector("#gan-lab-plot .js-plotly-plot", timeout=30_000)
+    status_before = page.inner_text("#gan-lab-status")
+    for _ in range(3):
+        page.click("#gan-lab-step-both")
+    page.wait_for_function(
+        "(before) => document.querySelector('#gan-lab-status').innerText !== before", arg=status_before, timeout=30_000
+    )
+    assert page.locator("#gan-lab-plot .heatmaplayer, #gan-lab-plot .hm, #gan-lab-plot image").count() >= 1
+    assert "Traceback" not in page.inner_text("body")

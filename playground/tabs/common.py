@@ -6,15 +6,17 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from models.base import check_int
+from playground import checkpoints
 from playground.checkpoints import bundled_names
 from playground.data import MnistSplits
 from playground.plots import image_grid
@@ -124,6 +126,25 @@ def to_image(images: Tensor, nrow: int = 8) -> np.ndarray:
     return image_grid(images, nrow=nrow)
 
 
+def save_animation(frames: Sequence[np.ndarray], name: str, frame_ms: int = 250, scale: int = 2) -> str:
+    """Write uint8 image frames (H, W) or (H, W, 3), all the same size, as a looping GIF
+    for display and download; returns its path (under the pruned export folder).
+
+    Raises:
+        ValueError: no frames, or frames of different sizes.
+    """
+    if not frames:
+        raise ValueError("there are no frames to animate yet")
+    if len({f.shape for f in frames}) != 1:
+        raise ValueError("animation frames must all have the same size")
+    images = [Image.fromarray(f).convert("RGB") for f in frames]
+    if scale > 1:
+        images = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in images]
+    path = checkpoints.new_export_dir() / f"{name}.gif"
+    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return str(path)
+
+
 def check_index(name: str, value, n: int) -> int:
     """An index in [0, n - 1] from the UI or the API (ValueError otherwise)."""
     return check_int(name, value, 0, n - 1)
@@ -165,11 +186,14 @@ class CheckpointPanel:
     info: gr.Markdown
 
 
-def checkpoint_panel(family: str, default: str, description: str, download: str | None = None) -> CheckpointPanel:
-    """Bundled checkpoints of ``family``, a Hub repo id or folder box, Load, an upload
-    of a checkpoint zip, a download of the current model (``download``: its zip) and
-    the current model's ``description`` (markdown)."""
-    names = [n for n in bundled_names() if n == family or n.startswith(family + "-")]
+def checkpoint_panel(family: str | Sequence[str], default: str, description: str, download: str | None = None) -> CheckpointPanel:
+    """Bundled checkpoints of ``family`` (or of several families, e.g. ``("gan", "cgan")``:
+    names equal to one or starting with it and a dash), a Hub repo id or folder box, Load,
+    an upload of a checkpoint zip, a download of the current model (``download``: its
+    zip) and the current model's ``description`` (markdown)."""
+    families = (family,) if isinstance(family, str) else tuple(family)
+    names = [n for n in bundled_names() if any(n == f or n.startswith(f + "-") for f in families)]
+    family = families[0]
     with gr.Group():
         choice = gr.Dropdown(names, value=default, label="bundled checkpoint")
         source = gr.Textbox(label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{family}", max_lines=1)
@@ -194,12 +218,13 @@ class TrainingPanel:
     curves: gr.Plot
 
 
-def training_panel(prefix: str, steps: int, max_steps: int, lr: float) -> TrainingPanel:
+def training_panel(prefix: str, steps: int, max_steps: int, lr: float, lr_label: str = "learning rate", lr_max: float = 0.1) -> TrainingPanel:
     """Build the shared training controls (family-specific settings go beside them);
-    element ids start with ``prefix`` (e.g. ``vae-train-steps``)."""
+    element ids start with ``prefix`` (e.g. ``vae-train-steps``). The learning-rate box
+    is labelled ``lr_label`` and accepts [1e-5, ``lr_max``]."""
     with gr.Row():
         steps_box = gr.Slider(50, max_steps, value=steps, step=50, label="steps", elem_id=f"{prefix}-steps")
-        lr_box = gr.Number(value=lr, label="learning rate (1e-5 to 0.1)", minimum=1e-5, maximum=0.1, elem_id=f"{prefix}-lr")
+        lr_box = gr.Number(value=lr, label=f"{lr_label} (1e-5 to {lr_max:g})", minimum=1e-5, maximum=lr_max, elem_id=f"{prefix}-lr")
         seed_box = gr.Number(value=0, label="seed", precision=0, minimum=0, elem_id=f"{prefix}-seed")
     with gr.Row():
         train = gr.Button("Train", variant="primary", elem_id=f"{prefix}-button")
