@@ -13,6 +13,13 @@
   handler with its default settings, the seconds until the fixed-noise sample grid it
   shows is recognisable: at least half of its 64 digits classified with softmax >= 0.9 and
   at least 8 classes among them (the time spent scoring is not counted).
+- ``gan.train_steps_per_s`` through the trainer next to ``gan.plain_loop_steps_per_s``, a
+  textbook DCGAN loop (BCE on D's logits, one D then one G Adam step) written directly on
+  the same networks, for the bundled DCGAN's config; ``gan.trainer_overhead`` as for the
+  VAE. ``gan.ui_train_handler_*``: the same for the GAN tab's Train handler (live grid,
+  two plots and progress frames) with the tab's default settings.
+- ``gan.ui_seconds_to_recognisable``: the GAN tab's Train handler with its defaults, the
+  seconds until its fixed-noise grid is recognisable (same rule as the VAE's; target 90 s).
 - ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
 """
 
@@ -30,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from models import VAE
+from models import GAN, VAE
 from models.base import seeded_init
 from playground.data import batches, load_mnist
 from playground.device import describe_device, get_device
@@ -54,6 +62,40 @@ def _plain_loop(model: VAE, x: torch.Tensor, steps: int, batch_size: int, lr: fl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    _sync(x.device)
+    return time.perf_counter() - start
+
+
+def _plain_gan_loop(model: GAN, x: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int) -> float:
+    """Seconds for ``steps`` steps of the textbook DCGAN loop on ``model``'s networks
+    (non-saturating loss, k = 1), written without the trainer or ``GAN.train_step``."""
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    d_params = [*model.discriminator.parameters(), *model.d_head.parameters()]
+    opt_d = torch.optim.Adam(d_params, lr=lr, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    index_stream = batches(len(x), batch_size, generator)
+
+    def d(images: torch.Tensor) -> torch.Tensor:
+        return model.d_head(model.discriminator(images * 2 - 1)).squeeze(1)
+
+    model.train()
+    _sync(x.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        real = x[next(index_stream)]
+        n = len(real)
+        z = torch.randn(n, model.latent_dim, generator=generator, device=x.device)
+        fake = (model.generator(z) + 1) / 2
+        ones, zeros = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
+        d_loss = F.binary_cross_entropy_with_logits(d(real), ones) + F.binary_cross_entropy_with_logits(d(fake.detach()), zeros)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        z = torch.randn(n, model.latent_dim, generator=generator, device=x.device)
+        g_loss = F.binary_cross_entropy_with_logits(d((model.generator(z) + 1) / 2), ones)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
     _sync(x.device)
     return time.perf_counter() - start
 
@@ -115,11 +157,101 @@ def bench_training(steps: int, repeats: int, log: Callable[[str], None]) -> dict
     }
 
 
-def _vae_tab():
+def bench_gan(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
+    """GAN steps/s through the trainer and the tab's Train handler, each next to the plain
+    DCGAN loop on the same networks."""
+    from types import SimpleNamespace
+
+    from playground.tabs.gan import TRAIN_DEFAULTS, GanTab
+
+    device = get_device()
+    data = load_mnist()
+    x = data.train_grey.to(device)
+    defaults = GAN.train_defaults
+    config = TrainConfig(steps=steps, lr=defaults["lr"], batch_size=defaults["batch_size"], log_every=25, sample_every=0, eval_every=0)
+    best_plain, best_trainer = _best_of(
+        repeats,
+        lambda: _plain_gan_loop(seeded_init(GAN, 0).to(device), x, steps, config.batch_size, config.lr, 0),
+        lambda: _timed_drain(lambda: train(seeded_init(GAN, 0).to(device), data, config), device),
+        "trainer", steps, log,
+    )
+    tab = GanTab(_context())
+    request = SimpleNamespace(session_hash="bench")
+    ui = dict(TRAIN_DEFAULTS, steps=steps)
+    ui_config = {k: ui[k] for k in ("latent_dim", "width", "minibatch_std", "d_dropout")}
+    ui_plain, ui_handler = _best_of(
+        repeats,
+        lambda: _plain_gan_loop(seeded_init(GAN, 0, **ui_config).to(device), x, steps, 64, ui["lr_g"], 0),
+        lambda: _timed_drain(lambda: tab.train(None, request=request, **ui), device),
+        "Train handler", steps, log,
+    )
+    return {
+        "model": f"DCGAN {GAN().config}",
+        "batch_size": config.batch_size,
+        "steps_timed": steps,
+        "plain_loop_steps_per_s": round(steps / best_plain, 2),
+        "train_steps_per_s": round(steps / best_trainer, 2),
+        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+        "ui_model": f"DCGAN width {ui['width']}, latent {ui['latent_dim']} (the tab's defaults)",
+        "ui_plain_loop_steps_per_s": round(steps / ui_plain, 2),
+        "ui_train_handler_steps_per_s": round(steps / ui_handler, 2),
+        "ui_train_handler_overhead": round(ui_handler / ui_plain - 1, 4),
+    }
+
+
+def bench_gan_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
+    """Seconds until the GAN tab's Train handler, run with the tab's defaults, shows
+    recognisable digits (scoring time excluded)."""
+    from types import SimpleNamespace
+
+    from playground.tabs.gan import TRAIN_DEFAULTS, GanTab
+
+    tab = GanTab(_context())
+    request = SimpleNamespace(session_hash="bench-gan")
+    run = tab.train(None, request=request, **dict(TRAIN_DEFAULTS, steps=5000))
+    return _time_to_recognisable(run, lambda out: (out[1], out[2]), lambda: tab.stop(request), budget_s, log)
+
+
+def _time_to_recognisable(run, pick: Callable, stop: Callable, budget_s: float, log: Callable[[str], None]) -> dict:
+    """Drain a Train handler ``run`` until the sample grid it yields (``pick(output)``
+    gives (status, grid)) is recognisable, or ``budget_s`` seconds pass."""
+    scoring = 0.0
+    start = time.perf_counter()
+    last_grid = None
+    try:
+        for output in run:
+            status, samples = pick(output)
+            elapsed = time.perf_counter() - start - scoring
+            if isinstance(samples, np.ndarray) and samples is not last_grid:  # else unchanged (gr.skip)
+                last_grid = samples
+                t0 = time.perf_counter()
+                ok, quality = is_recognisable(grid_tiles(samples, 64))
+                scoring += time.perf_counter() - t0
+                if ok:
+                    log(f"  recognisable after {elapsed:.1f} s: {status}")
+                    return {
+                        "ui_seconds_to_recognisable": round(elapsed, 1),
+                        "ui_recognisable_confident_share": round(quality["confident_share"], 3),
+                        "ui_recognisable_n_classes": quality["n_classes_confident"],
+                    }
+            if elapsed > budget_s:
+                return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}
+        return {"ui_seconds_to_recognisable": None, "ui_note": "training ended before its digits were recognisable"}
+    finally:
+        stop()
+        _drain(run)
+
+
+def _context():
     from playground.tabs.common import AppContext
+
+    return AppContext(get_device(), load_mnist(), SessionRegistry())
+
+
+def _vae_tab():
     from playground.tabs.vae import VaeTab
 
-    return VaeTab(AppContext(get_device(), load_mnist(), SessionRegistry()))
+    return VaeTab(_context())
 
 
 def bench_slider(tab, n_calls: int) -> dict:
@@ -189,30 +321,7 @@ def bench_ui_training(tab, budget_s: float, log: Callable[[str], None]) -> dict:
 
     request = SimpleNamespace(session_hash="bench")
     run = tab.train(None, 16, "mlp", 1.0, 1e-3, 5000, 0, request)
-    scoring = 0.0
-    start = time.perf_counter()
-    last_grid = None
-    try:
-        for _, status, samples, _, _ in run:
-            elapsed = time.perf_counter() - start - scoring
-            if isinstance(samples, np.ndarray) and samples is not last_grid:  # else unchanged (gr.skip)
-                last_grid = samples
-                t0 = time.perf_counter()
-                ok, quality = is_recognisable(grid_tiles(samples, 64))
-                scoring += time.perf_counter() - t0
-                if ok:
-                    log(f"  recognisable after {elapsed:.1f} s: {status}")
-                    return {
-                        "ui_seconds_to_recognisable": round(elapsed, 1),
-                        "ui_recognisable_confident_share": round(quality["confident_share"], 3),
-                        "ui_recognisable_n_classes": quality["n_classes_confident"],
-                    }
-            if elapsed > budget_s:
-                return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}
-        return {"ui_seconds_to_recognisable": None, "ui_note": "training ended before its digits were recognisable"}
-    finally:
-        tab.stop(request)
-        _drain(run)
+    return _time_to_recognisable(run, lambda out: (out[1], out[2]), lambda: tab.stop(request), budget_s, log)
 
 
 def free_port() -> int:
@@ -300,6 +409,10 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     figures["vae"].update(bench_ui_training(tab, budget_s=60, log=log))
     log("VAE latent slider handler")
     figures["vae"].update(bench_slider(tab, n_calls=30 if quick else 300))
+    log("GAN training: trainer and Train handler vs plain DCGAN loops")
+    figures["gan"] = bench_gan(steps=10 if quick else 100, repeats=1 if quick else 2, log=log)
+    log("GAN training from scratch in the UI: time to recognisable digits")
+    figures["gan"].update(bench_gan_ui_training(budget_s=5 if quick else 90, log=log))
     log("app start-up and slider round trips")
     app, roundtrip = bench_app(n_calls=5 if quick else 50, log=log)
     figures["app"] = app
