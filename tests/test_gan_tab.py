@@ -204,3 +204,19 @@ def test_sessions_do_not_share_trained_models(tab):
     session = _train(tab, request=_request("carol"), steps=20)[-1][0]
     assert not np.array_equal(tab.samples(session, 0), before)
     assert np.array_equal(tab.samples(None, 0), before)
+
+
+def test_views_draw_each_panel_from_its_own_pool_seed(tab):
+    """After a load or a training run the interpolation panel is redrawn from its own pool
+    seed, the arithmetic panel from its own."""
+    from playground.tabs.gan import _views
+
+    session = tab.session(None)
+    views = _views(tab, session, 5, 0, 1, 2, 4)
+    assert [item[1] for item in views["pool"]] == [item[1] for item in tab.pool(None, 5)]
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(views["pool"], tab.pool(None, 5)))
+    assert np.array_equal(views["interpolation"], tab.interpolate(None, 5, 1, 2, 4))
+    with Image.open(views["walk"]) as gif:
+        assert gif.n_frames >= 30
+    preset = tab.preset(session, 0)  # the arithmetic panel searches from its own seed, 0
+    assert views["preset"][0] == preset[0] and views["preset"][2:5] == preset[2:5]

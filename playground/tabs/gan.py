@@ -618,19 +618,21 @@ def view_session(view: GanView) -> GanSession:
     return GanSession(view, view if view.conditional else None)
 
 
-def _views(tab: GanTab, session: GanSession, pool_seed: Any, a: Any, b: Any, n_interp: Any) -> dict[str, Any]:
+def _views(tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any) -> dict[str, Any]:
     """Every view of the session's model: what the page shows at build time and what is
-    redrawn when the session's model changes."""
+    redrawn when the session's model changes. The interpolation and the arithmetic
+    panels each have their own pool seed."""
     view = session.view
     try:
-        preset = tab.preset(session, pool_seed)
+        preset = tab.preset(session, arith_seed)
     except gr.Error:  # a model that rarely draws 7s and 1s
         preset = None
     return {
         "description": view.describe(),
         "download": tab.download(session),
-        "pool": tab.pool(session, pool_seed),
-        "interpolation": tab.interpolate(session, pool_seed, a, b, n_interp),
+        "pool": tab.pool(session, interp_seed),
+        "interpolation": tab.interpolate(session, interp_seed, a, b, n_interp),
+        "walk": tab.walk(session, interp_seed, a, b, 0),
         "preset": preset,
         "conditional": view.conditional,
     }
@@ -641,7 +643,7 @@ def build(ctx: AppContext) -> GanTab:
     tab = GanTab(ctx)
     first = tab.session(None)
     pool_seed0 = 0
-    init = _views(tab, first, pool_seed0, *DEFAULT_INTERPOLATION, 10)
+    init = _views(tab, first, pool_seed0, pool_seed0, *DEFAULT_INTERPOLATION, 10)
     cond0 = tab.conditional_view(first)
     state = gr.State(None)
 
@@ -689,7 +691,7 @@ def build(ctx: AppContext) -> GanTab:
             with gr.Row():
                 walk_seed = gr.Number(value=0, label="walk seed", precision=0, minimum=0)
                 walk_btn = gr.Button("Latent walk A → B → two random points → A")
-            walk_img = gr.Image(label="latent walk", height=200, interactive=False, elem_classes=["pixelated"], elem_id="gan-walk")
+            walk_img = gr.Image(init["walk"], label="latent walk", height=200, interactive=False, elem_classes=["pixelated"], elem_id="gan-walk")
 
         with gr.Tab("Vector arithmetic", id="gan-arith"):
             # (pool seed, pool, slots A B C, their digits, equation, neighbours, table)
@@ -743,21 +745,21 @@ def build(ctx: AppContext) -> GanTab:
             gr.Markdown(EXPLANATION, latex_delimiters=[{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
     # -- bindings ---------------------------------------------------------------------------
-    refresh_inputs = [state, pool_seed_a, index_a, index_b, n_steps]
+    refresh_inputs = [state, pool_seed_i, pool_seed_a, index_a, index_b, n_steps]
     refresh_outputs = [
         models.info, models.download, pool_i, interp_img, walk_img, pool_seed_a, pool_a,
         slot_a, slot_b, slot_c, label_a, label_b, label_c, eq_img, nb_img, arith_table, label_row, cond_info, digit_img, digit_note, sweep_img,
     ]
 
     @ui_handler
-    def refresh(state_value: GanSession | None, ps: Any, a: Any, b: Any, n_interp: Any) -> list:
+    def refresh(state_value: GanSession | None, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any) -> list:
         session = tab.session(state_value)
-        v = _views(tab, session, ps, a, b, n_interp)
-        p = v["preset"] or (ps, v["pool"], "", "", "", *PRESET, None, None, "This model rarely draws clear 7s and 1s: fill the slots by hand.")
+        v = _views(tab, session, interp_seed, arith_seed, a, b, n_interp)
+        p = v["preset"] or (arith_seed, tab.pool(session, arith_seed), "", "", "", *PRESET, None, None, "This model rarely draws clear 7s and 1s: fill the slots by hand.")
         cond = tab.conditional_view(session)
         grid, note = tab.digit_grid(session, 3, 0)
         return [
-            v["description"], v["download"], v["pool"], v["interpolation"], None,
+            v["description"], v["download"], v["pool"], v["interpolation"], v["walk"],
             *p, gr.update(visible=v["conditional"]),
             f"Uses {cond.name}. Pick a digit to see its styles; below, each row fixes z and sweeps the label 0–9.",
             grid, note, tab.label_sweep(session, 0, 6),
