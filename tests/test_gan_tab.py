@@ -220,3 +220,14 @@ def test_views_draw_each_panel_from_its_own_pool_seed(tab):
         assert gif.n_frames >= 30
     preset = tab.preset(session, 0)  # the arithmetic panel searches from its own seed, 0
     assert views["preset"][0] == preset[0] and views["preset"][2:5] == preset[2:5]
+
+
+def test_the_description_names_the_digits_g_draws_least_and_most(tab):
+    from playground.tabs.gan import _digit_shares
+
+    assert _digit_shares([144, 18, 31, 70, 19, 132, 118, 84, 51, 104]) == (
+        " · drawn least: 1 (2%), 4 (2%); most: 0 (19%), 5 (17%) (the data: 10% each)"
+    )
+    assert _digit_shares([0] * 10) == ""
+    assert "drawn least" in tab.bundled_view("gan").describe()
+    assert "drawn least" not in tab.bundled_view("cgan").describe()  # it draws what it is asked

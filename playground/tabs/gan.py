@@ -174,8 +174,20 @@ class GanView:
             f" · {n_params / 1e6:.2f} M parameters. "
             f"Classifier on 500 samples: **{q['confident_share']:.0%}** confident (p ≥ {CONFIDENCE:g}), "
             f"{q['n_classes_confident']} digits{agreement} · Fréchet distance {q['frechet_distance']:.0f} "
-            f"(real digits: {q['frechet_distance_real']:.0f})"
+            f"(real digits: {q['frechet_distance_real']:.0f}){'' if self.conditional else _digit_shares(q['class_counts'])}"
         )
+
+
+def _digit_shares(counts: list[int]) -> str:
+    """Markdown naming the digits an unconditional G draws least and most often, among
+    its confidently classified samples: mode dropping one can see (the training digits
+    are 10% of each)."""
+    total = sum(counts)
+    if not total:
+        return ""
+    order = sorted(range(len(counts)), key=lambda d: counts[d])
+    share = [f"{d} ({counts[d] / total:.0%})" for d in order]
+    return f" · drawn least: {', '.join(share[:2])}; most: {', '.join(reversed(share[-2:]))} (the data: 10% each)"
 
 
 @dataclass
