@@ -28,7 +28,7 @@ TINY = {
     "classifier": (MnistClassifier, dict(width=4, n_features=8)),
     "gan": (GAN, dict(latent_dim=8, width=8)),
     "gan-mbstd-dropout": (GAN, dict(latent_dim=8, width=8, minibatch_std=True, d_dropout=0.3)),
-    "cgan-wgan-sn": (ConditionalGAN, dict(latent_dim=8, width=8, loss="wgan_gp", spectral_norm=True)),
+    "cgan-wgan-sn": (ConditionalGAN, dict(latent_dim=8, width=8, loss="wgan_gp", spectral_norm=True, g_blocks=0)),
 }
 
 

@@ -142,7 +142,7 @@ def test_train_gan_and_cgan_then_sample_with_a_label_and_evaluate(tmp_path):
     result = json.loads(stdout.strip().splitlines()[-1])
     assert result["config"] == {
         "latent_dim": 4, "width": 8, "loss": "wgan_gp", "d_steps": 2, "spectral_norm": False, "gp_weight": 10.0,
-        "minibatch_std": False, "d_dropout": 0.0,
+        "minibatch_std": False, "d_dropout": 0.0, "g_blocks": 1,
     }
     assert {"d_loss", "g_loss", "d_real", "d_fake", "gp"} <= set(result["train"])
     assert "--lr-d 0.0004" in (out / "README.md").read_text()

@@ -165,6 +165,8 @@ def test_the_label_changes_the_image_and_mixed_labels_agree_with_one_hot():
         (dict(minibatch_std=1), "minibatch_std must be true or false"),
         (dict(d_dropout=float("nan")), "d_dropout"),
         (dict(d_dropout=1.0), "d_dropout"),
+        (dict(g_blocks=5), r"g_blocks must be in \[0, 4\]"),
+        (dict(g_blocks=1.5), "g_blocks"),
     ],
 )
 def test_bad_settings_are_refused_with_their_names(config, match):
