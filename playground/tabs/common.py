@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from models.base import check_int
+from models.base import HubModel, check_int
 from playground import checkpoints
 from playground.checkpoints import bundled_names
 from playground.data import MnistSplits
@@ -143,6 +144,38 @@ def save_animation(frames: Sequence[np.ndarray], name: str, frame_ms: int = 250,
     path = checkpoints.new_export_dir() / f"{name}.gif"
     images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
     return str(path)
+
+
+def load_checkpoint(ctx: AppContext, family: str | Sequence[str], choice: str | None, source: str | None) -> tuple[HubModel, str]:
+    """Load the checkpoint a checkpoint panel names: ``source`` (a Hub repo id or, where
+    folders are allowed, a local folder) when it is not empty, else the dropdown's bundled
+    ``choice``; it must be of ``family`` (one name or several).
+
+    Returns:
+        (the model on the app's device in eval mode, its name for display as markdown).
+
+    Raises:
+        ValueError: (CheckpointError) the checkpoint cannot be found or loaded, or is of
+            another family.
+    """
+    source = str(source or "").strip() or str(choice or "").strip()
+    model = checkpoints.load(source, family=family, device=ctx.device, allow_folders=checkpoints.folders_allowed())
+    gr.Info(f"Loaded {source}")
+    return model, f"`{source}`"
+
+
+def load_checkpoint_zip(ctx: AppContext, family: str | Sequence[str], path: str | None) -> HubModel:
+    """Load a model of ``family`` from an uploaded checkpoint zip (as a download button gives).
+
+    Raises:
+        ValueError: no file, not a safe checkpoint zip, or a checkpoint of another family.
+    """
+    if not path:
+        raise ValueError("upload a checkpoint .zip first")
+    with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
+        model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=family, device=ctx.device)
+    gr.Info("Loaded the uploaded checkpoint")
+    return model
 
 
 def check_index(name: str, value, n: int) -> int:

@@ -12,7 +12,6 @@ and API clients need no state.
 from __future__ import annotations
 
 import functools
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +41,8 @@ from playground.tabs.common import (
     AppContext,
     checkpoint_panel,
     image_output,
+    load_checkpoint,
+    load_checkpoint_zip,
     save_animation,
     to_image,
     training_panel,
@@ -266,10 +267,8 @@ class GanTab:
             gr.Error: the checkpoint cannot be found or loaded, or is not a GAN; the
                 session keeps its current model.
         """
-        source = str(source or "").strip() or str(choice or "").strip()
-        model = checkpoints.load(source, family=FAMILIES, device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
-        session = self._new_session(state, model, f"`{source}`")
-        gr.Info(f"Loaded {source}")
+        model, name = load_checkpoint(self.ctx, FAMILIES, choice, source)
+        session = self._new_session(state, model, name)
         return session, session.view.describe(), self._samples(session.view, 0)
 
     @ui_handler
@@ -283,12 +282,7 @@ class GanTab:
             gr.Error: no file, not a safe checkpoint zip, or not a GAN; the session keeps
                 its current model.
         """
-        if not path:
-            raise ValueError("upload a checkpoint .zip first")
-        with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
-            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=FAMILIES, device=self.ctx.device)
-        session = self._new_session(state, model, "uploaded checkpoint")
-        gr.Info("Loaded the uploaded checkpoint")
+        session = self._new_session(state, load_checkpoint_zip(self.ctx, FAMILIES, path), "uploaded checkpoint")
         return session, session.view.describe(), self._samples(session.view, 0)
 
     def _samples(self, view: GanView, seed: int) -> np.ndarray:

@@ -9,7 +9,6 @@ client, which then gets the bundled default) and checks every value it is given.
 from __future__ import annotations
 
 import functools
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from playground.tabs.common import (
     digit_gallery,
     image_output,
     index_box,
+    load_checkpoint,
+    load_checkpoint_zip,
     to_image,
     training_panel,
     ui_handler,
@@ -239,10 +240,8 @@ class VaeTab:
             gr.Error: the checkpoint cannot be found or loaded, or is not a VAE; the
                 session keeps its current model.
         """
-        source = str(source or "").strip() or str(choice or "").strip()
-        model = checkpoints.load(source, family="vae", device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
-        session = self._new_session(model, f"`{source}`")
-        gr.Info(f"Loaded {source}")
+        model, name = load_checkpoint(self.ctx, "vae", choice, source)
+        session = self._new_session(model, name)
         return session, session.view.describe(), self._samples(session, 0)
 
     @ui_handler
@@ -256,12 +255,7 @@ class VaeTab:
             gr.Error: no file, not a safe checkpoint zip, or not a VAE; the session keeps
                 its current model.
         """
-        if not path:
-            raise ValueError("upload a checkpoint .zip first")
-        with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
-            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family="vae", device=self.ctx.device)
-        session = self._new_session(model, "uploaded checkpoint")
-        gr.Info("Loaded the uploaded checkpoint")
+        session = self._new_session(load_checkpoint_zip(self.ctx, "vae", path), "uploaded checkpoint")
         return session, session.view.describe(), self._samples(session, 0)
 
     def _samples(self, session: VaeSession, seed: int, n: int = 64) -> np.ndarray:
