@@ -101,6 +101,12 @@ $\lambda\,\mathbb E(\lVert\nabla_{\hat x}f(\hat x)\rVert_2-1)^2$ on points betwe
 **Spectral normalisation** (Miyato et al. 2018) bounds $D$'s Lipschitz constant by dividing each layer's
 weights by their largest singular value. **k** is the number of $D$ updates per $G$ update.
 
+**Mode dropping on digits.** The model's description lists the digits its samples show least and most
+often; in the training data each digit is 10%. An unconditional DCGAN trained on 4,500 digits under-draws
+some (the bundled one, 1s and 4s), the same failure the 2D lab's *mode-collapse demo* shows on the ring. It
+also has to bend one Gaussian latent space across ten separate digit shapes, so some samples fall between
+two digits; the conditional GAN, whose class is a separate input, avoids both.
+
 **Reading the curves.** Mean $D(x)$ on real digits and mean $D(G(z))$ on generated ones: if $D$ wins
 outright (1 and 0) the generator gets no signal; near ½ both, the game is balanced. The test curve
 (dashed) is $D$ on held-out digits: a gap to the training curve means $D$ memorises the 4,500 training digits.
