@@ -410,7 +410,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     log("VAE latent slider handler")
     figures["vae"].update(bench_slider(tab, n_calls=30 if quick else 300))
     log("GAN training: trainer and Train handler vs plain DCGAN loops")
-    figures["gan"] = bench_gan(steps=10 if quick else 100, repeats=1 if quick else 2, log=log)
+    figures["gan"] = bench_gan(steps=10 if quick else 300, repeats=1 if quick else 2, log=log)
     log("GAN training from scratch in the UI: time to recognisable digits")
     figures["gan"].update(bench_gan_ui_training(budget_s=5 if quick else 90, log=log))
     log("app start-up and slider round trips")
