@@ -105,17 +105,28 @@ def test_the_cgan_preset_turns_a_thin_1_thick(tab):
     seed, pool, a, b, c, la, lb, lc, equation, neighbours, table = tab.preset(cgan, 0)
     assert seed == 0 and len(pool) == POOL_SIZE and (la, lb, lc) == ("7", "7", "1")
     assert len(_parse_slot("A", a)) == 3 and not set(_parse_slot("A", a)) & set(_parse_slot("B", b))
-    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| mean") or line.startswith("| A")}
-    thickness = {k: float(v.split("|")[3]) for k, v in rows.items()}
-    reading = {k: v.split("|")[2].strip()[0] for k, v in rows.items()}
+    reading, thickness = _table_readings(table)
     assert reading["A − B + C (digit 1)"] == "1"
     assert thickness["A − B + C (digit 1)"] > thickness["mean of C (digit 1)"]
     assert thickness["mean of A (digit 7)"] > thickness["mean of B (digit 7)"]
 
 
-def test_the_dcgan_preset_finds_a_pool_with_7s_and_1s(tab):
-    seed, pool, a, b, c, *_ = tab.preset(None, 0)
+def _table_readings(table: str) -> tuple[dict[str, str], dict[str, float]]:
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| mean") or line.startswith("| A")}
+    return {k: v.split("|")[2].strip()[0] for k, v in rows.items()}, {k: float(v.split("|")[3]) for k, v in rows.items()}
+
+
+def test_the_dcgan_preset_finds_a_pool_where_the_arithmetic_reads_as_a_thick_1(tab):
+    """The unconditional model mixes style and class in z, so the preset searches pools
+    from the given seed and says which one it took."""
+    seed, pool, a, b, c, *_, table = tab.preset(None, 0)
     assert seed >= 0 and len(pool) == POOL_SIZE and a and b and c
+    reading, thickness = _table_readings(table)
+    assert [reading[k] for k in ("mean of A", "mean of B", "mean of C", "A − B + C")] == list("7711")
+    assert thickness["A − B + C"] > thickness["mean of C"]
+    assert f"Pool seed {seed} is the first from 0" in table
+    # from that seed on, it takes that very pool at once
+    assert tab.preset(None, seed)[0] == seed
 
 
 def test_class_conditional_grid_and_label_sweep(tab):

@@ -578,8 +578,10 @@ class GanTab:
 
         A conditional model draws any latent as a 7 or a 1 (same z, other label), so the
         pool of ``pool_seed`` always serves. An unconditional model can only use samples
-        the classifier reads as 7s and 1s; if its pool has too few, the next seeds are
-        tried (up to 50 of them) and the pool changes to the first that serves.
+        the classifier reads as 7s and 1s, and its latent mixes style with class, so
+        the arithmetic works on some pools only: the next seeds are tried (up to 50)
+        and the pool changes to the first whose A − B + C reads as a thicker 1, or, if
+        none does, to the first with clear 7s and 1s (the table says which).
 
         Returns:
             (pool seed, pool gallery items, slot A, slot B, slot C texts, A's, B's, C's
@@ -590,15 +592,42 @@ class GanTab:
         """
         view = self.session(state).view
         first = check_int("pool seed", pool_seed, 0, SEED_MAX)
-        for seed in range(first, min(first + 50, SEED_MAX + 1)):
+        found: tuple[int, tuple[list[int], list[int], list[int]]] | None = None
+        fallback, note, tried = None, "", 0
+        for tried, seed in enumerate(range(first, min(first + 50, SEED_MAX + 1)), 1):
             slots = self._preset_slots(view, seed)
-            if slots is not None:
+            if slots is None:
+                continue
+            if view.conditional or self._reads_as_thick_1(view, seed, slots):
+                found = seed, slots
                 break
-        else:
+            fallback = fallback or (seed, slots)
+        if found is not None and not view.conditional:
+            note = f"\n\nPool seed {found[0]} is the first from {first} where A − B + C reads as a thicker 1 ({tried} pools tried)."
+        elif found is None and fallback is not None:
+            found = fallback
+            note = (
+                f"\n\nNo pool among the {tried} tried from seed {first} gives a thicker 1; this is the first with clear 7s "
+                "and 1s. An unconditional GAN mixes style and class in one z: the cGAN separates them."
+            )
+        if found is None:
             raise ValueError("no pool among the 50 seeds tried has two clear 7s and a 1: this model rarely draws them")
+        seed, slots = found
         texts = [", ".join(map(str, s)) for s in slots]
         session = view_session(view)
-        return (seed, self.pool(session, seed), *texts, *PRESET, *self.arithmetic(session, seed, *texts, *PRESET))
+        equation, neighbours, table = self.arithmetic(session, seed, *texts, *PRESET)
+        return (seed, self.pool(session, seed), *texts, *PRESET, equation, neighbours, table + note)
+
+    @staticmethod
+    def _reads_as_thick_1(view: GanView, seed: int, slots: tuple[list[int], list[int], list[int]]) -> bool:
+        """Whether an unconditional model's slot means read as 7, 7, 1 and their
+        A − B + C as a 1 with a thicker stroke than C's mean."""
+        z, _ = view.pool(seed)
+        means = torch.stack([z[idx].mean(0) for idx in slots])
+        images = view.generate(torch.cat([means, (means[0] - means[1] + means[2])[None]]))
+        pred = classify(images)[0].argmax(1).tolist()
+        thickness = measure_traits(images)["thickness_px"]
+        return pred == [7, 7, 1, 1] and float(thickness[3]) > float(thickness[2])
 
     # -- class-conditional ----------------------------------------------------------------------
     @ui_handler
