@@ -41,6 +41,15 @@ def test_decode_and_samples_through_the_api(client):
     assert grid.shape == (242, 242)
 
 
+def _assert_clear_message(client, args: list, api: str, message: str | tuple[str, ...]) -> None:
+    """The API call fails with one of the ``message`` texts and no traceback."""
+    with pytest.raises(AppError) as info:
+        client.predict(*args, api_name=api)
+    messages = (message,) if isinstance(message, str) else message
+    assert any(m in str(info.value) for m in messages), str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "args,api,message",
     [
@@ -60,11 +69,7 @@ def test_decode_and_samples_through_the_api(client):
     ],
 )
 def test_bad_api_input_gets_a_clear_message(client, args, api, message):
-    with pytest.raises(AppError) as info:
-        client.predict(*args, api_name=api)
-    messages = (message,) if isinstance(message, str) else message
-    assert any(m in str(info.value) for m in messages), str(info.value)
-    assert "Traceback" not in str(info.value)
+    _assert_clear_message(client, args, api, message)
 
 
 def test_training_is_per_session(client, app_url):
@@ -127,11 +132,7 @@ def test_gan_arithmetic_and_preset_through_the_api(client):
     ],
 )
 def test_bad_gan_api_input_gets_a_clear_message(client, args, api, message):
-    with pytest.raises(AppError) as info:
-        client.predict(*args, api_name=api)
-    messages = (message,) if isinstance(message, str) else message
-    assert any(m in str(info.value) for m in messages), str(info.value)
-    assert "Traceback" not in str(info.value)
+    _assert_clear_message(client, args, api, message)
 
 
 def _raw_call(app_url: str, api: str, data: list) -> str:
