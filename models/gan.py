@@ -173,7 +173,7 @@ class GAN(GenerativeModel, paper_url="https://arxiv.org/abs/1511.06434"):
     title: ClassVar[str] = "DCGAN (Radford, Metz & Chintala 2015)"
     data_kind: ClassVar[str] = "grey"
     nll_kind: ClassVar[str] = "none"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 20000, "lr": 2e-4, "batch_size": 64}
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 28000, "lr": 2e-4, "batch_size": 64}
 
     def __init__(
         self,

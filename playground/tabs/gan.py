@@ -70,7 +70,7 @@ YIELD_EVERY_S = 0.5
 SEED_MAX = 2**31 - 1
 # Radford et al. (2015), Fig. 7, on digits: thick 7 - thin 7 + thin 1 = thick 1.
 PRESET = ("7", "7", "1")
-DEFAULT_INTERPOLATION = (0, 7)
+DEFAULT_INTERPOLATION = (17, 10)  # in pool 0 of the bundled gan: a 1 that passes through a 7 into a 0
 LOSS_CURVES = {"d_loss": "discriminator loss", "g_loss": "generator loss"}
 D_CURVES = {"d_real": "mean D(x): real digits", "d_fake": "mean D(G(z)): generated"}
 
