@@ -241,12 +241,8 @@ class GAN(GenerativeModel, paper_url="https://arxiv.org/abs/1511.06434"):
         Raises:
             ValueError: z of the wrong shape, or labels wrong for this family.
         """
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        y = self.check_labels(y, z.shape[0])
-        if y is not None:
-            z = torch.cat([z, F.one_hot(y, N_CLASSES).to(z.dtype)], dim=1)  # (B, latent + 10)
-        return (self.generator(z) + 1) / 2
+        y = self.check_labels(y, self._check_z(z).shape[0])
+        return self._decode(z, None if y is None else F.one_hot(y, N_CLASSES))
 
     def generate_mixed(self, z: Tensor, label_weights: Tensor) -> Tensor:
         """G(z) with a *blend* of labels, for the conditional GAN: images (B, 1, 28, 28) in
@@ -259,11 +255,22 @@ class GAN(GenerativeModel, paper_url="https://arxiv.org/abs/1511.06434"):
         """
         if not self.conditional:
             raise ValueError(f"{self.family} is not class-conditional: it takes no label")
+        if label_weights.shape != (self._check_z(z).shape[0], N_CLASSES) or bool((label_weights < 0).any()):
+            raise ValueError(f"label weights must be non-negative, of shape ({z.shape[0]}, {N_CLASSES})")
+        return self._decode(z, label_weights)
+
+    def _check_z(self, z: Tensor) -> Tensor:
+        """``z`` if it is (B, latent_dim); ValueError otherwise."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        if label_weights.shape != (z.shape[0], N_CLASSES) or bool((label_weights < 0).any()):
-            raise ValueError(f"label weights must be non-negative, of shape ({z.shape[0]}, {N_CLASSES})")
-        return (self.generator(torch.cat([z, label_weights.to(z.dtype)], dim=1)) + 1) / 2
+        return z
+
+    def _decode(self, z: Tensor, label_weights: Tensor | None) -> Tensor:
+        """G on checked z (B, latent_dim), concatenated with label weights (B, 10) when
+        given; images (B, 1, 28, 28) in [0, 1]."""
+        if label_weights is not None:
+            z = torch.cat([z, label_weights.to(z.dtype)], dim=1)  # (B, latent + 10)
+        return (self.generator(z) + 1) / 2
 
     def discriminate(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """D's logits (B,) for images x (B, 1, 28, 28) in [0, 1]: logit of D(x) for the
