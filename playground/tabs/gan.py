@@ -222,6 +222,19 @@ def _parse_slot(name: str, text: Any) -> list[int]:
     return out
 
 
+def _progress_gif(frames: list[np.ndarray]) -> str | None:
+    """A training run's progress grids as a GIF (path), or None for a run without any."""
+    return save_animation(frames, "gan-training", frame_ms=200) if frames else None
+
+
+def _label_blends(labels: list[Tensor], t: Tensor) -> Tensor:
+    """Label weights along the legs between consecutive digit labels (0-dim int64
+    tensors): for each leg, (1 - t) one_hot(from) + t one_hot(to) at the T points ``t``
+    in [0, 1]; ((len(labels) - 1) * T, 10) float32."""
+    onehot = F.one_hot(torch.stack(labels), N_CLASSES).float()  # (L, 10)
+    return torch.cat([(1 - t[:, None]) * onehot[i] + t[:, None] * onehot[i + 1] for i in range(len(labels) - 1)])
+
+
 def _label(name: str, value: Any) -> int:
     return check_int(name, int(value) if isinstance(value, str) and value.strip().isdigit() else value, 0, 9)
 
@@ -403,7 +416,7 @@ class GanTab:
                         f"{q['n_classes_confident']} digits. This model is now used by every panel of the tab; "
                         f"the animation below replays the {len(frames)} progress frames."
                     )
-                    animation = save_animation(frames, "gan-training", frame_ms=200) if frames else None
+                    animation = _progress_gif(frames)
                 else:
                     status += " Nothing finite was learnt, so your previous model is kept."
                 yield session, status, grid, *self._curves(history), animation, animation
@@ -434,8 +447,7 @@ class GanTab:
     @ui_handler
     def animation(self, state: GanSession | None) -> str | None:
         """The session's last training run as a GIF (path), or None before any run."""
-        session = self.session(state)
-        return save_animation(session.frames, "gan-training", frame_ms=200) if session.frames else None
+        return _progress_gif(self.session(state).frames)
 
     # -- the pool of samples --------------------------------------------------------------
     @ui_handler
@@ -473,10 +485,7 @@ class GanTab:
         t = torch.linspace(0, 1, n)[:, None]
         linear = (1 - t) * z[a] + t * z[b]
         spherical = slerp(z[a], z[b], t[:, 0])
-        labels = None
-        if y is not None:
-            ya, yb = F.one_hot(y[a], N_CLASSES).float(), F.one_hot(y[b], N_CLASSES).float()
-            labels = ((1 - t) * ya + t * yb).repeat(2, 1)
+        labels = _label_blends([y[a], y[b]], t[:, 0]).repeat(2, 1) if y is not None else None
         return to_image(self._path_images(view, torch.cat([linear, spherical]), labels), nrow=n)
 
     @ui_handler
@@ -495,11 +504,7 @@ class GanTab:
         per_leg = WALK_FRAMES // 4
         t = torch.linspace(0, 1, per_leg + 1)[:-1]
         path = torch.cat([slerp(anchors[i], anchors[i + 1], t) for i in range(4)])
-        weights = None
-        if labels is not None:
-            oh = [F.one_hot(label, N_CLASSES).float() for label in labels]
-            weights = torch.cat([(1 - t[:, None]) * oh[i] + t[:, None] * oh[i + 1] for i in range(4)])
-        images = self._path_images(view, path, weights)
+        images = self._path_images(view, path, _label_blends(labels, t) if labels is not None else None)
         frames = [to_image(images[i : i + 1], 1) for i in range(len(images))]
         return save_animation(frames, "gan-latent-walk", frame_ms=90, scale=6)
 
@@ -527,10 +532,8 @@ class GanTab:
             gr.Error: a slot that is empty, too long or holds numbers outside [0, 59].
         """
         view = self.session(state).view
-        z, _ = view.pool(check_int("pool seed", pool_seed, 0, SEED_MAX))
+        seed = check_int("pool seed", pool_seed, 0, SEED_MAX)
         slots = [_parse_slot(n, s) for n, s in zip("ABC", (slot_a, slot_b, slot_c))]
-        means = torch.stack([z[idx].mean(0) for idx in slots])  # (3, D)
-        result = means[0] - means[1] + means[2]
         g = torch.Generator().manual_seed(check_int("noise seed", noise_seed, 0, SEED_MAX))
         noise = NEIGHBOUR_NOISE * torch.randn(9, view.model.latent_dim, generator=g)
         noise[4] = 0
@@ -538,10 +541,8 @@ class GanTab:
         if view.conditional:
             la, lb, lc = _label("A's digit", label_a), _label("B's digit", label_b), _label("C's digit", label_c)
             labels = torch.tensor([la, lb, lc, lc])
-        images = view.generate(torch.cat([means, result[None]]), labels)
+        result, images, probs, thickness = _equation(view, seed, slots, labels)
         neighbours = view.generate(result + noise, torch.full((9,), int(labels[3])) if labels is not None else None)
-        probs, _ = classify(images)
-        thickness = measure_traits(images)["thickness_px"]
         names = ["mean of A", "mean of B", "mean of C", "A − B + C"]
         rows = "\n".join(
             f"| {names[i]}{f' (digit {int(labels[i])})' if labels is not None else ''} | "
@@ -622,12 +623,8 @@ class GanTab:
     def _reads_as_thick_1(view: GanView, seed: int, slots: tuple[list[int], list[int], list[int]]) -> bool:
         """Whether an unconditional model's slot means read as 7, 7, 1 and their
         A − B + C as a 1 with a thicker stroke than C's mean."""
-        z, _ = view.pool(seed)
-        means = torch.stack([z[idx].mean(0) for idx in slots])
-        images = view.generate(torch.cat([means, (means[0] - means[1] + means[2])[None]]))
-        pred = classify(images)[0].argmax(1).tolist()
-        thickness = measure_traits(images)["thickness_px"]
-        return pred == [7, 7, 1, 1] and float(thickness[3]) > float(thickness[2])
+        _, _, probs, thickness = _equation(view, seed, list(slots))
+        return probs.argmax(1).tolist() == [7, 7, 1, 1] and float(thickness[3]) > float(thickness[2])
 
     # -- class-conditional ----------------------------------------------------------------------
     @ui_handler
@@ -654,6 +651,21 @@ class GanTab:
         return to_image(images, nrow=N_CLASSES)
 
 
+def _equation(view: GanView, seed: int, slots: list[list[int]], labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Vector arithmetic on the pool of ``seed``: the means of slots A, B, C (lists of
+    pool numbers) and A − B + C, decoded (with ``labels`` (4,) by a conditional model).
+
+    Returns:
+        (A − B + C, a latent (D,); the 4 images (4, 1, 28, 28) in [0, 1]; the
+        classifier's probabilities (4, 10); stroke thickness in pixels (4,)).
+    """
+    z, _ = view.pool(seed)
+    means = torch.stack([z[idx].mean(0) for idx in slots])  # (3, D)
+    result = means[0] - means[1] + means[2]
+    images = view.generate(torch.cat([means, result[None]]), labels)
+    return result, images, classify(images)[0], measure_traits(images)["thickness_px"]
+
+
 def view_session(view: GanView) -> GanSession:
     """A throwaway session around ``view`` (for handlers that call other handlers)."""
     return GanSession(view, view if view.conditional else None)
@@ -666,16 +678,28 @@ def _views(tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, 
     view = session.view
     try:
         preset = tab.preset(session, arith_seed)
-    except gr.Error:  # a model that rarely draws 7s and 1s
-        preset = None
+    except gr.Error:  # a model that rarely draws 7s and 1s: the pool, empty slots
+        preset = (
+            arith_seed, tab.pool(session, arith_seed), "", "", "", *PRESET, None, None,
+            "This model rarely draws clear 7s and 1s: fill the slots by hand.",
+        )
+    digit_grid, digit_note = tab.digit_grid(session, 3, 0)
     return {
         "description": view.describe(),
         "download": tab.download(session),
         "pool": tab.pool(session, interp_seed),
         "interpolation": tab.interpolate(session, interp_seed, a, b, n_interp),
         "walk": tab.walk(session, interp_seed, a, b, 0),
-        "preset": preset,
+        "preset": preset,  # (pool seed, pool, slots A B C, their digits, equation, neighbours, table)
         "conditional": view.conditional,
+        "cond_info": (
+            (f"Uses your current model, {view.name}." if view.conditional
+             else f"Uses {tab.conditional_view(session).name}: your current model is not a conditional GAN.")
+            + " Pick a digit to see its styles; below, each row fixes z and sweeps the label 0–9: style stays, class changes."
+        ),
+        "digit_grid": digit_grid,
+        "digit_note": digit_note,
+        "sweep": tab.label_sweep(session, 0, 6),
     }
 
 
@@ -685,7 +709,6 @@ def build(ctx: AppContext) -> GanTab:
     first = tab.session(None)
     pool_seed0 = 0
     init = _views(tab, first, pool_seed0, pool_seed0, *DEFAULT_INTERPOLATION, 10)
-    cond0 = tab.conditional_view(first)
     state = gr.State(None)
 
     with gr.Row(equal_height=False):
@@ -735,8 +758,7 @@ def build(ctx: AppContext) -> GanTab:
             walk_img = gr.Image(init["walk"], label="latent walk", height=200, interactive=False, elem_classes=["pixelated"], elem_id="gan-walk")
 
         with gr.Tab("Vector arithmetic", id="gan-arith"):
-            # (pool seed, pool, slots A B C, their digits, equation, neighbours, table)
-            p0 = init["preset"] or (pool_seed0, init["pool"], "", "", "", *PRESET, None, None, "")
+            p0 = init["preset"]
             gr.Markdown(
                 "Fill slots **A**, **B**, **C** by clicking samples (each slot averages its samples, as in Radford et al.), "
                 "then decode **A − B + C**. The preset *thick 7 − thin 7 + thin 1* should give a **thick 1**."
@@ -764,20 +786,16 @@ def build(ctx: AppContext) -> GanTab:
                 arith_table = gr.Markdown(p0[10], elem_id="gan-arith-table")
 
         with gr.Tab("Class-conditional", id="gan-cond"):
-            cond_info = gr.Markdown(
-                f"Uses {cond0.name} unless your current model is a conditional GAN. Pick a digit to see its styles; "
-                "below, each row fixes z and sweeps the label 0–9: style stays, class changes."
-            )
+            cond_info = gr.Markdown(init["cond_info"])
             with gr.Row():
                 digit = gr.Radio([str(d) for d in range(10)], value="3", label="digit")
                 cond_seed = gr.Number(value=0, label="seed", precision=0, minimum=0)
                 sweep_rows = gr.Slider(1, 12, value=6, step=1, label="rows in the sweep")
-            d0 = tab.digit_grid(first, 3, 0)
             with gr.Row():
                 with gr.Column():
-                    digit_img = image_output("64 styles of the chosen digit", size=300, value=d0[0], elem_id="gan-cond-grid")
-                    digit_note = gr.Markdown(d0[1])
-                sweep_img = image_output("same z per row, label 0…9 across", size=300, value=tab.label_sweep(first, 0, 6), elem_id="gan-cond-sweep")
+                    digit_img = image_output("64 styles of the chosen digit", size=300, value=init["digit_grid"], elem_id="gan-cond-grid")
+                    digit_note = gr.Markdown(init["digit_note"])
+                sweep_img = image_output("same z per row, label 0…9 across", size=300, value=init["sweep"], elem_id="gan-cond-sweep")
 
         with gr.Tab("2D GAN lab", id="gan-lab"):
             gan_lab.build_lab(ctx)
@@ -794,16 +812,11 @@ def build(ctx: AppContext) -> GanTab:
 
     @ui_handler
     def refresh(state_value: GanSession | None, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any) -> list:
-        session = tab.session(state_value)
-        v = _views(tab, session, interp_seed, arith_seed, a, b, n_interp)
-        p = v["preset"] or (arith_seed, tab.pool(session, arith_seed), "", "", "", *PRESET, None, None, "This model rarely draws clear 7s and 1s: fill the slots by hand.")
-        cond = tab.conditional_view(session)
-        grid, note = tab.digit_grid(session, 3, 0)
+        v = _views(tab, tab.session(state_value), interp_seed, arith_seed, a, b, n_interp)
         return [
             v["description"], v["download"], v["pool"], v["interpolation"], v["walk"],
-            *p, gr.update(visible=v["conditional"]),
-            f"Uses {cond.name}. Pick a digit to see its styles; below, each row fixes z and sweeps the label 0–9.",
-            grid, note, tab.label_sweep(session, 0, 6),
+            *v["preset"], gr.update(visible=v["conditional"]),
+            v["cond_info"], v["digit_grid"], v["digit_note"], v["sweep"],
         ]
 
     models.load.click(tab.load, [state, models.choice, models.source], [state, models.info, sample_img], api_name="gan_load").success(
