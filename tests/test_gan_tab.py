@@ -233,6 +233,18 @@ def test_views_draw_each_panel_from_its_own_pool_seed(tab):
     assert views["preset"][0] == preset[0] and views["preset"][2:5] == preset[2:5]
 
 
+def test_views_keep_the_class_conditional_panels_settings(tab):
+    """A refresh after a load redraws the digit grid and the label sweep with the digit,
+    seed and rows the panel shows, not with the page's first ones."""
+    from playground.tabs.gan import _views
+
+    views = _views(tab, tab.session(None), 0, 0, 1, 2, 4, walk_seed=1, digit="7", cond_seed=2, sweep_rows=3)
+    grid, note = tab.digit_grid(None, 7, 2)
+    assert np.array_equal(views["digit_grid"], grid) and views["digit_note"] == note and "as 7" in note
+    assert np.array_equal(views["sweep"], tab.label_sweep(None, 2, 3))
+    assert "not a conditional GAN" in views["cond_info"]
+
+
 def test_the_description_names_the_digits_g_draws_least_and_most(tab):
     from playground.tabs.gan import _digit_shares
 

@@ -671,10 +671,13 @@ def view_session(view: GanView) -> GanSession:
     return GanSession(view, view if view.conditional else None)
 
 
-def _views(tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any) -> dict[str, Any]:
-    """Every view of the session's model: what the page shows at build time and what is
-    redrawn when the session's model changes. The interpolation and the arithmetic
-    panels each have their own pool seed."""
+def _views(
+    tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any,
+    walk_seed: Any = 0, digit: Any = 3, cond_seed: Any = 0, sweep_rows: Any = 6,
+) -> dict[str, Any]:
+    """Every view of the session's model, drawn with the panels' current settings: what
+    the page shows at build time and what is redrawn when the session's model changes.
+    The interpolation and the arithmetic panels each have their own pool seed."""
     view = session.view
     try:
         preset = tab.preset(session, arith_seed)
@@ -683,13 +686,13 @@ def _views(tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, 
             arith_seed, tab.pool(session, arith_seed), "", "", "", *PRESET, None, None,
             "This model rarely draws clear 7s and 1s: fill the slots by hand.",
         )
-    digit_grid, digit_note = tab.digit_grid(session, 3, 0)
+    digit_grid, digit_note = tab.digit_grid(session, digit, cond_seed)
     return {
         "description": view.describe(),
         "download": tab.download(session),
         "pool": tab.pool(session, interp_seed),
         "interpolation": tab.interpolate(session, interp_seed, a, b, n_interp),
-        "walk": tab.walk(session, interp_seed, a, b, 0),
+        "walk": tab.walk(session, interp_seed, a, b, walk_seed),
         "preset": preset,  # (pool seed, pool, slots A B C, their digits, equation, neighbours, table)
         "conditional": view.conditional,
         "cond_info": (
@@ -699,7 +702,7 @@ def _views(tab: GanTab, session: GanSession, interp_seed: Any, arith_seed: Any, 
         ),
         "digit_grid": digit_grid,
         "digit_note": digit_note,
-        "sweep": tab.label_sweep(session, 0, 6),
+        "sweep": tab.label_sweep(session, cond_seed, sweep_rows),
     }
 
 
@@ -804,15 +807,15 @@ def build(ctx: AppContext) -> GanTab:
             gr.Markdown(EXPLANATION, latex_delimiters=[{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
     # -- bindings ---------------------------------------------------------------------------
-    refresh_inputs = [state, pool_seed_i, pool_seed_a, index_a, index_b, n_steps]
+    refresh_inputs = [state, pool_seed_i, pool_seed_a, index_a, index_b, n_steps, walk_seed, digit, cond_seed, sweep_rows]
     refresh_outputs = [
         models.info, models.download, pool_i, interp_img, walk_img, pool_seed_a, pool_a,
         slot_a, slot_b, slot_c, label_a, label_b, label_c, eq_img, nb_img, arith_table, label_row, cond_info, digit_img, digit_note, sweep_img,
     ]
 
     @ui_handler
-    def refresh(state_value: GanSession | None, interp_seed: Any, arith_seed: Any, a: Any, b: Any, n_interp: Any) -> list:
-        v = _views(tab, tab.session(state_value), interp_seed, arith_seed, a, b, n_interp)
+    def refresh(state_value: GanSession | None, *settings: Any) -> list:
+        v = _views(tab, tab.session(state_value), *settings)
         return [
             v["description"], v["download"], v["pool"], v["interpolation"], v["walk"],
             *v["preset"], gr.update(visible=v["conditional"]),
