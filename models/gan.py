@@ -122,6 +122,39 @@ def gradient_penalty(critic: Any, real: Tensor, fake: Tensor, eps: Tensor) -> Te
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+def discriminator_terms(
+    kind: str, discriminate: Any, real: Tensor, fake: Tensor, gp_weight: float, generator: torch.Generator | None = None,
+) -> tuple[dict[str, Tensor], Tensor]:
+    """D's side of the game on a batch, for any pair of networks (images or 2D points).
+
+    Args:
+        kind: one of ``LOSSES``.
+        discriminate: callable mapping a batch like ``real`` to logits or critic values (B,).
+        real, fake: (B, ...) real and generated inputs of the same shape.
+        gp_weight: lambda, the weight of the gradient penalty (WGAN-GP only).
+        generator: draws WGAN-GP's mixing weights, after both forward passes.
+
+    Returns:
+        (terms, D's outputs on ``fake`` (B,)). Terms, scalars with their graphs:
+        ``"loss"``: ``discriminator_loss`` (-V(D, G) for the classic losses, in nats);
+        ``"d_loss"``: what D minimises, that plus lambda x ``"gp"`` for WGAN-GP;
+        ``"d_real"``, ``"d_fake"``: mean ``d_output`` on each; ``"gp"`` for WGAN-GP.
+    """
+    real_logits, fake_logits = discriminate(real), discriminate(fake)
+    d_loss = discriminator_loss(kind, real_logits, fake_logits)
+    terms = {
+        "loss": d_loss,
+        "d_loss": d_loss,
+        "d_real": d_output(kind, real_logits).mean(),
+        "d_fake": d_output(kind, fake_logits).mean(),
+    }
+    if kind == "wgan_gp":
+        eps = torch.rand((real.shape[0],), generator=generator, device=real.device)
+        terms["gp"] = gradient_penalty(discriminate, real, fake, eps)
+        terms["d_loss"] = d_loss + gp_weight * terms["gp"]
+    return terms, fake_logits
+
+
 def d_output(kind: str, logits: Tensor) -> Tensor:
     """What D says about its inputs: D(x) = sigmoid(logit), a probability in [0, 1], for
     the classic losses; the raw critic value (unbounded) for WGAN-GP. Shape as ``logits``."""
@@ -301,21 +334,9 @@ class GAN(GenerativeModel, paper_url="https://arxiv.org/abs/1511.06434"):
         ]
 
     def _d_terms(self, x: Tensor, y: Tensor | None, fake: Tensor, generator: torch.Generator | None) -> tuple[dict[str, Tensor], Tensor]:
-        """D's terms on real x and generated ``fake``; also returns D's logits on ``fake``."""
-        real_logits = self.discriminate(x, y)
-        fake_logits = self.discriminate(fake, y)
-        d_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits)
-        terms = {
-            "loss": d_loss,
-            "d_loss": d_loss,
-            "d_real": d_output(self.loss_kind, real_logits).mean(),
-            "d_fake": d_output(self.loss_kind, fake_logits).mean(),
-        }
-        if self.loss_kind == "wgan_gp":
-            eps = torch.rand((x.shape[0],), generator=generator, device=x.device)
-            terms["gp"] = gradient_penalty(lambda t: self.discriminate(t, y), x, fake, eps)
-            terms["d_loss"] = d_loss + self.gp_weight * terms["gp"]
-        return terms, fake_logits
+        """D's terms on real x and generated ``fake`` (``discriminator_terms``); also
+        returns D's logits on ``fake``."""
+        return discriminator_terms(self.loss_kind, lambda t: self.discriminate(t, y), x, fake, self.gp_weight, generator)
 
     def loss(self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """The game on a batch of real images x (B, 1, 28, 28) in [0, 1], without updates.

@@ -34,9 +34,8 @@ from models.gan import (
     D_STEPS_RANGE,
     LOSSES,
     d_output,
-    discriminator_loss,
+    discriminator_terms,
     generator_loss,
-    gradient_penalty,
 )
 
 NOISE_DIM_RANGE = (1, 16)
@@ -170,24 +169,11 @@ class ToyGAN(nn.Module):
         """
         with torch.no_grad():
             fake = self.generate(self.noise(real.shape[0], generator))
-        real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        d_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits)
-        out = {}
-        if self.loss_kind == "wgan_gp":
-            eps = torch.rand((real.shape[0],), generator=generator)
-            gp = gradient_penalty(self.discriminate, real, fake, eps)
-            d_loss = d_loss + self.gp_weight * gp
-            out["gp"] = float(gp.detach())
+        terms, _ = discriminator_terms(self.loss_kind, self.discriminate, real, fake, self.gp_weight, generator)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        terms["d_loss"].backward()
         self.opt_d.step()
-        with torch.no_grad():
-            out.update(
-                d_loss=float(d_loss),
-                d_real=float(d_output(self.loss_kind, real_logits).mean()),
-                d_fake=float(d_output(self.loss_kind, fake_logits).mean()),
-            )
-        return out
+        return {k: float(v.detach()) for k, v in terms.items() if k != "loss"}
 
     def g_step(self, n: int, generator: torch.Generator | None = None) -> dict[str, float]:
         """One Adam update of G on n fresh points (D's weights get no update, though the
