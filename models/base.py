@@ -39,6 +39,7 @@ WEIGHTS_NAME = "model.safetensors"
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 784
 N_CLASSES = 10
+SEED_MAX = 2**31 - 1  # the largest seed the library, the CLI and the app accept
 
 M = TypeVar("M", bound="HubModel")
 

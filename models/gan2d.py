@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -108,14 +107,6 @@ class ToyGAN(nn.Module):
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=LR_RANGE[0], betas=betas)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=LR_RANGE[0], betas=betas)
         self.set_learning_rates(lr_d, lr_g)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-able), with the current learning rates."""
-        return {
-            "noise_dim": self.noise_dim, "hidden": self.hidden, "depth": self.depth, "loss": self.loss_kind,
-            "lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"], "gp_weight": self.gp_weight,
-        }
 
     def set_learning_rates(self, lr_d: float, lr_g: float) -> None:
         """Set D's and G's Adam learning rates (each in [1e-5, 1]); Adam's moments are kept.

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from models import FAMILIES, GenerativeModel
-from models.base import check_int, seeded_init
+from models.base import SEED_MAX, check_int, seeded_init
 from playground import checkpoints
 from playground.data import load_mnist
 from playground.device import get_device
@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if unknown:
         known = ", ".join(sorted(set(inspect.signature(cls.__init__).parameters) - {"self"}))
         raise ValueError(f"{args.family} has no setting {', '.join(unknown)}; its settings are: {known}")
-    check_int("--seed", args.seed, 0, 2**31 - 1)
+    check_int("--seed", args.seed, 0, SEED_MAX)
     model = seeded_init(cls, args.seed, **model_config).to(device)
     overrides = {
         k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("lr_d", args.lr_d), ("batch_size", args.batch_size)) if v is not None
@@ -118,7 +118,7 @@ def _generative(source: str, device: torch.device) -> GenerativeModel:
 def cmd_sample(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     n = check_int("--n", args.n, 1, 10_000)
-    seed = check_int("--seed", args.seed, 0, 2**31 - 1)
+    seed = check_int("--seed", args.seed, 0, SEED_MAX)
     if not args.out and not args.npy:
         raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
     model = _generative(args.source, device)
@@ -158,7 +158,7 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
     model = checkpoints.load(source, device=dev)
     result: dict[str, Any] = {"source": source, "family": model.family, "dataset": data.name}
     n_samples = check_int("--n-samples", n_samples, 2, 100_000)
-    seed = check_int("--seed", seed, 0, 2**31 - 1)
+    seed = check_int("--seed", seed, 0, SEED_MAX)
     y_test = data.test_labels if model.conditional else None
     test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
     if not isinstance(model, GenerativeModel):

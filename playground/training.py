@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.base import GenerativeModel, HubModel, check_float, check_int
+from models.base import SEED_MAX, GenerativeModel, HubModel, check_float, check_int
 from playground.data import MnistSplits, batches
 
 MAX_STEPS = 200_000
@@ -65,7 +65,7 @@ class TrainConfig:
         self.lr = check_float("learning rate", self.lr, 0.0, 1.0)
         if self.lr == 0.0:
             raise ValueError("learning rate must be > 0")
-        self.seed = check_int("seed", self.seed, 0, 2**31 - 1)
+        self.seed = check_int("seed", self.seed, 0, SEED_MAX)
         self.log_every = check_int("log_every", self.log_every, 1, MAX_STEPS)
         self.sample_every = check_int("sample_every", self.sample_every, 0, MAX_STEPS)
         self.eval_every = check_int("eval_every", self.eval_every, 0, MAX_STEPS)

@@ -178,6 +178,12 @@ def load_checkpoint_zip(ctx: AppContext, family: str | Sequence[str], path: str 
     return model
 
 
+def session_key(request: gr.Request | None) -> str:
+    """The key of a browser session in ``ctx.sessions`` ("anonymous" without a request,
+    as when a test or the bench calls a handler directly)."""
+    return request.session_hash if request else "anonymous"
+
+
 def check_index(name: str, value, n: int) -> int:
     """An index in [0, n - 1] from the UI or the API (ValueError otherwise)."""
     return check_int(name, value, 0, n - 1)

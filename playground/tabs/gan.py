@@ -26,6 +26,7 @@ from torch import Tensor
 
 from models.base import (
     N_CLASSES,
+    SEED_MAX,
     check_bool,
     check_choice,
     check_float,
@@ -44,6 +45,7 @@ from playground.tabs.common import (
     load_checkpoint,
     load_checkpoint_zip,
     save_animation,
+    session_key,
     to_image,
     training_panel,
     ui_handler,
@@ -67,7 +69,6 @@ UI_WIDTHS = (16, 32, 48, 64)
 WALK_FRAMES = 40
 NEIGHBOUR_NOISE = 0.25
 YIELD_EVERY_S = 0.5
-SEED_MAX = 2**31 - 1
 # Radford et al. (2015), Fig. 7, on digits: thick 7 - thin 7 + thin 1 = thick 1.
 PRESET = ("7", "7", "1")
 DEFAULT_INTERPOLATION = (17, 10)  # in pool 0 of the bundled gan: a 1 that passes through a 7 into a 0
@@ -382,7 +383,7 @@ class GanTab:
             cls, seed, latent_dim=latent_dim, width=width, loss=loss, d_steps=d_steps, spectral_norm=spectral_norm,
             minibatch_std=minibatch_std, d_dropout=d_dropout,
         ).to(self.ctx.device)
-        session_hash = request.session_hash if request else "anonymous"
+        session_hash = session_key(request)
         stop = self.ctx.sessions.start(session_hash, "gan-train")
         try:
             yield from self._train_run(state, model, config, stop, seed)
@@ -441,7 +442,7 @@ class GanTab:
     @ui_handler
     def stop(self, request: gr.Request) -> str:
         """Ask this session's training run to stop; it keeps the weights reached."""
-        stopped = self.ctx.sessions.set_flag(request.session_hash if request else "anonymous", "gan-train")
+        stopped = self.ctx.sessions.set_flag(session_key(request), "gan-train")
         return "Stopping…" if stopped else "Nothing is training."
 
     @ui_handler

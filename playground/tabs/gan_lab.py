@@ -25,7 +25,7 @@ import gradio as gr
 import torch
 from torch import Tensor
 
-from models.base import check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
 from models.gan import D_STEPS_RANGE, LOSS_NAMES, LOSSES
 from models.gan2d import (
     HIDDEN_RANGE,
@@ -36,7 +36,7 @@ from models.gan2d import (
     ToyGAN,
 )
 from playground import toy2d
-from playground.tabs.common import AppContext, ui_handler
+from playground.tabs.common import AppContext, session_key, ui_handler
 
 LAB_KEY = "gan-lab-train"
 DEFAULT_SOURCE = "ring"
@@ -94,8 +94,8 @@ class LabSession:
         model: the two networks and their optimisers.
         source: which data (one of ``toy2d.SOURCES``); ``note`` describes it.
         real: the real points (N, 2) float32 in [-2, 2]^2.
-        seed: seeds the weights, the built-in data and ``rng``.
-        rng: draws minibatches and noise, so a seed replays a run.
+        rng: draws minibatches and noise (seeded with the settings' seed, which also seeds
+            the weights and the built-in data), so a seed replays a run.
         eval_noise: fixed z (N_EVAL, noise_dim): the plotted points and the figures use
             the same noise at every step, so one sees each point move.
         custom: the drawn and CSV points, kept across resets ({source: (points, note)}).
@@ -107,7 +107,6 @@ class LabSession:
     source: str
     real: Tensor
     note: str
-    seed: int
     rng: torch.Generator
     eval_noise: Tensor
     real_hist: Tensor
@@ -137,7 +136,7 @@ def _check_settings(source: Any, loss: Any, noise_dim: Any, hidden: Any, seed: A
         check_choice("loss", loss, LOSSES),
         check_int("noise dimension", noise_dim, *NOISE_DIM_RANGE),
         check_int("hidden width", hidden, *HIDDEN_RANGE),
-        check_int("seed", seed, 0, 2**31 - 1),
+        check_int("seed", seed, 0, SEED_MAX),
     )
 
 
@@ -183,7 +182,7 @@ class GanLab:
         rng = torch.Generator().manual_seed(settings.seed)
         eval_noise = model.noise(N_EVAL, torch.Generator().manual_seed(settings.seed + 1))
         return LabSession(
-            model=model, source=settings.source, real=real, note=note, seed=settings.seed, rng=rng,
+            model=model, source=settings.source, real=real, note=note, rng=rng,
             eval_noise=eval_noise, real_hist=toy2d.histogram2d(real), custom=custom,
         )
 
@@ -341,7 +340,7 @@ class GanLab:
         lr_d, lr_g, k = _check_rates(lr_d, lr_g, k)
         show = check_bool("show gradient", show_gradient)
         session = self.session(state)
-        session_hash = request.session_hash if request else "anonymous"
+        session_hash = session_key(request)
         stop = self.ctx.sessions.start(session_hash, LAB_KEY)
         try:
             if not session.lock.acquire(blocking=False):
@@ -382,7 +381,7 @@ class GanLab:
     @ui_handler
     def stop(self, request: gr.Request = None) -> str:
         """Ask this session's training run to stop; it keeps the weights reached."""
-        stopped = self.ctx.sessions.set_flag(request.session_hash if request else "anonymous", LAB_KEY)
+        stopped = self.ctx.sessions.set_flag(session_key(request), LAB_KEY)
         return "Stopping…" if stopped else "Nothing is training."
 
     @ui_handler
@@ -480,7 +479,8 @@ COLLAPSE_PRESET = {
 
 
 def _mode_collapse_preset() -> tuple:
-    """The mode-collapse demo's settings, in the order of the controls they set."""
+    """The mode-collapse demo's settings, in ``COLLAPSE_PRESET``'s order (the controls it
+    sets are listed in that order by their names)."""
     return tuple(COLLAPSE_PRESET.values())
 
 
@@ -562,8 +562,12 @@ def build_lab(ctx: AppContext) -> GanLab:
     # the same weights, so one can compare G's gradient under each loss on the same D.
     dataset.input(lab.reset, reset_inputs, views, api_visibility="private", **quiet)
     loss.input(lab.set_loss, [state, loss, show_gradient], views, api_name="gan_lab_set_loss", **quiet)
+    preset_controls = {
+        "dataset": dataset, "loss": loss, "noise_dim": noise_dim, "hidden": hidden, "k": k, "lr_d": lr_d, "lr_g": lr_g,
+        "seed": seed, "steps": train_steps,
+    }
     collapse.click(
-        _mode_collapse_preset, None, [dataset, loss, noise_dim, hidden, k, lr_d, lr_g, seed, train_steps], api_visibility="private", **quiet
+        _mode_collapse_preset, None, [preset_controls[name] for name in COLLAPSE_PRESET], api_visibility="private", **quiet
     ).then(lab.reset, reset_inputs, views, api_visibility="private", **quiet)
     for button, mode in ((step_d, "d"), (step_g, "g"), (step_both, "both")):
         button.click(

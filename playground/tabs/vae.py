@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from models import VAE
-from models.base import check_choice, check_float, check_int, seeded_init
+from models.base import SEED_MAX, check_choice, check_float, check_int, seeded_init
 from models.vae import ARCHITECTURES, LATENT_DIM_RANGE
 from playground import checkpoints, plots
 from playground.attributes import TRAITS, attribute_vectors, measure_traits, slerp
@@ -36,6 +36,7 @@ from playground.tabs.common import (
     index_box,
     load_checkpoint,
     load_checkpoint_zip,
+    session_key,
     to_image,
     training_panel,
     ui_handler,
@@ -266,7 +267,7 @@ class VaeTab:
     @ui_handler
     def samples(self, state: VaeSession | None, seed: Any = 0) -> np.ndarray:
         """64 samples from the prior (8 x 8 grid, uint8), drawn with ``seed`` in [0, 2^31)."""
-        return self._samples(self.session(state), check_int("seed", seed, 0, 2**31 - 1))
+        return self._samples(self.session(state), check_int("seed", seed, 0, SEED_MAX))
 
     @ui_handler
     def download(self, state: VaeSession | None) -> str:
@@ -314,11 +315,11 @@ class VaeTab:
         beta = check_float("β", beta, 0.0, 10.0)
         lr = check_float("learning rate", lr, 1e-5, 0.1)
         steps = check_int("steps", steps, 1, MAX_UI_STEPS)
-        seed = check_int("seed", seed, 0, 2**31 - 1)
+        seed = check_int("seed", seed, 0, SEED_MAX)
         config = TrainConfig(steps=steps, lr=lr, seed=seed, batch_size=128, log_every=10, sample_every=50, eval_every=100)
         hidden = 256 if arch == "conv" else 512
         model = seeded_init(VAE, seed, latent_dim=latent_dim, arch=arch, hidden_dim=hidden, beta=beta).to(self.ctx.device)
-        session_hash = request.session_hash if request else "anonymous"
+        session_hash = session_key(request)
         stop = self.ctx.sessions.start(session_hash, "vae-train")
         try:
             yield from self._train_run(state, model, config, stop, steps, seed)
@@ -366,7 +367,7 @@ class VaeTab:
     @ui_handler
     def stop(self, request: gr.Request) -> str:
         """Ask this session's training run to stop; it keeps the weights reached."""
-        stopped = self.ctx.sessions.set_flag(request.session_hash if request else "anonymous", "vae-train")
+        stopped = self.ctx.sessions.set_flag(session_key(request), "vae-train")
         return "Stopping…" if stopped else "Nothing is training."
 
     # -- latent sliders ---------------------------------------------------------------
@@ -391,7 +392,7 @@ class VaeTab:
         """Draw the whole code from the prior N(0, I) with ``seed``; returns the session,
         the slider updates and the decoded image."""
         session = self.session(state)
-        g = torch.Generator().manual_seed(check_int("seed", seed, 0, 2**31 - 1))
+        g = torch.Generator().manual_seed(check_int("seed", seed, 0, SEED_MAX))
         session.z = torch.randn(session.view.latent_dim, generator=g).clamp(-SLIDER_RANGE, SLIDER_RANGE)
         return [session, *_slider_updates(session), to_image(session.view.decode(session.z[None]), 1)]
 
