@@ -16,7 +16,8 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=40, b=40), fon
 # The look of plotly_white spelt out: figures redrawn several times a second skip the
 # template, which plotly deep-copies into every figure that names it.
 _PLAIN = dict(margin=_LAYOUT["margin"], font=_LAYOUT["font"], plot_bgcolor="white", paper_bgcolor="white")
-_PLAIN_AXIS = dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zeroline=False, ticks="")
+# Axes of plotly_white, for the figures built without the template (here and in toy2d).
+PLAIN_AXIS = dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zeroline=False, ticks="")
 
 
 def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
@@ -67,8 +68,8 @@ def training_curves(history: Sequence[dict], terms: dict[str, str], title: str =
                 )
             )
         left = i * (width + gap)
-        layout[f"xaxis{axis}"] = dict(domain=[left, left + width], anchor=f"y{axis}", title=dict(text="step"), **_PLAIN_AXIS)
-        layout[f"yaxis{axis}"] = dict(anchor=f"x{axis}", **_PLAIN_AXIS)
+        layout[f"xaxis{axis}"] = dict(domain=[left, left + width], anchor=f"y{axis}", title=dict(text="step"), **PLAIN_AXIS)
+        layout[f"yaxis{axis}"] = dict(anchor=f"x{axis}", **PLAIN_AXIS)
         annotations.append(
             dict(text=terms[key], x=left + width / 2, y=1.0, xref="paper", yref="paper", showarrow=False, yanchor="bottom", font=dict(size=15))
         )

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models.base import check_choice, check_int
+from playground.plots import PLAIN_AXIS
 
 DATASETS = ("ring", "grid", "spiral", "moons")
 USER_SOURCES = ("drawn", "csv")
@@ -391,7 +392,6 @@ _AXIS = {
     "range": [-BOX, BOX], "showgrid": False, "zeroline": False, "ticks": "outside", "fixedrange": True,
     "linecolor": "#888", "mirror": True, "constrain": "domain",
 }
-_LINE_AXIS = {"gridcolor": "#ebf0f8", "linecolor": "#ebf0f8", "zeroline": False}
 
 
 def grid_axis(n: int = N_BINS) -> Tensor:
@@ -507,10 +507,10 @@ def curves_figure(history: list[dict]) -> go.Figure:
     layout = {
         "margin": {"l": 50, "r": 10, "t": 50, "b": 40}, "font": {"size": 12}, "height": 260,
         "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "xaxis": {**_LINE_AXIS, "domain": [0, 0.45], "title": {"text": "step"}},
-        "yaxis": {**_LINE_AXIS, "title": {"text": "loss (nats)"}},
-        "xaxis2": {**_LINE_AXIS, "domain": [0.58, 1], "anchor": "y2", "title": {"text": "step"}},
-        "yaxis2": {**_LINE_AXIS, "anchor": "x2", "title": {"text": "JS (nats)"}, "rangemode": "tozero"},
+        "xaxis": {**PLAIN_AXIS, "domain": [0, 0.45], "title": {"text": "step"}},
+        "yaxis": {**PLAIN_AXIS, "title": {"text": "loss (nats)"}},
+        "xaxis2": {**PLAIN_AXIS, "domain": [0.58, 1], "anchor": "y2", "title": {"text": "step"}},
+        "yaxis2": {**PLAIN_AXIS, "anchor": "x2", "title": {"text": "JS (nats)"}, "rangemode": "tozero"},
         # Right-aligned above the panels: Gradio's label covers the top-left corner.
         "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.03, "yanchor": "bottom"},
     }

@@ -259,11 +259,20 @@ class GanLab:
         """
         settings = _check_settings(dataset, loss, noise_dim, hidden, seed)
         show = check_bool("show gradient", show_gradient)
+        session = self._restart(state, settings)
+        return (session, *self.views(session, show))
+
+    def _restart(self, state: LabSession | None, settings: _Settings, points: dict[str, tuple[Tensor, str]] | None = None) -> LabSession:
+        """A new lab on ``settings`` in place of ``state``'s, keeping its drawn and CSV
+        points (``points`` adds or replaces some).
+
+        Raises:
+            ValueError: ``state``'s lab is training, or ``settings`` needs points not given.
+        """
         old = state if isinstance(state, LabSession) else None
         if old is not None:
             self._idle(old)
-        session = self.new_session(settings, old.custom if old else None)
-        return (session, *self.views(session, show))
+        return self.new_session(settings, {**(old.custom if old else {}), **(points or {})})
 
     def _advance(self, session: LabSession, mode: str, k: int) -> None:
         """One step of ``mode`` on a fresh minibatch; records the losses."""
@@ -412,11 +421,7 @@ class GanLab:
 
     def _use_points(self, state: LabSession | None, source: str, parsed: tuple[Tensor, str], settings: tuple, show_gradient: Any) -> tuple:
         show = check_bool("show gradient", show_gradient)
-        old = state if isinstance(state, LabSession) else None
-        if old is not None:
-            self._idle(old)
-        custom = {**(old.custom if old else {}), source: parsed}
-        session = self.new_session(_check_settings(source, *settings), custom)
+        session = self._restart(state, _check_settings(source, *settings), {source: parsed})
         gr.Info(f"Using {parsed[1]}.")
         return (session, source, *self.views(session, show))
 
