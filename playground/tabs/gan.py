@@ -104,7 +104,7 @@ weights by their largest singular value. **k** is the number of $D$ updates per 
 
 **Mode dropping on digits.** The model's description lists the digits its samples show least and most
 often; in the training data each digit is 10%. An unconditional DCGAN trained on 4,500 digits under-draws
-some (the bundled one, 1s and 4s), the same failure the 2D lab's *mode-collapse demo* shows on the ring. It
+some (the bundled one, 1s and 3s), the same failure the 2D lab's *mode-collapse demo* shows on the ring. It
 also has to bend one Gaussian latent space across ten separate digit shapes, so some samples fall between
 two digits; the conditional GAN, whose class is a separate input, avoids both.
 
