@@ -6,7 +6,9 @@ checkpoints) to its class.
 
 from models.base import CheckpointError, GenerativeModel, HubModel
 from models.classifier import MnistClassifier
+from models.dbn import DBN
 from models.gan import GAN, ConditionalGAN
+from models.rbm import RBM
 from models.vae import VAE
 
 FAMILIES: dict[str, type[HubModel]] = {
@@ -14,6 +16,8 @@ FAMILIES: dict[str, type[HubModel]] = {
     MnistClassifier.family: MnistClassifier,
     GAN.family: GAN,
     ConditionalGAN.family: ConditionalGAN,
+    RBM.family: RBM,
+    DBN.family: DBN,
 }
 
-__all__ = ["FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GenerativeModel", "HubModel", "MnistClassifier", "VAE"]
+__all__ = ["DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GenerativeModel", "HubModel", "MnistClassifier", "RBM", "VAE"]

@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import GAN, VAE, ConditionalGAN, MnistClassifier  # noqa: E402
+from models import DBN, GAN, RBM, VAE, ConditionalGAN, MnistClassifier  # noqa: E402
 from playground.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -29,6 +29,9 @@ TINY = {
     "gan": (GAN, dict(latent_dim=8, width=8)),
     "gan-mbstd-dropout": (GAN, dict(latent_dim=8, width=8, minibatch_std=True, d_dropout=0.3)),
     "cgan-wgan-sn": (ConditionalGAN, dict(latent_dim=8, width=8, loss="wgan_gp", spectral_norm=True, g_blocks=0)),
+    "rbm": (RBM, dict(n_hidden=16, n_gibbs=5, ais_betas=20, ais_runs=4)),
+    "rbm-cd3": (RBM, dict(n_hidden=8, cd_k=3, persistent=False, n_gibbs=3)),
+    "dbn": (DBN, dict(hidden_sizes=[16, 8], steps_per_layer=5, n_gibbs=5)),
 }
 
 
