@@ -2,8 +2,8 @@
 
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
                                    [--lr LR] [--batch-size B] [--set key=value ...]
-    python -m playground sample SOURCE --n N [--label L] [--seed S] [--out grid.png] [--npy samples.npy]
-    python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--seed S]
+    python -m playground sample SOURCE --n N [--label L] [--seed S] [--gibbs-steps G] [--out grid.png] [--npy samples.npy]
+    python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--gibbs-steps G] [--ais-betas B] [--ais-runs R] [--seed S]
     python -m playground bench [--json] [--quick]
 
 SOURCE is a bundled name (e.g. ``vae``), a checkpoint folder or a Hub repo id. Results go
@@ -122,6 +122,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not args.out and not args.npy:
         raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
     model = _generative(args.source, device)
+    _set_gibbs_steps(model, args.gibbs_steps)
     labels = None
     if args.label is not None:
         if not model.conditional:
@@ -145,7 +146,45 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed: int = 0, device: str | None = None, dataset: str | None = None) -> dict[str, Any]:
+def _set_gibbs_steps(model: GenerativeModel, n_gibbs: int | None) -> None:
+    """Set the fantasy length of a Boltzmann family (RBM, DBN) from ``--gibbs-steps``.
+
+    Raises:
+        ValueError: out of range, or given for a family without Gibbs sampling.
+    """
+    if n_gibbs is None:
+        return
+    if not hasattr(model, "n_gibbs"):
+        raise ValueError(f"--gibbs-steps applies to Boltzmann machines (rbm, dbn), not to a {model.family}")
+    from models.rbm import MAX_GIBBS_STEPS
+
+    model.n_gibbs = check_int("--gibbs-steps", n_gibbs, 1, MAX_GIBBS_STEPS)
+
+
+def _set_ais(model: GenerativeModel, ais_betas: int | None, ais_runs: int | None, data) -> None:
+    """Set an RBM's AIS settings from ``--ais-betas`` / ``--ais-runs``, and its base-rate
+    model from the train split.
+
+    Raises:
+        ValueError: out of range, or given for a family without AIS.
+    """
+    if not hasattr(model, "set_base_data"):
+        if ais_betas is not None or ais_runs is not None:
+            raise ValueError(f"--ais-betas and --ais-runs apply to an rbm, not to a {model.family}")
+        return
+    from models.rbm import MAX_AIS_BETAS, MAX_AIS_RUNS
+
+    if ais_betas is not None:
+        model.ais_betas = check_int("--ais-betas", ais_betas, 10, MAX_AIS_BETAS)
+    if ais_runs is not None:
+        model.ais_runs = check_int("--ais-runs", ais_runs, 2, MAX_AIS_RUNS)
+    model.set_base_data(data.images("train", model.data_kind))
+
+
+def evaluate(
+    source: str, n_samples: int = 1000, iwae_k: int | None = None, seed: int = 0, device: str | None = None,
+    dataset: str | None = None, gibbs_steps: int | None = None, ais_betas: int | None = None, ais_runs: int | None = None,
+) -> dict[str, Any]:
     """The test-split figures printed by ``evaluate`` (see the README for the keys).
 
     Raises:
@@ -165,10 +204,14 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
         return {**result, "test_accuracy": test_losses.get("accuracy"), "test_loss_nats": test_losses["loss"]}
     if iwae_k is not None and hasattr(model, "n_importance"):
         model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
+    _set_gibbs_steps(model, gibbs_steps)
+    _set_ais(model, ais_betas, ais_runs, data)
     if model.nll_kind != "none":  # GANs have no likelihood to report
         torch.manual_seed(seed)
         start = time.perf_counter()
         result.update(test_nll(model, data))
+        if "log_z_low" in result:  # an AIS estimate: the NLL's range from log Z's spread
+            result["nll_nats_range"] = [result["nll_nats"] + result[k] - result["log_z"] for k in ("log_z_low", "log_z_high")]
         result["nll_seconds"] = round(time.perf_counter() - start, 2)
     if "elbo" in test_losses:
         result["neg_elbo_nats"] = -test_losses["elbo"]
@@ -180,7 +223,10 @@ def evaluate(source: str, n_samples: int = 1000, iwae_k: int | None = None, seed
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    print(json.dumps(evaluate(args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset)))
+    result = evaluate(
+        args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset, args.gibbs_steps, args.ais_betas, args.ais_runs,
+    )
+    print(json.dumps(result))
     return 0
 
 
@@ -221,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--label", type=int, help="digit for class-conditional models")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gibbs-steps", type=int, help="RBM/DBN: Gibbs steps of the fantasy chain from noise (default 1000)")
     p.add_argument("--out", help="PNG grid")
     p.add_argument("--npy", help="array (N, 28, 28) float32 in [0, 1]")
     p.add_argument("--device")
@@ -230,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("--n-samples", type=int, default=1000)
     p.add_argument("--iwae-k", type=int, help="importance samples per test digit (VAE; default 1000)")
+    p.add_argument("--gibbs-steps", type=int, help="RBM/DBN: Gibbs steps per sample (default 1000)")
+    p.add_argument("--ais-betas", type=int, help="RBM: AIS intermediate temperatures (default 14500)")
+    p.add_argument("--ais-runs", type=int, help="RBM: independent AIS runs (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")
     p.add_argument("--dataset")

@@ -110,3 +110,19 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, axis_titles: tuple[st
         legend=dict(title="digit"), clickmode="event", dragmode="pan",
     )
     return fig
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, y_title: str, highlight: int | None = 0) -> go.Figure:
+    """Bars with their values printed on them; bar ``highlight`` (an index, or None) in
+    green, the others grey."""
+    colours = ["#2ca02c" if i == highlight else "#7f7f7f" for i in range(len(values))]
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=colours, text=[f"{v:.0f}" for v in values], textposition="outside"))
+    fig.update_layout(**_LAYOUT, height=330, title=title, yaxis_title=y_title)
+    return fig
+
+
+def histogram(values: np.ndarray, title: str, x_title: str, y_title: str = "count", bins: int = 30) -> go.Figure:
+    """A histogram of ``values`` (N,) float."""
+    fig = go.Figure(go.Histogram(x=np.asarray(values, dtype=float), nbinsx=bins, marker_color=DIGIT_COLOURS[0]))
+    fig.update_layout(**_LAYOUT, height=300, title=title, xaxis_title=x_title, yaxis_title=y_title)
+    return fig

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, GenerativeModel, HubModel, check_float, check_int
+from models.base import SEED_MAX, GenerativeModel, HubModel, check_choice, check_float, check_int
 from playground.data import MnistSplits, batches
 
 MAX_STEPS = 200_000
 MAX_BATCH_SIZE = 1024
+LR_SCHEDULES = ("constant", "linear")
 
 
 @dataclass
@@ -45,6 +46,8 @@ class TrainConfig:
         n_eval: test images used for the test losses, in [1, 10,000].
         lr_d: the discriminator's learning rate for adversarial families (GANs), in
             (0, 1]; None for the same as ``lr``. Other families ignore it.
+        lr_schedule: ``"constant"``, or ``"linear"``: every learning rate decays linearly
+            to 0 at the last step (as Tieleman 2008 trains RBMs by persistent CD).
     """
 
     steps: int = 2000
@@ -57,6 +60,7 @@ class TrainConfig:
     n_samples: int = 64
     n_eval: int = 500
     lr_d: float | None = None
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         """Raises ValueError for any setting out of range (the message names it)."""
@@ -71,6 +75,7 @@ class TrainConfig:
         self.eval_every = check_int("eval_every", self.eval_every, 0, MAX_STEPS)
         self.n_samples = check_int("n_samples", self.n_samples, 1, 256)
         self.n_eval = check_int("n_eval", self.n_eval, 1, 10_000)
+        self.lr_schedule = check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.lr_d is not None:
             self.lr_d = check_float("discriminator learning rate", self.lr_d, 0.0, 1.0)
             if self.lr_d == 0.0:
@@ -180,6 +185,9 @@ def train(
     x_test = data.images("test", model.data_kind)[: config.n_eval]
     y_test = _labels_if_needed(model, data.labels("test")[: config.n_eval])
     optimizers = model.configure_optimizers(config.lr, config.lr_d)
+    schedulers = []
+    if config.lr_schedule == "linear":
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / config.steps) for opt in optimizers]
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     sums: dict[str, Tensor] = {}
     n_summed = 0
@@ -196,6 +204,8 @@ def train(
         idx = next(index_stream)
         losses = model.train_step(x_train[idx], _labels_if_needed(model, y_train[idx]), optimizers, generator)
         step += 1
+        for scheduler in schedulers:
+            scheduler.step()
         for k, v in losses.items():
             sums[k] = sums[k] + v if k in sums else v.clone()
         n_summed += 1

@@ -8,7 +8,7 @@ import torch
 from playground.data import load_mnist
 from playground.device import describe_device, get_device
 from playground.sessions import SessionRegistry
-from playground.tabs import gan, vae
+from playground.tabs import boltzmann, gan, vae
 from playground.tabs.common import CSS, HEAD, AppContext
 
 TITLE = "Generative Models Playground"
@@ -40,6 +40,8 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
                 vae.build(ctx)
             with gr.Tab("GAN", id="gan"):
                 gan.build(ctx)
+            with gr.Tab("Boltzmann machines", id="boltzmann"):
+                boltzmann.build(ctx)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)
