@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from models.base import N_PIXELS, GenerativeModel, check_bool, check_float, check_int
-from models.rbm import MAX_GIBBS_STEPS, MAX_HIDDEN, RBM, bernoulli
+from models.rbm import MAX_GIBBS_STEPS, MAX_HIDDEN, RBM, bernoulli, weights_as_images
 
 MAX_LAYERS = 4
 
@@ -35,7 +35,11 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         hidden_sizes: units of each hidden layer, bottom to top, 1 to 4 layers of
             [1, 4096] units each.
         steps_per_layer: updates given to each layer before the next starts, >= 1 (the
-            top layer also trains for whatever the run has left).
+            top layer also trains for whatever the run has left). Train for
+            ``len(hidden_sizes) * steps_per_layer`` steps.
+        lr_decay: each layer's learning rate decays linearly from the run's rate to 0
+            over its ``steps_per_layer`` updates (as the RBM's bundled recipe; Tieleman
+            2008); the top layer then stays at 0. False: a constant rate.
         cd_k, persistent, momentum, weight_decay: as for ``RBM``, used by every layer.
         n_gibbs: Gibbs steps in the top RBM before the top-down pass (``sample``), in
             [1, 100,000].
@@ -48,7 +52,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
     title: ClassVar[str] = "Deep belief net (Hinton, Osindero & Teh 2006)"
     data_kind: ClassVar[str] = "binary"
     nll_kind: ClassVar[str] = "none"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 40000, "lr": 0.01, "batch_size": 100}
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 40000, "lr": 0.02, "batch_size": 100}
 
     def __init__(
         self,
@@ -59,6 +63,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         momentum: float = 0.5,
         weight_decay: float = 1e-4,
         n_gibbs: int = 1000,
+        lr_decay: bool = True,
     ):
         super().__init__()
         if not isinstance(hidden_sizes, list | tuple) or not 1 <= len(hidden_sizes) <= MAX_LAYERS:
@@ -66,6 +71,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         self.hidden_sizes = [check_int(f"units in hidden layer {i + 1}", n, 1, MAX_HIDDEN) for i, n in enumerate(hidden_sizes)]
         self.steps_per_layer = check_int("steps per layer", steps_per_layer, 1, 10**7)
         self.n_gibbs = check_int("Gibbs steps", n_gibbs, 1, MAX_GIBBS_STEPS)
+        self.lr_decay = check_bool("lr_decay", lr_decay)
         rbm_args = dict(
             cd_k=cd_k, persistent=check_bool("persistent", persistent), momentum=check_float("momentum", momentum, 0.0, 0.99),
             weight_decay=weight_decay,
@@ -73,6 +79,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         sizes = [N_PIXELS, *self.hidden_sizes]
         self.layers = nn.ModuleList(RBM(n_hidden=sizes[i + 1], n_visible=sizes[i], **rbm_args) for i in range(len(self.hidden_sizes)))
         self._n_updates = 0
+        self._base_lr = 0.0
 
     @property
     def top(self) -> RBM:
@@ -109,6 +116,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         """One SGD optimiser per layer (see ``RBM.configure_optimizers``); restarts the
         greedy schedule at layer 1."""
         self._n_updates = 0
+        self._base_lr = lr
         return [opt for layer in self.layers for opt in layer.configure_optimizers(lr)]
 
     def train_step(
@@ -123,6 +131,10 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         """
         self.check_labels(y, len(x))
         i = self.layer_in_training(self._n_updates)
+        if self.lr_decay:
+            done = (self._n_updates - i * self.steps_per_layer) / self.steps_per_layer
+            for group in optimizers[i].param_groups:
+                group["lr"] = self._base_lr * max(0.0, 1.0 - done)
         self._n_updates += 1
         v = self.up(x, i, sample=True, generator=generator)
         terms = self.layers[i].cd_gradients(v, generator)
@@ -206,10 +218,3 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
             w = w @ self.layers[i].weight  # (784, units)
         return weights_as_images(w)
 
-
-def weights_as_images(w: Tensor) -> Tensor:
-    """Columns of a (784, H) weight matrix as images (H, 1, 28, 28) in [0, 1]: each
-    column divided by its largest absolute value, 0.5 for zero."""
-    w = w.detach().float().cpu().T  # (H, 784)
-    scale = w.abs().amax(1, keepdim=True).clamp_min(1e-8)
-    return (0.5 + 0.5 * w / scale).view(-1, 1, 28, 28)

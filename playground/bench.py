@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import GAN, VAE
+from models import GAN, RBM, VAE
 from models.base import seeded_init
 from playground.data import batches, load_mnist
 from playground.device import describe_device, get_device
@@ -242,6 +242,93 @@ def _time_to_recognisable(run, pick: Callable, stop: Callable, budget_s: float, 
         _drain(run)
 
 
+STROKE_SMOOTHNESS = 0.7  # random filters score 0; the tab's 20-epoch defaults about 0.8
+
+
+def _plain_cd_loop(model: RBM, x: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int) -> float:
+    """Seconds for ``steps`` PCD-1 updates written out by hand (the textbook loop, no
+    trainer): the reference for the trainer's overhead on an RBM."""
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    chains = torch.bernoulli(torch.full((batch_size, 784), 0.5, device=x.device), generator=g)
+    W, a, b = model.weight.detach(), model.visible_bias.detach(), model.hidden_bias.detach()
+    velocity = [torch.zeros_like(t) for t in (W, a, b)]
+    _sync(x.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        v0 = x[torch.randint(len(x), (batch_size,), generator=g, device=x.device)].view(batch_size, -1)
+        ph0 = torch.sigmoid(v0 @ W + b)
+        h = torch.bernoulli(torch.sigmoid(chains @ W + b), generator=g)
+        chains = torch.bernoulli(torch.sigmoid(h @ W.T + a), generator=g)
+        phk = torch.sigmoid(chains @ W + b)
+        grads = ((v0.T @ ph0 - chains.T @ phk) / batch_size - model.weight_decay * W, (v0 - chains).mean(0), (ph0 - phk).mean(0))
+        for t, vel, grad in zip((W, a, b), velocity, grads):
+            vel.mul_(model.momentum).add_(grad)
+            t.add_(lr * vel)
+    _sync(x.device)
+    return time.perf_counter() - start
+
+
+def bench_boltzmann(steps: int, repeats: int, quick: bool, log: Callable[[str], None]) -> dict:
+    """RBM updates/s (trainer vs a hand-written PCD loop), Gibbs sampling and AIS speed,
+    and the Train handler's time (tab defaults) until its filters look like strokes."""
+    from types import SimpleNamespace
+
+    from playground.metrics import filter_smoothness
+    from playground.tabs.boltzmann import TRAIN_DEFAULTS, BoltzmannTab
+
+    device = get_device()
+    data = load_mnist()
+    x = data.train_binary.to(device)
+    defaults = RBM.train_defaults
+    config = TrainConfig(steps=steps, lr=defaults["lr"], batch_size=defaults["batch_size"], log_every=25, sample_every=0, eval_every=0, n_samples=1)
+    best_plain, best_trainer = _best_of(
+        repeats,
+        lambda: _plain_cd_loop(seeded_init(RBM, 0).to(device), x, steps, config.batch_size, config.lr, 0),
+        # n_gibbs=1: the trainer's final sample grid is not what is timed
+        lambda: _timed_drain(lambda: train(seeded_init(RBM, 0, n_gibbs=1).to(device), data, config), device),
+        "trainer", steps, log,
+    )
+    figures: dict = {
+        "model": f"RBM {RBM().config}",
+        "plain_loop_updates_per_s": round(steps / best_plain, 1),
+        "train_updates_per_s": round(steps / best_trainer, 1),
+        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+    }
+    model = seeded_init(RBM, 0).to(device).eval()
+    n_gibbs = 100 if quick else 1000
+    v = torch.bernoulli(torch.full((64, 784), 0.5, device=device))
+    _sync(device)
+    start = time.perf_counter()
+    model.gibbs_chain(v, n_gibbs)
+    _sync(device)
+    figures["gibbs_seconds_64_chains_1000_steps"] = round((time.perf_counter() - start) * 1000 / n_gibbs, 2)
+    n_betas = 200 if quick else 2000
+    start = time.perf_counter()
+    model.ais(n_betas=n_betas, n_runs=100, base_data=x)
+    _sync(device)
+    figures["ais_seconds_2000_betas_100_runs"] = round((time.perf_counter() - start) * 2000 / n_betas, 2)
+    # Live training: the tab's defaults until the filters are stroke-like (smoothness >= 0.7).
+    tab = BoltzmannTab(_context())
+    request = SimpleNamespace(session_hash="bench-boltzmann")
+    run = tab.train(None, request=request, **dict(TRAIN_DEFAULTS, epochs=2 if quick else TRAIN_DEFAULTS["epochs"]))
+    start = time.perf_counter()
+    reached, smoothness, scoring = None, 0.0, 0.0
+    for output in run:
+        elapsed = time.perf_counter() - start - scoring
+        t0 = time.perf_counter()
+        # The mosaic's tiles are the first 100 filters, each rescaled: correlation ignores that.
+        tiles = grid_tiles(output[2], min(100, TRAIN_DEFAULTS["n_hidden"]), nrow=10)  # (100, 1, 28, 28)
+        smoothness = filter_smoothness(tiles.reshape(len(tiles), -1).T)
+        scoring += time.perf_counter() - t0
+        if reached is None and smoothness >= STROKE_SMOOTHNESS:
+            reached = elapsed
+            log(f"  stroke-like filters (smoothness {smoothness:.2f}) after {elapsed:.1f} s: {output[1]}")
+    figures["ui_seconds_to_stroke_filters"] = None if reached is None else round(reached, 1)
+    figures["ui_seconds_for_default_run"] = round(time.perf_counter() - start - scoring, 1)
+    figures["ui_final_filter_smoothness"] = round(smoothness, 3)
+    return figures
+
+
 def _context():
     from playground.tabs.common import AppContext
 
@@ -413,6 +500,8 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     figures["gan"] = bench_gan(steps=10 if quick else 300, repeats=1 if quick else 2, log=log)
     log("GAN training from scratch in the UI: time to recognisable digits")
     figures["gan"].update(bench_gan_ui_training(budget_s=5 if quick else 90, log=log))
+    log("Boltzmann machines: RBM updates, Gibbs sampling, AIS, live training to stroke-like filters")
+    figures["boltzmann"] = bench_boltzmann(steps=20 if quick else 1000, repeats=1 if quick else 2, quick=quick, log=log)
     log("app start-up and slider round trips")
     app, roundtrip = bench_app(n_calls=5 if quick else 50, log=log)
     figures["app"] = app

@@ -146,3 +146,25 @@ def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100) -
         "nll_kind": model.nll_kind,
         **model.nll_details(),
     }
+
+
+def filter_smoothness(weight: Tensor) -> float:
+    """How stroke-like a layer of 28 x 28 filters is: the correlation between
+    horizontally and vertically adjacent weights of each filter (columns of ``weight``,
+    (784, H)), averaged over filters. Random filters score about 0; filters that look like
+    pen strokes or blobs (smooth, spatially coherent) score about 0.5 or more.
+
+    Raises:
+        ValueError: a matrix without 784 rows.
+    """
+    if weight.dim() != 2 or weight.shape[0] != 784:
+        raise ValueError(f"filters need a (784, H) weight matrix, got {tuple(weight.shape)}")
+    w = weight.detach().double().cpu().T.reshape(-1, 28, 28)  # (H, 28, 28)
+    w = w - w.mean((1, 2), keepdim=True)
+    pairs = [(w[:, :, :-1], w[:, :, 1:]), (w[:, :-1, :], w[:, 1:, :])]
+    scores = []
+    for a, b in pairs:
+        num = (a * b).sum((1, 2))
+        den = torch.sqrt((a * a).sum((1, 2)) * (b * b).sum((1, 2))).clamp_min(1e-12)
+        scores.append(num / den)
+    return float(torch.stack(scores).mean())

@@ -154,3 +154,47 @@ def test_a_nan_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
     assert "event: error" in stream, stream
     assert "generator learning rate" in stream or "greater than maximum value" in stream, stream
     assert "Traceback" not in stream
+
+
+BOLTZMANN_API = {
+    "/boltzmann_load", "/boltzmann_load_zip", "/boltzmann_download", "/boltzmann_samples", "/boltzmann_train", "/boltzmann_stop",
+    "/boltzmann_fantasies", "/boltzmann_complete", "/boltzmann_dbn_samples", "/boltzmann_dbn_fields", "/boltzmann_energy",
+    "/boltzmann_ais",
+}
+
+
+def test_every_boltzmann_handler_is_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert BOLTZMANN_API <= named
+
+
+def test_a_short_fantasy_chain_through_the_api(client):
+    states, means, status, animation = client.predict("noise", 0, 4, 20, 10, 0, api_name="/boltzmann_fantasies")
+    assert _pixels(states).shape == _pixels(means).shape == (2 * 30 + 2, 2 * 30 + 2)
+    assert "After **20** Gibbs steps" in status and os.path.getsize(animation) > 100
+
+
+@pytest.mark.parametrize(
+    "args,api,message",
+    [
+        ([0, "PCD", 1, 0.02, 5, 0.5, 1e-4, True, 0], "/boltzmann_train", ("hidden units must be in [1, 1000]", "less than minimum")),
+        ([10**7, "PCD", 1, 0.02, 5, 0.5, 1e-4, True, 0], "/boltzmann_train", ("hidden units must be in [1, 1000]", "greater than maximum")),
+        ([100, "PCD", 0, 0.02, 5, 0.5, 1e-4, True, 0], "/boltzmann_train", ("k (Gibbs steps per update)", "less than minimum")),
+        ([100, "PCD", 10**6, 0.02, 5, 0.5, 1e-4, True, 0], "/boltzmann_train", ("k (Gibbs steps per update)", "greater than maximum")),
+        (["noise", 0, 10**6, 20, 10, 0], "/boltzmann_fantasies", ("chains must be in [1, 100]", "greater than maximum")),
+        (["noise", 0, 4, 10**9, 10, 0], "/boltzmann_fantasies", ("Gibbs steps must be in", "greater than maximum")),
+        (["noise", 0, 4, 10_000, 1, 0], "/boltzmann_fantasies", "at most 200"),
+        ([2000, 10**6, 0], "/boltzmann_ais", ("AIS runs", "greater than maximum")),
+        (["rbm", "gan"], "/boltzmann_load", "holds a gan checkpoint"),
+    ],
+)
+def test_bad_boltzmann_api_input_gets_a_clear_message(client, args, api, message):
+    _assert_clear_message(client, args, api, message)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_nan_rbm_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
+    stream = _raw_call(app_url, "/boltzmann_train", [100, "PCD", 1, value, 5, 0.5, 1e-4, True, 0])
+    assert "event: error" in stream, stream
+    assert "learning rate" in stream or "greater than maximum value" in stream, stream
+    assert "Traceback" not in stream

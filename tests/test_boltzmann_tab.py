@@ -35,7 +35,7 @@ def _small_session(tab, n_hidden=24) -> BoltzmannSession:
 
 
 def _train(tab, request=None, state=None, **overrides):
-    settings = dict(n_hidden=32, method="PCD", k=1, lr=0.05, epochs=2, momentum=0.5, weight_decay=1e-4, seed=0)
+    settings = dict(n_hidden=32, method="PCD", k=1, lr=0.05, epochs=2, momentum=0.5, weight_decay=1e-4, decay=False, seed=0)
     settings.update(overrides)
     return list(tab.train(state, request=request or _request(), **settings))
 
@@ -86,6 +86,7 @@ def test_training_lowers_the_reconstruction_error(tab, data):
         (dict(epochs=0), "epochs"),
         (dict(method="CD-∞"), "method"),
         (dict(weight_decay=-1), "weight decay"),
+        (dict(decay="yes"), "learning-rate decay"),
     ],
 )
 def test_bad_training_settings_are_refused_with_the_limit(tab, bad, message):

@@ -133,3 +133,26 @@ def test_gan_tab_shows_pretrained_samples_runs_arithmetic_and_the_2d_lab(page):
     )
     assert page.locator("#gan-lab-plot .heatmaplayer, #gan-lab-plot .hm, #gan-lab-plot image").count() >= 1
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_boltzmann_tab_shows_pretrained_models_and_runs_a_short_fantasy_chain(page):
+    _tab(page, "Boltzmann machines")
+    for selector in ("#boltzmann-rbm-samples img", "#boltzmann-dbn-samples img", "#boltzmann-filters img"):
+        page.wait_for_selector(selector, timeout=30_000)
+        img = page.locator(selector).first
+        assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 100, selector
+    _tab(page, "Fantasies")
+    steps = page.locator("#boltzmann-chain-steps input[type=number]")
+    steps.fill("60")
+    steps.press("Tab")
+    page.locator("#boltzmann-chains input[type=number]").fill("9")
+    page.locator("#boltzmann-chains input[type=number]").press("Tab")
+    page.click("#boltzmann-run-chains")
+    page.wait_for_function(
+        "() => document.querySelector('#boltzmann-chain-status').innerText.includes('After')", timeout=60_000
+    )
+    status = page.inner_text("#boltzmann-chain-status")
+    assert "After **60**" in status or "After 60 Gibbs steps" in status, status
+    page.wait_for_selector("#boltzmann-means img", timeout=30_000)
+    page.wait_for_selector("#boltzmann-chain-gif img", timeout=30_000)
+    assert "Traceback" not in page.inner_text("body")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -130,6 +131,10 @@ def test_bench_quick_prints_every_figure():
     for key in ("plain_loop_steps_per_s", "train_steps_per_s", "ui_plain_loop_steps_per_s", "ui_train_handler_steps_per_s"):
         assert gan[key] > 0, key
     assert "ui_seconds_to_recognisable" in gan
+    rbm = figures["boltzmann"]
+    for key in ("plain_loop_updates_per_s", "train_updates_per_s", "gibbs_seconds_64_chains_1000_steps", "ais_seconds_2000_betas_100_runs", "ui_seconds_for_default_run"):
+        assert rbm[key] > 0, key
+    assert 0 < rbm["ui_final_filter_smoothness"] <= 1
 
 
 def test_train_gan_and_cgan_then_sample_with_a_label_and_evaluate(tmp_path):
@@ -157,3 +162,48 @@ def test_evaluate_a_gan_reports_sample_quality_without_a_likelihood():
     assert "nll_nats" not in result and result["family"] == "cgan"
     assert result["label_agreement"] >= 0.9 and result["frechet_distance"] > 0
     assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(result["test_losses"])
+
+
+def test_train_rbm_then_sample_a_short_fantasy_and_evaluate_with_ais(tmp_path):
+    out = tmp_path / "rbm"
+    code, stdout, stderr = _cli("train", "rbm", "--steps", "60", "--out", str(out), "--eval-every", "0", "--set", "n_hidden=24", "persistent=false", "cd_k=2")
+    assert code == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["config"]["n_hidden"] == 24 and result["config"]["cd_k"] == 2
+    assert {"reconstruction_error", "free_energy"} <= set(result["train"])
+    assert main(["sample", str(out), "--n", "4", "--gibbs-steps", "5", "--npy", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (4, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    code, stdout, stderr = _cli("evaluate", str(out), "--n-samples", "20", "--gibbs-steps", "5", "--ais-betas", "200", "--ais-runs", "10")
+    assert code == 0, stderr
+    figures = json.loads(stdout)
+    assert figures["nll_kind"] == "ais_estimate" and figures["ais_betas"] == 200 and figures["ais_runs"] == 10
+    low, high = figures["nll_nats_range"]
+    assert low <= figures["nll_nats"] <= high and figures["nll_nats"] > 0
+    assert figures["log_z_floor"] <= figures["log_z_high"] or figures["log_z_below_floor"]
+
+
+def test_train_a_dbn_greedily_from_the_cli(tmp_path):
+    out = tmp_path / "dbn"
+    code, stdout, stderr = _cli("train", "dbn", "--steps", "40", "--out", str(out), "--eval-every", "0", "--set", "hidden_sizes=[16,8]", "steps_per_layer=20")
+    assert code == 0, stderr
+    assert json.loads(stdout.strip().splitlines()[-1])["train"]["layer"] == 2.0
+    assert main(["sample", str(out), "--n", "3", "--gibbs-steps", "4", "--npy", str(tmp_path / "d.npy")]) == 0
+    assert np.load(tmp_path / "d.npy").shape == (3, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["sample", "vae", "--n", "2", "--gibbs-steps", "5", "--npy", "x.npy"], "--gibbs-steps applies to Boltzmann machines"),
+        (["sample", "rbm", "--n", "2", "--gibbs-steps", "0", "--npy", "x.npy"], "--gibbs-steps must be in"),
+        (["evaluate", "gan", "--ais-runs", "5"], "apply to an rbm"),
+        (["evaluate", "rbm", "--ais-betas", "1"], "--ais-betas must be in"),
+        (["train", "rbm", "--steps", "5", "--set", "cd_k=0"], "k \\(Gibbs steps per update\\) must be in"),
+        (["train", "rbm", "--steps", "5", "--set", "n_hidden=100000000"], "hidden units must be in \\[1, 4096\\]"),
+    ],
+)
+def test_boltzmann_cli_refuses_bad_settings(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert re.search(message, capsys.readouterr().err)

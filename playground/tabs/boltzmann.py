@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, check_choice, check_float, check_int, seeded_init
+from models.base import SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
 from models.dbn import DBN
 from models.rbm import RBM, bernoulli, weights_as_images
 from playground import checkpoints, plots
@@ -65,7 +65,9 @@ N_FILTERS = 100  # hidden units shown in a filter mosaic (10 x 10)
 N_SHOWN = 64  # fantasies on the page
 N_RECON = 10
 N_GAP = 500  # train and test digits behind the free-energy gap
-TRAIN_DEFAULTS: dict[str, Any] = dict(n_hidden=200, method="PCD", k=1, lr=0.02, epochs=20, momentum=0.5, weight_decay=1e-4, seed=0)
+TRAIN_DEFAULTS: dict[str, Any] = dict(
+    n_hidden=200, method="PCD", k=1, lr=0.05, epochs=20, momentum=0.5, weight_decay=1e-3, decay=True, seed=0,
+)
 METHODS = ("CD", "PCD")
 FANTASY_DEFAULTS = dict(start="noise", first=0, n_chains=36, steps=1000, every=20, seed=0)
 YIELD_EVERY_S = 0.4
@@ -336,7 +338,7 @@ class BoltzmannTab:
     @ui_handler
     def train(
         self, state: BoltzmannSession | None, n_hidden: Any, method: Any, k: Any, lr: Any, epochs: Any,
-        momentum: Any, weight_decay: Any, seed: Any, request: gr.Request,
+        momentum: Any, weight_decay: Any, decay: Any, seed: Any, request: gr.Request,
     ) -> Iterator[tuple]:
         """Train a new RBM from scratch on the 4,500 binarised training digits, in batches
         of 100 (45 updates per epoch).
@@ -344,7 +346,9 @@ class BoltzmannTab:
         Args:
             n_hidden: hidden units in [1, 1000]; method: "CD" (CD-k) or "PCD"; k: Gibbs
             steps per update in [1, 25]; lr: learning rate in [1e-5, 1]; epochs: in [1, 200];
-            momentum: in [0, 0.99]; weight_decay: L2 on W in [0, 0.1]; seed: int in [0, 2^31).
+            momentum: in [0, 0.99]; weight_decay: L2 on W in [0, 0.1]; decay: bool, the
+            learning rate decays linearly to 0 over the run (Tieleman 2008); seed: int in
+            [0, 2^31).
 
         Yields:
             (session, status markdown, filter mosaic, reconstructions, plotly curves of the
@@ -362,12 +366,14 @@ class BoltzmannTab:
         epochs = check_int("epochs", epochs, 1, MAX_UI_EPOCHS)
         momentum = check_float("momentum", momentum, 0.0, 0.99)
         weight_decay = check_float("weight decay", weight_decay, 0.0, 0.1)
+        decay = check_bool("learning-rate decay", decay)
         seed = check_int("seed", seed, 0, SEED_MAX)
         per_epoch = math.ceil(len(self.ctx.data.train_labels) / BATCH_SIZE)
         steps = epochs * per_epoch
         config = TrainConfig(
             steps=steps, lr=lr, seed=seed, batch_size=BATCH_SIZE, log_every=5, sample_every=0,
             eval_every=max(per_epoch, steps // 40 // per_epoch * per_epoch), n_samples=N_SHOWN, n_eval=N_GAP,
+            lr_schedule="linear" if decay else "constant",
         )
         model = seeded_init(
             RBM, seed, n_hidden=n_hidden, cd_k=k, persistent=method == "PCD", momentum=momentum, weight_decay=weight_decay,
@@ -740,8 +746,8 @@ def build(ctx: AppContext) -> BoltzmannTab:
             with gr.Row():
                 momentum = gr.Slider(0, 0.99, value=t["momentum"], step=0.01, label="momentum")
                 weight_decay = gr.Number(value=t["weight_decay"], label="weight decay on W (0 to 0.1)", minimum=0, maximum=0.1)
-            panel = training_panel("boltzmann-train", steps=50, max_steps=50, lr=t["lr"], lr_max=1.0)
-            panel.steps.visible = False
+                decay = gr.Checkbox(value=t["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
+            panel = training_panel("boltzmann-train", steps=None, max_steps=0, lr=t["lr"], lr_max=1.0)
             with gr.Row():
                 filters_img = image_output("filters: each hidden unit's weights as a 28×28 image", size=330, value=_filters(first.rbm.model.weight), elem_id="boltzmann-filters")
                 recon_img = image_output("test digits (top) and reconstructions (bottom)", size=150, value=tab._reconstructions(first.rbm.model), elem_id="boltzmann-recon")
@@ -753,8 +759,8 @@ def build(ctx: AppContext) -> BoltzmannTab:
             with gr.Row():
                 start = gr.Radio(["noise", "test digits"], value=f["start"], label="start the chains from")
                 first_box = index_box(ctx.data, "first test digit", f["first"])
-                n_chains = gr.Slider(1, MAX_CHAINS, value=f["n_chains"], step=1, label=f"chains (≤ {MAX_CHAINS})")
-                steps = gr.Slider(1, MAX_UI_GIBBS, value=f["steps"], step=1, label=f"Gibbs steps (≤ {MAX_UI_GIBBS:,})")
+                n_chains = gr.Slider(1, MAX_CHAINS, value=f["n_chains"], step=1, label=f"chains (≤ {MAX_CHAINS})", elem_id="boltzmann-chains")
+                steps = gr.Slider(1, MAX_UI_GIBBS, value=f["steps"], step=1, label=f"Gibbs steps (≤ {MAX_UI_GIBBS:,})", elem_id="boltzmann-chain-steps")
                 every = gr.Slider(1, 500, value=f["every"], step=1, label=f"a frame every … steps (≤ {MAX_FRAMES} frames)")
                 chain_seed = gr.Number(value=f["seed"], label="seed", precision=0, minimum=0)
             gallery = digit_gallery(ctx.data, label="click a test digit to start the chains there")
@@ -850,7 +856,7 @@ def build(ctx: AppContext) -> BoltzmannTab:
     resample.click(tab.samples, [state, seed], [rbm_img, dbn_img, quality], api_name="boltzmann_samples")
 
     train_event = panel.train.click(
-        tab.train, [state, n_hidden, method, k, panel.lr, epochs, momentum, weight_decay, panel.seed],
+        tab.train, [state, n_hidden, method, k, panel.lr, epochs, momentum, weight_decay, decay, panel.seed],
         [state, panel.status, filters_img, recon_img, panel.curves, trained_img],
         api_name="boltzmann_train", concurrency_limit=2, concurrency_id="train",
     )

@@ -248,7 +248,7 @@ def checkpoint_panel(family: str | Sequence[str], default: str, description: str
 class TrainingPanel:
     """Train/Stop buttons, steps, learning rate, seed, a status line and the loss plot."""
 
-    steps: gr.Slider
+    steps: gr.Slider | None  # None where the tab counts training in its own unit (epochs)
     lr: gr.Number
     seed: gr.Number
     train: gr.Button
@@ -257,12 +257,17 @@ class TrainingPanel:
     curves: gr.Plot
 
 
-def training_panel(prefix: str, steps: int, max_steps: int, lr: float, lr_label: str = "learning rate", lr_max: float = 0.1) -> TrainingPanel:
+def training_panel(
+    prefix: str, steps: int | None, max_steps: int, lr: float, lr_label: str = "learning rate", lr_max: float = 0.1,
+) -> TrainingPanel:
     """Build the shared training controls (family-specific settings go beside them);
     element ids start with ``prefix`` (e.g. ``vae-train-steps``). The learning-rate box
-    is labelled ``lr_label`` and accepts [1e-5, ``lr_max``]."""
+    is labelled ``lr_label`` and accepts [1e-5, ``lr_max``]. ``steps`` None leaves out
+    the steps slider (for a tab that counts epochs)."""
     with gr.Row():
-        steps_box = gr.Slider(50, max_steps, value=steps, step=50, label="steps", elem_id=f"{prefix}-steps")
+        steps_box = None
+        if steps is not None:
+            steps_box = gr.Slider(50, max_steps, value=steps, step=50, label="steps", elem_id=f"{prefix}-steps")
         lr_box = gr.Number(value=lr, label=f"{lr_label} (1e-5 to {lr_max:g})", minimum=1e-5, maximum=lr_max, elem_id=f"{prefix}-lr")
         seed_box = gr.Number(value=0, label="seed", precision=0, minimum=0, elem_id=f"{prefix}-seed")
     with gr.Row():
