@@ -80,6 +80,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         self.layers = nn.ModuleList(RBM(n_hidden=sizes[i + 1], n_visible=sizes[i], **rbm_args) for i in range(len(self.hidden_sizes)))
         self._n_updates = 0
         self._base_lr = 0.0
+        self.first_trained_layer = 0  # greedy training starts here; the layers below stay as they are
 
     @property
     def top(self) -> RBM:
@@ -89,6 +90,23 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
     def layer_in_training(self, update: int) -> int:
         """Which layer (0-based) greedy training updates at ``update`` (0-based)."""
         return min(update // self.steps_per_layer, len(self.layers) - 1)
+
+    def stack_on(self, rbm: RBM) -> DBN:
+        """Make a trained ``rbm`` this DBN's first layer (its weights are copied) and have
+        greedy training start at layer 2 (``first_trained_layer`` = 1): stacking a new
+        RBM on an old one, as in Hinton, Osindero & Teh (2006). Returns self.
+
+        Raises:
+            ValueError: ``rbm``'s shape differs from layer 1's (784 x hidden_sizes[0]).
+        """
+        first = self.layers[0]
+        if (rbm.n_visible, rbm.n_hidden) != (first.n_visible, first.n_hidden):
+            raise ValueError(
+                f"layer 1 of this DBN is {first.n_visible} x {first.n_hidden}; the RBM is {rbm.n_visible} x {rbm.n_hidden}"
+            )
+        first.load_state_dict(rbm.state_dict())
+        self.first_trained_layer = 1
+        return self
 
     @torch.no_grad()
     def up(self, x: Tensor, n_layers: int, sample: bool = True, generator: torch.Generator | None = None) -> Tensor:
@@ -114,8 +132,9 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
 
     def configure_optimizers(self, lr: float, lr_d: float | None = None) -> list[torch.optim.Optimizer]:
         """One SGD optimiser per layer (see ``RBM.configure_optimizers``); restarts the
-        greedy schedule at layer 1."""
-        self._n_updates = 0
+        greedy schedule at layer ``first_trained_layer`` + 1 (0: the bottom), so that
+        ``stack_on`` can add a layer on top of a trained RBM and train only that one."""
+        self._n_updates = self.first_trained_layer * self.steps_per_layer
         self._base_lr = lr
         return [opt for layer in self.layers for opt in layer.configure_optimizers(lr)]
 

@@ -116,8 +116,8 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, y_titl
     """Bars with their values printed on them; bar ``highlight`` (an index, or None) in
     green, the others grey."""
     colours = ["#2ca02c" if i == highlight else "#7f7f7f" for i in range(len(values))]
-    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=colours, text=[f"{v:.0f}" for v in values], textposition="outside"))
-    fig.update_layout(**_LAYOUT, height=330, title=title, yaxis_title=y_title)
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=colours, text=[f"{v:.0f}" for v in values], textposition="auto"))
+    fig.update_layout(**{**_LAYOUT, "margin": dict(l=70, r=20, t=60, b=90)}, height=360, title=title, yaxis_title=y_title)
     return fig
 
 

@@ -220,3 +220,18 @@ def test_log_z_of_the_base_rate_model_is_exact():
     est = model.ais(n_betas=100, n_runs=10, base_data=(torch.rand(1000, 8) < data).float(), generator=torch.Generator().manual_seed(0))
     exact = float(torch.nn.functional.softplus(torch.linspace(-2, 2, 8)).sum()) + 30 * math.log(2)
     assert est["log_z"] == pytest.approx(exact, abs=0.05)
+
+
+def test_stacking_on_a_trained_rbm_trains_only_the_new_layer(data):
+    rbm = seeded_init(RBM, 0, n_hidden=16)
+    with torch.no_grad():
+        rbm.weight.normal_(0, 0.1)
+    model = seeded_init(DBN, 0, hidden_sizes=[16, 8], steps_per_layer=10).stack_on(rbm)
+    assert torch.equal(model.layers[0].weight, rbm.weight) and model.layers[0].weight is not rbm.weight
+    top = model.layers[1].weight.detach().clone()
+    layers = [e.losses["layer"] for e in train(model, data, TrainConfig(steps=10, lr=0.05, batch_size=10, log_every=5, sample_every=0, eval_every=0, n_eval=10)) if not e.final]
+    assert layers == [2.0, 2.0]
+    assert torch.equal(model.layers[0].weight, rbm.weight)
+    assert not torch.equal(top, model.layers[1].weight)
+    with pytest.raises(ValueError, match="layer 1 of this DBN is 784 x 16"):
+        seeded_init(DBN, 0, hidden_sizes=[16, 8]).stack_on(seeded_init(RBM, 0, n_hidden=20))

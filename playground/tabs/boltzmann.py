@@ -69,7 +69,7 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     n_hidden=200, method="PCD", k=1, lr=0.05, epochs=20, momentum=0.5, weight_decay=1e-3, decay=True, seed=0,
 )
 METHODS = ("CD", "PCD")
-FANTASY_DEFAULTS = dict(start="noise", first=0, n_chains=36, steps=1000, every=20, seed=0)
+FANTASY_DEFAULTS = dict(start="noise", first=0, n_chains=N_SHOWN, steps=1000, every=20, seed=0)
 YIELD_EVERY_S = 0.4
 CURVES = {"reconstruction_error": "reconstruction error (squared, per digit)", "free_energy_gap": "free-energy gap: mean F(test) − F(train), nats"}
 ENERGY_IMAGES = ("the digit", "shifted right", "shifted down", "pixels shuffled", "noise (same ink)", "blank")
@@ -620,7 +620,7 @@ class BoltzmannTab:
         index, images = self._energy_images(index, shift, seed)
         with torch.no_grad():
             free = model.free_energy(images.to(model.device)).cpu().double()
-        fig = plots.bar_chart(ENERGY_IMAGES, free.tolist(), "F(v) of each image", "free energy F(v), nats (lower = more probable)")
+        fig = plots.bar_chart(ENERGY_IMAGES, free.tolist(), "free energy F(v) of each image: lower is more probable", "F(v), nats")
         header = "| image | F(v), nats | log p(v), nats |" if ais else "| image | F(v), nats |"
         lines = [header, "|---|---|---|" if ais else "|---|---|"]
         for name, f in zip(ENERGY_IMAGES, free.tolist()):
@@ -702,24 +702,37 @@ class BoltzmannTab:
     def samples(self, state: BoltzmannSession | None, seed: Any = 0) -> tuple[np.ndarray, np.ndarray, str]:
         """64 fantasies of the session's RBM (1,000 Gibbs steps from noise; means) and 64
         samples of its DBN, drawn with ``seed``; plus the classifier's reading of each."""
-        session = self.session(state)
-        seed = check_int("seed", seed, 0, SEED_MAX)
-        rbm = self._rbm_fantasies(session.rbm.model, seed)
-        dbn = session.dbn.model.generate(N_SHOWN, 1000, generator=torch.Generator().manual_seed(seed))[0].cpu()
-        return to_image(rbm), to_image(dbn), f"RBM: {_quality_line(rbm)}  \nDBN: {_quality_line(dbn)}"
+        _, rbm, dbn = self.draw(self.session(state), check_int("seed", seed, 0, SEED_MAX))
+        return to_image(rbm), to_image(dbn), self.quality(rbm, dbn)
 
     @staticmethod
-    def _rbm_fantasies(model: RBM, seed: int, steps: int = 1000) -> Tensor:
+    def quality(rbm: Tensor, dbn: Tensor) -> str:
+        """Markdown: the classifier's reading of RBM fantasies and DBN samples."""
+        return f"RBM: {_quality_line(rbm)}  \nDBN: {_quality_line(dbn)}"
+
+    def draw(self, session: BoltzmannSession, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The page's samples: RBM fantasy states and means (``rbm_fantasies``) and 64 DBN
+        samples after 1,000 top-level Gibbs steps, each (64, 1, 28, 28) on the CPU."""
+        states, means = self.rbm_fantasies(session.rbm.model, seed)
+        dbn = session.dbn.model.generate(N_SHOWN, 1000, generator=torch.Generator().manual_seed(seed))[0].cpu()
+        return states, means, dbn
+
+    @staticmethod
+    def rbm_fantasies(model: RBM, seed: int, steps: int = 1000) -> tuple[Tensor, Tensor]:
+        """``N_SHOWN`` chains of ``steps`` Gibbs steps from noise, seeded as the Fantasies
+        panel's defaults: (states, means), each (64, 1, 28, 28) on the CPU."""
         g = torch.Generator().manual_seed(seed)
         v = bernoulli(torch.full((N_SHOWN, model.n_visible), 0.5), g).to(model.device)
-        return model.gibbs_chain(v, steps, generator=g)[1].cpu().view(-1, 1, 28, 28)
+        states, means, _ = model.gibbs_chain(v, steps, generator=g)
+        return states.cpu().view(-1, 1, 28, 28), means.cpu().view(-1, 1, 28, 28)
 
 
 def build(ctx: AppContext) -> BoltzmannTab:
     """Build the Boltzmann tab's components inside the current ``gr.Blocks`` and bind them."""
     tab = BoltzmannTab(ctx)
     first = tab.session(None)
-    rbm0, dbn0, quality0 = tab.samples(first, 0)
+    states0, means0, dbn_samples0 = tab.draw(first, 0)
+    rbm0, dbn0, quality0 = to_image(means0), to_image(dbn_samples0), tab.quality(means0, dbn_samples0)
     state = gr.State(None)
 
     with gr.Row(equal_height=False):
@@ -765,10 +778,13 @@ def build(ctx: AppContext) -> BoltzmannTab:
                 chain_seed = gr.Number(value=f["seed"], label="seed", precision=0, minimum=0)
             gallery = digit_gallery(ctx.data, label="click a test digit to start the chains there")
             run_btn = gr.Button("Run the chains", variant="primary", elem_id="boltzmann-run-chains")
-            chain_status = gr.Markdown(elem_id="boltzmann-chain-status")
+            chain_status = gr.Markdown(
+                "Below: the chains of the fantasies at the top, after 1,000 steps from noise. Press **Run the chains** to watch them form.",
+                elem_id="boltzmann-chain-status",
+            )
             with gr.Row():
-                states_img = image_output("sampled states v", size=300, elem_id="boltzmann-states")
-                means_img = image_output("means p(v = 1 | h)", size=300, elem_id="boltzmann-means")
+                states_img = image_output("sampled states v", size=300, value=to_image(states0), elem_id="boltzmann-states")
+                means_img = image_output("means p(v = 1 | h)", size=300, value=rbm0, elem_id="boltzmann-means")
                 chain_gif = gr.Image(label="the chains as an animation (states | means)", height=300, interactive=False, elem_classes=["pixelated", "fill"], elem_id="boltzmann-chain-gif")
 
         with gr.Tab("Completion", id="boltzmann-complete"):
@@ -794,9 +810,9 @@ def build(ctx: AppContext) -> BoltzmannTab:
                 d_start = gr.Radio(["noise", "test digits"], value="noise", label="start the top chain from")
                 d_seed = gr.Number(value=0, label="seed", precision=0, minimum=0)
             dbn_btn = gr.Button("Sample the DBN", variant="primary", elem_id="boltzmann-dbn-run")
-            dbn_status = gr.Markdown()
+            dbn_status = gr.Markdown("Below: the samples at the top of the page. Press **Sample the DBN** to watch the top-level chain.")
             with gr.Row():
-                dbn_grid = image_output("DBN samples", size=300, elem_id="boltzmann-dbn-grid")
+                dbn_grid = image_output("DBN samples", size=300, value=dbn0, elem_id="boltzmann-dbn-grid")
                 dbn_gif = gr.Image(label="the top-level chain, passed down to pixels", height=300, interactive=False, elem_classes=["pixelated", "fill"])
             n_layers = len(first.dbn.model.layers)
             layer = gr.Radio([str(i) for i in range(1, n_layers + 1)], value="1", label="what the units of layer … respond to")
