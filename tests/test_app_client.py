@@ -159,7 +159,7 @@ def test_a_nan_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
 BOLTZMANN_API = {
     "/boltzmann_load", "/boltzmann_load_zip", "/boltzmann_download", "/boltzmann_samples", "/boltzmann_train", "/boltzmann_stop",
     "/boltzmann_fantasies", "/boltzmann_complete", "/boltzmann_dbn_samples", "/boltzmann_dbn_fields", "/boltzmann_energy",
-    "/boltzmann_ais",
+    "/boltzmann_ais", "/boltzmann_stack",
 }
 
 

@@ -233,3 +233,15 @@ def test_download_round_trips_the_sessions_rbm(tab, tmp_path):
     assert torch.equal(loaded.rbm.model.weight, session.rbm.model.weight)
     with pytest.raises(gr.Error, match="model must be one of"):
         tab.download(session, "vae")
+
+
+def test_stacking_a_layer_on_the_sessions_rbm_makes_a_new_dbn(tab):
+    start = _small_session(tab)
+    events = list(tab.stack(start, 12, 1, 0.05, True, 0, request=_request("dave")))
+    session, status, fields, curves, samples = events[-1]
+    assert "**done**" in status and "Samples of the new DBN" in status
+    assert session.dbn.model.hidden_sizes == [24, 12] and session.rbm is start.rbm
+    assert torch.equal(session.dbn.model.layers[0].weight, start.rbm.model.weight)
+    assert fields.shape == (2 * 30 + 2, 10 * 30 + 2) and samples.shape == (6 * 30 + 2, 6 * 30 + 2)
+    with pytest.raises(gr.Error, match="units in the new layer"):
+        list(tab.stack(start, 0, 1, 0.05, True, 0, request=_request("dave")))

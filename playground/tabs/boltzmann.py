@@ -72,6 +72,7 @@ METHODS = ("CD", "PCD")
 FANTASY_DEFAULTS = dict(start="noise", first=0, n_chains=N_SHOWN, steps=1000, every=20, seed=0)
 YIELD_EVERY_S = 0.4
 CURVES = {"reconstruction_error": "reconstruction error (squared, per digit)", "free_energy_gap": "free-energy gap: mean F(test) − F(train), nats"}
+STACK_CURVES = {"reconstruction_error": "layer 2: reconstruction error of its input h1", "stack_error": "pixels up through both layers and down (test)"}
 ENERGY_IMAGES = ("the digit", "shifted right", "shifted down", "pixels shuffled", "noise (same ink)", "blank")
 
 EXPLANATION = r"""
@@ -579,6 +580,77 @@ class BoltzmannTab:
         yield to_image(images.cpu(), nrow), f"{view.name}: after **{steps:,}** top-level Gibbs steps and the top-down pass. {_quality_line(images.cpu())}", animation
 
     @ui_handler
+    def stack(
+        self, state: BoltzmannSession | None, n_hidden: Any, epochs: Any, lr: Any, decay: Any, seed: Any, request: gr.Request,
+    ) -> Iterator[tuple]:
+        """Greedy layer-wise training, live: stack a new RBM of ``n_hidden`` units on the
+        session's RBM (copied, kept frozen) and train it by PCD-1 on samples of p(h | v)
+        of the training digits. The result is a two-layer DBN.
+
+        Args:
+            n_hidden: units of the new layer in [1, 1000]; epochs: in [1, 200] (45
+            updates each); lr: in [1e-5, 1]; decay: bool, linear decay to 0; seed: int
+            in [0, 2^31).
+
+        Yields:
+            (session, status markdown, the new layer's receptive fields (W1 W2) mosaic,
+            plotly curves, DBN samples (at the end)). The session's DBN becomes the new
+            one when the run ends or is stopped.
+
+        Raises:
+            gr.Error: a setting out of range, or this session is already training.
+        """
+        n_hidden = check_int("units in the new layer", n_hidden, 1, MAX_UI_HIDDEN)
+        epochs = check_int("epochs", epochs, 1, MAX_UI_EPOCHS)
+        lr = check_float("learning rate", lr, 1e-5, 1.0)
+        decay = check_bool("learning-rate decay", decay)
+        seed = check_int("seed", seed, 0, SEED_MAX)
+        session = self.session(state)
+        rbm = session.rbm.model
+        per_epoch = math.ceil(len(self.ctx.data.train_labels) / BATCH_SIZE)
+        steps = epochs * per_epoch
+        model = seeded_init(
+            DBN, seed, hidden_sizes=[rbm.n_hidden, n_hidden], steps_per_layer=steps, cd_k=1, persistent=True,
+            momentum=rbm.momentum, weight_decay=rbm.weight_decay, lr_decay=decay,
+        ).to(self.ctx.device).stack_on(rbm)
+        config = TrainConfig(
+            steps=steps, lr=lr, seed=seed, batch_size=BATCH_SIZE, log_every=5, sample_every=0,
+            eval_every=max(per_epoch, steps // 40 // per_epoch * per_epoch), n_samples=36, n_eval=N_GAP,
+        )
+        key = session_key(request)
+        stop = self.ctx.sessions.start(key, "boltzmann-train")
+        try:
+            history: list[dict] = []
+            last_yield = 0.0
+            name = f"stacked here on {session.rbm.name} ({n_hidden} units, {epochs} epochs, seed {seed})"
+            for event in train(model, self.ctx.data, config, stop=stop):
+                entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
+                if event.test_losses:
+                    entry["test_losses"] = {"stack_error": event.test_losses["reconstruction_error"]}
+                history.append(entry)
+                fields = to_image(model.receptive_fields(2)[:N_FILTERS], nrow=10)
+                if event.final:
+                    status = f"**{event.status}**: {event.message}."
+                    samples = gr.skip()
+                    if event.status != "diverged" or len(history) > 1:
+                        session = replace(session, dbn=DbnView(model, name, self.ctx))
+                        if event.samples is not None:
+                            samples = to_image(event.samples, nrow=6)
+                            status += f" Samples of the new DBN are shown below. {_quality_line(event.samples)} The DBN panels now use it."
+                    yield session, status, fields, plots.training_curves(history, STACK_CURVES), samples
+                    return
+                now = time.perf_counter()
+                if now - last_yield >= YIELD_EVERY_S:
+                    last_yield = now
+                    status = (
+                        f"layer 2: epoch {event.step / per_epoch:.1f} / {epochs} · {event.step / max(event.elapsed_s, 1e-9):.0f} "
+                        f"updates/s · reconstruction error of h1 {event.losses['reconstruction_error']:.2f}"
+                    )
+                    yield session, status, fields, plots.training_curves(history, STACK_CURVES), gr.skip()
+        finally:
+            self.ctx.sessions.finish(key, "boltzmann-train", stop)
+
+    @ui_handler
     def dbn_fields(self, state: BoltzmannSession | None, layer: Any = 1) -> tuple[np.ndarray, str]:
         """What the first 100 units of DBN hidden layer ``layer`` (1 to the number of
         layers) respond to: W1 for layer 1, W1 W2 ... for higher layers (the pixel pattern
@@ -814,6 +886,25 @@ def build(ctx: AppContext) -> BoltzmannTab:
             with gr.Row():
                 dbn_grid = image_output("DBN samples", size=300, value=dbn0, elem_id="boltzmann-dbn-grid")
                 dbn_gif = gr.Image(label="the top-level chain, passed down to pixels", height=300, interactive=False, elem_classes=["pixelated", "fill"])
+            with gr.Accordion("Stack a layer on your RBM: greedy layer-wise training, live", open=False):
+                gr.Markdown(
+                    "The session's RBM (bundled, loaded or trained in the first panel) becomes layer 1, frozen; a new RBM learns "
+                    "the distribution of its hidden units' samples on the training digits. The result replaces the DBN here."
+                )
+                with gr.Row():
+                    s_hidden = gr.Slider(16, MAX_UI_HIDDEN, value=200, step=1, label="units in the new layer")
+                    s_epochs = gr.Slider(1, MAX_UI_EPOCHS, value=10, step=1, label="epochs")
+                    s_lr = gr.Number(value=0.05, label="learning rate (1e-5 to 1)", minimum=1e-5, maximum=1.0)
+                    s_decay = gr.Checkbox(value=True, label="learning rate decays linearly to 0")
+                    s_seed = gr.Number(value=0, label="seed", precision=0, minimum=0)
+                with gr.Row():
+                    stack_btn = gr.Button("Stack and train layer 2", variant="primary", elem_id="boltzmann-stack")
+                    stack_stop = gr.Button("Stop", variant="stop")
+                stack_status = gr.Markdown(elem_id="boltzmann-stack-status")
+                with gr.Row():
+                    stack_fields = image_output("layer 2's units: W1·W2", size=300)
+                    stack_curves = gr.Plot(label="training curves")
+                stack_samples = image_output("samples of the new DBN", size=300)
             n_layers = len(first.dbn.model.layers)
             layer = gr.Radio([str(i) for i in range(1, n_layers + 1)], value="1", label="what the units of layer … respond to")
             fields0, fields_note0 = tab.dbn_fields(first, 1)
@@ -899,6 +990,14 @@ def build(ctx: AppContext) -> BoltzmannTab:
         api_name="boltzmann_dbn_samples", concurrency_limit=4, concurrency_id="gibbs",
     )
     layer.input(tab.dbn_fields, [state, layer], [fields_img, fields_note], api_name="boltzmann_dbn_fields")
+    stack_event = stack_btn.click(
+        tab.stack, [state, s_hidden, s_epochs, s_lr, s_decay, s_seed], [state, stack_status, stack_fields, stack_curves, stack_samples],
+        api_name="boltzmann_stack", concurrency_limit=2, concurrency_id="train",
+    )
+    stack_event.then(lambda s: tab.describe(tab.session(s)), state, models.info, api_visibility="private").then(
+        refresh, refresh_inputs, refresh_outputs, api_visibility="private"
+    )
+    stack_stop.click(tab.stop, None, stack_status, api_visibility="private", concurrency_limit=None)
 
     bind_pick(e_gallery, e_index)
     gr.on(
