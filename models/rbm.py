@@ -270,7 +270,8 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
         """
         v0 = self.flat(v0).detach()
         with torch.no_grad():
-            ph0 = self.hidden_probs(v0)
+            x0 = v0 @ self.weight + self.hidden_bias  # (B, H), shared by p(h | v0) and F(v0)
+            ph0 = torch.sigmoid(x0)
             if self.persistent:
                 if self._chains is None or self._chains.shape != v0.shape:
                     self._chains = bernoulli(torch.full_like(v0, 0.5), generator)
@@ -289,7 +290,7 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
             self.hidden_bias.grad = -(ph0 - phk).mean(0)
             return {
                 "reconstruction_error": ((v0 - recon) ** 2).sum(1).mean(),
-                "free_energy": self.free_energy(v0).mean(),
+                "free_energy": (-(v0 @ self.visible_bias) - F.softplus(x0).sum(1)).mean(),  # F(v0), as free_energy
             }
 
     def train_step(

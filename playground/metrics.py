@@ -148,6 +148,32 @@ def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100) -
     }
 
 
+def filter_diversity(weight: Tensor) -> float:
+    """How different a layer's filters (columns of ``weight``, (V, H), H >= 2) are from
+    each other: 1 minus the mean absolute cosine similarity between two filters, each
+    centred. Early in RBM training every filter is about the same mean-digit template
+    (diversity near 0); random or well-trained filters score near 1.
+
+    Raises:
+        ValueError: fewer than 2 filters.
+    """
+    if weight.dim() != 2 or weight.shape[1] < 2:
+        raise ValueError(f"need a (V, H) matrix with H >= 2 filters, got {tuple(weight.shape)}")
+    w = weight.detach().double().cpu().T  # (H, V)
+    w = w - w.mean(1, keepdim=True)
+    w = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    n = len(w)
+    return float(1 - ((w @ w.T).abs().sum() - n) / (n * (n - 1)))
+
+
+def stroke_score(weight: Tensor) -> float:
+    """A number for "the filters look like strokes": ``filter_smoothness`` (spatially
+    coherent, not noise) times ``filter_diversity`` (not all one template), in [0, 1]
+    (negative only for anti-smooth filters). Random filters score about 0, the first
+    updates' identical blobs about 0.1, the tab's default 20-epoch RBM about 0.7."""
+    return filter_smoothness(weight) * filter_diversity(weight)
+
+
 def filter_smoothness(weight: Tensor) -> float:
     """How stroke-like a layer of 28 x 28 filters is: the correlation between
     horizontally and vertically adjacent weights of each filter (columns of ``weight``,

@@ -63,3 +63,22 @@ def test_test_nll_reports_nats_and_bits_per_dim(data):
     assert got["nll_kind"] == "iwae_bound" and got["iwae_k"] == 4
     assert 300 < got["nll_nats"] < 800  # an untrained model: ~ 784 * ln 2 = 543 nats
     assert got["nll_bits_per_dim"] == pytest.approx(got["nll_nats"] / (784 * np.log(2)))
+
+
+def test_stroke_score_separates_noise_templates_and_learnt_filters():
+    import torch.nn.functional as F
+
+    from playground.checkpoints import load
+    from playground.metrics import filter_diversity, filter_smoothness, stroke_score
+
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(784, 50, generator=g)
+    assert abs(filter_smoothness(noise)) < 0.05 and filter_diversity(noise) > 0.9
+    blob = F.avg_pool2d(torch.randn(1, 1, 28, 28, generator=g), 5, 1, 2).flatten()
+    same = blob[:, None].repeat(1, 50) + 0.01 * torch.randn(784, 50, generator=g)
+    assert filter_smoothness(same) > 0.5 and filter_diversity(same) < 0.2
+    assert stroke_score(noise) < 0.1 and stroke_score(same) < 0.15
+    learnt = load("rbm").weight
+    assert stroke_score(learnt) > 0.4
+    with pytest.raises(ValueError):
+        filter_smoothness(torch.zeros(10, 3))

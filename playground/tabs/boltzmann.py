@@ -72,7 +72,7 @@ METHODS = ("CD", "PCD")
 FANTASY_DEFAULTS = dict(start="noise", first=0, n_chains=N_SHOWN, steps=1000, every=20, seed=0)
 YIELD_EVERY_S = 0.4
 CURVES = {"reconstruction_error": "reconstruction error (squared, per digit)", "free_energy_gap": "free-energy gap: mean F(test) − F(train), nats"}
-STACK_CURVES = {"reconstruction_error": "layer 2: reconstruction error of its input h1", "stack_error": "pixels up through both layers and down (test)"}
+STACK_CURVES = {"reconstruction_error": "layer 2: error on h1", "stack_error": "pixels, up and down (test)"}
 ENERGY_IMAGES = ("the digit", "shifted right", "shifted down", "pixels shuffled", "noise (same ink)", "blank")
 
 EXPLANATION = r"""
@@ -196,8 +196,12 @@ class DbnView:
         """Markdown: name and layer sizes."""
         m = self.model
         sizes = " → ".join(str(n) for n in [784, *m.hidden_sizes])
+        schedule = (
+            f"layer 1 copied from the RBM, layer 2 trained {m.steps_per_layer:,} updates" if m.first_trained_layer
+            else f"greedy, {m.steps_per_layer:,} updates per layer"
+        )
         return (
-            f"**DBN: {self.name}** · layers {sizes} · greedy, {m.steps_per_layer:,} updates per layer · "
+            f"**DBN: {self.name}** · layers {sizes} · {schedule} · "
             f"samples: {m.n_gibbs:,} Gibbs steps in the top RBM, then the top-down pass"
         )
 
@@ -844,10 +848,11 @@ def build(ctx: AppContext) -> BoltzmannTab:
             with gr.Row():
                 start = gr.Radio(["noise", "test digits"], value=f["start"], label="start the chains from")
                 first_box = index_box(ctx.data, "first test digit", f["first"])
+                chain_seed = gr.Number(value=f["seed"], label="seed", precision=0, minimum=0)
+            with gr.Row():
                 n_chains = gr.Slider(1, MAX_CHAINS, value=f["n_chains"], step=1, label=f"chains (≤ {MAX_CHAINS})", elem_id="boltzmann-chains")
                 steps = gr.Slider(1, MAX_UI_GIBBS, value=f["steps"], step=1, label=f"Gibbs steps (≤ {MAX_UI_GIBBS:,})", elem_id="boltzmann-chain-steps")
                 every = gr.Slider(1, 500, value=f["every"], step=1, label=f"a frame every … steps (≤ {MAX_FRAMES} frames)")
-                chain_seed = gr.Number(value=f["seed"], label="seed", precision=0, minimum=0)
             gallery = digit_gallery(ctx.data, label="click a test digit to start the chains there")
             run_btn = gr.Button("Run the chains", variant="primary", elem_id="boltzmann-run-chains")
             chain_status = gr.Markdown(
@@ -857,7 +862,10 @@ def build(ctx: AppContext) -> BoltzmannTab:
             with gr.Row():
                 states_img = image_output("sampled states v", size=300, value=to_image(states0), elem_id="boltzmann-states")
                 means_img = image_output("means p(v = 1 | h)", size=300, value=rbm0, elem_id="boltzmann-means")
-                chain_gif = gr.Image(label="the chains as an animation (states | means)", height=300, interactive=False, elem_classes=["pixelated", "fill"], elem_id="boltzmann-chain-gif")
+            chain_gif = gr.Image(
+                label="the chains as an animation: states (left) and means (right)", height=420, interactive=False,
+                elem_classes=["pixelated", "fill"], elem_id="boltzmann-chain-gif",
+            )
 
         with gr.Tab("Completion", id="boltzmann-complete"):
             gr.Markdown("Fix the top rows of a test digit and let clamped Gibbs sampling fill in the rest: the RBM's guess of the bottom half.")
