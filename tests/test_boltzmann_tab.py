@@ -94,12 +94,28 @@ def test_bad_training_settings_are_refused_with_the_limit(tab, bad, message):
         _train(tab, **bad)
 
 
-def test_a_diverging_run_keeps_the_last_finite_weights(tab):
+def test_a_diverging_run_keeps_the_last_finite_weights(tab, monkeypatch):
+    # An RBM's sigmoids rarely overflow, so make the 30th update produce NaN gradients.
+    original = RBM.cd_gradients
+    calls = {"n": 0}
+
+    def breaking(self, v0, generator=None):
+        terms = original(self, v0, generator)
+        calls["n"] += 1
+        if calls["n"] >= 30:
+            self.weight.grad.fill_(float("nan"))
+        return terms
+
+    monkeypatch.setattr(RBM, "cd_gradients", breaking)
     start = _small_session(tab)
-    events = _train(tab, state=start, lr=1.0, momentum=0.99, weight_decay=0.0, epochs=20, n_hidden=64)
-    session = events[-1][0]
-    for p in session.rbm.model.parameters():
-        assert torch.isfinite(p).all()
+    events = _train(tab, state=start, epochs=2)
+    session, status = events[-1][0], events[-1][1]
+    assert "**diverged**" in status and "restored the last finite weights" in status
+    model = session.rbm.model
+    assert model is not start.rbm.model and model.n_hidden == 32
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    # It stopped at the last event before the NaN: 25 updates (events every 5).
+    assert "by step 30" in status
 
 
 def test_one_training_run_per_session_and_sessions_are_isolated(tab):
