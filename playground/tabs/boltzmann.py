@@ -390,42 +390,52 @@ class BoltzmannTab:
         finally:
             self.ctx.sessions.finish(key, "boltzmann-train", stop)
 
-    def _train_run(self, state: BoltzmannSession | None, model: RBM, config: TrainConfig, stop: threading.Event, per_epoch: int, name: str):
-        session = self.session(state)
+    def _stream(self, model: Any, config: TrainConfig, stop: threading.Event, record: Any) -> Iterator[tuple[Any, list[dict], bool]]:
+        """Run the trainer and pass on (event, history, learnt) about every
+        ``YIELD_EVERY_S`` seconds and at the end; ``record(event)`` turns an event into a
+        ``plots.training_curves`` history entry. ``learnt``: whether the model holds
+        anything to keep (False only for a run that diverged before its first event)."""
         history: list[dict] = []
         last_yield = 0.0
         n_good = 0
         for event in train(model, self.ctx.data, config, stop=stop):
+            history.append(record(event))
+            n_good += not event.final
+            now = time.perf_counter()
+            if event.final or now - last_yield >= YIELD_EVERY_S:
+                last_yield = now
+                yield event, history, bool(n_good) or event.status != "diverged"
+
+    def _train_run(self, state: BoltzmannSession | None, model: RBM, config: TrainConfig, stop: threading.Event, per_epoch: int, name: str):
+        session = self.session(state)
+
+        def record(event: Any) -> dict:
             entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
             if event.test_losses:
                 entry["test_losses"] = {"reconstruction_error": event.test_losses["reconstruction_error"]}
                 entry["losses"]["free_energy_gap"] = _free_energy_gap(model, self.ctx)
-            history.append(entry)
-            n_good += not event.final
-            if event.final:
-                status = f"**{event.status}**: {event.message}."
-                fantasies = gr.skip()
-                if n_good or event.status != "diverged":
-                    session = self._with_model(session, model, name)
-                    if event.samples is not None:
-                        fantasies = to_image(event.samples, nrow=8)
-                        status += (
-                            f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. "
-                            f"{_quality_line(event.samples)} Every RBM panel now uses this model."
-                        )
-                else:
-                    status += " Nothing finite was learnt, so your previous RBM is kept."
-                yield (session, status, _filters(model.weight), self._reconstructions(model), plots.training_curves(history, CURVES), fantasies)
-                return
-            now = time.perf_counter()
-            if now - last_yield >= YIELD_EVERY_S:
-                last_yield = now
+            return entry
+
+        for event, history, learnt in self._stream(model, config, stop, record):
+            fantasies = gr.skip()
+            if not event.final:
                 status = (
                     f"epoch {event.step / per_epoch:.1f} / {config.steps // per_epoch} · update {event.step} · "
                     f"{event.step / max(event.elapsed_s, 1e-9):.0f} updates/s · reconstruction error "
                     f"{event.losses['reconstruction_error']:.2f}"
                 )
-                yield (session, status, _filters(model.weight), self._reconstructions(model), plots.training_curves(history, CURVES), gr.skip())
+            elif learnt:
+                session = self._with_model(session, model, name)
+                status = f"**{event.status}**: {event.message}."
+                if event.samples is not None:
+                    fantasies = to_image(event.samples, nrow=8)
+                    status += (
+                        f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. "
+                        f"{_quality_line(event.samples)} Every RBM panel now uses this model."
+                    )
+            else:
+                status = f"**{event.status}**: {event.message}. Nothing finite was learnt, so your previous RBM is kept."
+            yield session, status, _filters(model.weight), self._reconstructions(model), plots.training_curves(history, CURVES), fantasies
 
     @ui_handler
     def stop(self, request: gr.Request) -> str:
@@ -623,34 +633,32 @@ class BoltzmannTab:
         )
         key = session_key(request)
         stop = self.ctx.sessions.start(key, "boltzmann-train")
+        name = f"stacked here on {session.rbm.name} ({n_hidden} units, {epochs} epochs, seed {seed})"
+
+        def record(event: Any) -> dict:
+            entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
+            if event.test_losses:
+                entry["test_losses"] = {"stack_error": event.test_losses["reconstruction_error"]}
+            return entry
+
         try:
-            history: list[dict] = []
-            last_yield = 0.0
-            name = f"stacked here on {session.rbm.name} ({n_hidden} units, {epochs} epochs, seed {seed})"
-            for event in train(model, self.ctx.data, config, stop=stop):
-                entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
-                if event.test_losses:
-                    entry["test_losses"] = {"stack_error": event.test_losses["reconstruction_error"]}
-                history.append(entry)
-                fields = to_image(model.receptive_fields(2)[:N_FILTERS], nrow=10)
-                if event.final:
-                    status = f"**{event.status}**: {event.message}."
-                    samples = gr.skip()
-                    if event.status != "diverged" or len(history) > 1:
-                        session = replace(session, dbn=DbnView(model, name, self.ctx))
-                        if event.samples is not None:
-                            samples = to_image(event.samples, nrow=6)
-                            status += f" Samples of the new DBN are shown below. {_quality_line(event.samples)} The DBN panels now use it."
-                    yield session, status, fields, plots.training_curves(history, STACK_CURVES), samples
-                    return
-                now = time.perf_counter()
-                if now - last_yield >= YIELD_EVERY_S:
-                    last_yield = now
+            for event, history, learnt in self._stream(model, config, stop, record):
+                samples = gr.skip()
+                if not event.final:
                     status = (
                         f"layer 2: epoch {event.step / per_epoch:.1f} / {epochs} · {event.step / max(event.elapsed_s, 1e-9):.0f} "
                         f"updates/s · reconstruction error of h1 {event.losses['reconstruction_error']:.2f}"
                     )
-                    yield session, status, fields, plots.training_curves(history, STACK_CURVES), gr.skip()
+                elif learnt:
+                    session = replace(session, dbn=DbnView(model, name, self.ctx))
+                    status = f"**{event.status}**: {event.message}."
+                    if event.samples is not None:
+                        samples = to_image(event.samples, nrow=6)
+                        status += f" Samples of the new DBN are shown below. {_quality_line(event.samples)} The DBN panels now use it."
+                else:
+                    status = f"**{event.status}**: {event.message}. Nothing finite was learnt, so your previous DBN is kept."
+                fields = to_image(model.receptive_fields(2)[:N_FILTERS], nrow=10)
+                yield session, status, fields, plots.training_curves(history, STACK_CURVES), samples
         finally:
             self.ctx.sessions.finish(key, "boltzmann-train", stop)
 
