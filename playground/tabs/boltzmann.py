@@ -32,6 +32,7 @@ from playground import checkpoints, plots
 from playground.metrics import CONFIDENCE, classify
 from playground.tabs.common import (
     AppContext,
+    BundledViews,
     bind_pick,
     checkpoint_panel,
     digit_gallery,
@@ -264,23 +265,16 @@ class BoltzmannTab:
 
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
-        self._bundled: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._bundled = BundledViews(
+            ctx, FAMILIES, lambda model, name: (RbmView if isinstance(model, RBM) else DbnView)(model, name, ctx)
+        )
 
     # -- sessions and models ----------------------------------------------------------------
-    def _bundled_view(self, name: str) -> Any:
-        with self._lock:
-            if name not in self._bundled:
-                model = checkpoints.load(name, family=FAMILIES, device=self.ctx.device)
-                view_cls = RbmView if isinstance(model, RBM) else DbnView
-                self._bundled[name] = view_cls(model, f"bundled `{name}`", self.ctx)
-            return self._bundled[name]
-
     def session(self, state: BoltzmannSession | None) -> BoltzmannSession:
         """The session's state, or a new one on the bundled RBM and DBN."""
         if isinstance(state, BoltzmannSession):
             return state
-        return BoltzmannSession(self._bundled_view(DEFAULT_RBM), self._bundled_view(DEFAULT_DBN))
+        return BoltzmannSession(self._bundled.get(DEFAULT_RBM), self._bundled.get(DEFAULT_DBN))
 
     def _with_model(self, state: BoltzmannSession | None, model: Any, name: str) -> BoltzmannSession:
         session = self.session(state)

@@ -7,6 +7,7 @@ import functools
 import inspect
 import logging
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -176,6 +177,29 @@ def load_checkpoint_zip(ctx: AppContext, family: str | Sequence[str], path: str 
         model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=family, device=ctx.device)
     gr.Info("Loaded the uploaded checkpoint")
     return model
+
+
+class BundledViews:
+    """Bundled checkpoints of a tab, each loaded once (on first use, under a lock) and
+    wrapped by ``wrap(model, name)`` into the tab's read-only view, which every session
+    without a model of its own shares."""
+
+    def __init__(self, ctx: AppContext, families: str | Sequence[str], wrap: Callable[[HubModel, str], object]):
+        self._ctx, self._families, self._wrap = ctx, families, wrap
+        self._views: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        """The view of bundled checkpoint ``name``.
+
+        Raises:
+            ValueError: (CheckpointError) no such bundled checkpoint of these families.
+        """
+        with self._lock:
+            if name not in self._views:
+                model = checkpoints.load(name, family=self._families, device=self._ctx.device)
+                self._views[name] = self._wrap(model, f"bundled `{name}`")
+            return self._views[name]
 
 
 def session_key(request: gr.Request | None) -> str:

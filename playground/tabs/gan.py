@@ -40,6 +40,7 @@ from playground.metrics import CONFIDENCE, classify, sample_quality
 from playground.tabs import gan_lab
 from playground.tabs.common import (
     AppContext,
+    BundledViews,
     checkpoint_panel,
     image_output,
     load_checkpoint,
@@ -245,17 +246,12 @@ class GanTab:
 
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
-        self._defaults: dict[str, GanView] = {}
-        self._lock = threading.Lock()
+        self._bundled = BundledViews(ctx, FAMILIES, lambda model, name: GanView(model, name, ctx))
 
     # -- sessions and models -------------------------------------------------------------
     def bundled_view(self, name: str) -> GanView:
         """A bundled GAN (``gan`` or ``cgan``), loaded once and shared read-only."""
-        with self._lock:
-            if name not in self._defaults:
-                model = checkpoints.load(name, family=FAMILIES, device=self.ctx.device)
-                self._defaults[name] = GanView(model, f"bundled `{name}`", self.ctx)
-            return self._defaults[name]
+        return self._bundled.get(name)
 
     def session(self, state: GanSession | None) -> GanSession:
         """The session's state, or a new one on the bundled DCGAN."""

@@ -28,6 +28,7 @@ from playground.attributes import TRAITS, attribute_vectors, measure_traits, sle
 from playground.metrics import classify
 from playground.tabs.common import (
     AppContext,
+    BundledViews,
     bind_pick,
     check_index,
     checkpoint_panel,
@@ -205,18 +206,13 @@ class VaeTab:
 
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
-        self._default: VaeView | None = None
-        self._lock = threading.Lock()
+        self._bundled = BundledViews(ctx, "vae", lambda model, name: VaeView(model, name, ctx))
 
     # -- sessions and models -------------------------------------------------------
     def default_view(self) -> VaeView:
         """The bundled VAE, loaded once and shared read-only by sessions that have not
         loaded or trained their own."""
-        with self._lock:
-            if self._default is None:
-                model = checkpoints.load(DEFAULT_CHECKPOINT, family="vae", device=self.ctx.device)
-                self._default = VaeView(model, f"bundled `{DEFAULT_CHECKPOINT}`", self.ctx)
-            return self._default
+        return self._bundled.get(DEFAULT_CHECKPOINT)
 
     def session(self, state: VaeSession | None) -> VaeSession:
         """The session's state, or a new one on the bundled default."""
