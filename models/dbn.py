@@ -34,7 +34,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
     Args:
         hidden_sizes: units of each hidden layer, bottom to top, 1 to 4 layers of
             [1, 4096] units each.
-        steps_per_layer: updates given to each layer before the next starts, >= 1 (the
+        steps_per_layer: updates given to each layer before the next starts, in [1, 10^7] (the
             top layer also trains for whatever the run has left). Train for
             ``len(hidden_sizes) * steps_per_layer`` steps.
         lr_decay: each layer's learning rate decays linearly from the run's rate to 0
@@ -113,6 +113,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         """Pass binary images (B, 1, 28, 28) or (B, 784) up through the first
         ``n_layers`` RBMs: each layer's p(h | v), sampled to binary states when ``sample``
         (as the next layer's training data), else the probabilities. Returns (B, units)."""
+        n_layers = check_int("layers to pass up through", n_layers, 0, len(self.layers))
         v = self.layers[0].flat(x)
         for layer in self.layers[:n_layers]:
             p = layer.hidden_probs(v)
@@ -124,6 +125,7 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         """The top-down pass: from states ``h`` of hidden layer ``from_layer`` (1-based;
         (B, units)), sample each lower layer from p(v | h) and return the pixel means
         p(v | h1), (B, 784) in [0, 1]."""
+        from_layer = check_int("layer to pass down from", from_layer, 1, len(self.layers))
         v = h
         for i in range(from_layer - 1, -1, -1):
             mean = self.layers[i].visible_probs(v)
@@ -206,20 +208,26 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         """
         n = check_int("samples", n, 1, 10_000)
         top = self.top
+        # Frames are passed down with their own generator, so the samples do not depend on
+        # how many frames are drawn (with 3 or more layers the down-pass samples too).
+        frame_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)) if generator is not None else None
+        frame_generator = torch.Generator().manual_seed(frame_seed) if frame_seed is not None else None
         if start is not None:
+            if len(start) != n:
+                raise ValueError(f"start must hold n = {n} images, got {len(start)}")
             v_top = self.up(start.to(self.device), len(self.layers) - 1, sample=True, generator=generator)
         else:
             v_top = bernoulli(torch.full((n, top.n_visible), 0.5, device=self.device), generator)
         states, mean, chain_frames = top.gibbs_chain(v_top, n_gibbs, every=every, generator=generator)
         depth = len(self.layers) - 1
 
-        def to_pixels(states: Tensor, means: Tensor) -> Tensor:
+        def to_pixels(states: Tensor, means: Tensor, g: torch.Generator | None) -> Tensor:
             if depth == 0:
                 return means.view(-1, 1, 28, 28)
-            return self.down(states.to(self.device), depth, generator).view(-1, 1, 28, 28)
+            return self.down(states.to(self.device), depth, g).view(-1, 1, 28, 28)
 
-        frames = [(step, to_pixels(s, m).cpu()) for step, s, m in chain_frames]
-        return to_pixels(states, mean), frames
+        frames = [(step, to_pixels(s, m, frame_generator).cpu()) for step, s, m in chain_frames]
+        return to_pixels(states, mean, generator), frames
 
     @torch.no_grad()
     def receptive_fields(self, layer: int) -> Tensor:

@@ -172,8 +172,14 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
         return v.to(self.weight.dtype)
 
     def energy(self, v: Tensor, h: Tensor) -> Tensor:
-        """E(v, h) = -a.v - b.h - v.W.h in nats: (B,) for v (B, V) or images, h (B, H)."""
+        """E(v, h) = -a.v - b.h - v.W.h in nats: (B,) for v (B, V) or images, h (B, H).
+
+        Raises:
+            ValueError: shapes that do not match the RBM or each other.
+        """
         v = self.flat(v)
+        if h.shape != (len(v), self.n_hidden):
+            raise ValueError(f"h must have shape ({len(v)}, {self.n_hidden}), got {tuple(h.shape)}")
         return -(v @ self.visible_bias) - (h @ self.hidden_bias) - ((v @ self.weight) * h).sum(1)
 
     def free_energy(self, v: Tensor) -> Tensor:
@@ -226,8 +232,8 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
         fixed = None
         if clamp is not None:
             fixed = clamp.to(v.device, torch.bool)
-            if fixed.shape[-1] != self.n_visible:
-                raise ValueError(f"the clamp mask must have {self.n_visible} values per image")
+            if tuple(fixed.shape) not in {(self.n_visible,), tuple(v.shape)}:
+                raise ValueError(f"the clamp mask must have shape ({self.n_visible},) or {tuple(v.shape)}, got {tuple(fixed.shape)}")
             fixed = fixed.expand_as(v)
             values = v.clone()
         mean = v.clone()
@@ -330,8 +336,10 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
         (n, 1, 28, 28) float32 in [0, 1] (grey levels read better than one binary draw).
 
         Raises:
-            ValueError: labels given, or a model whose visible layer is not 28 x 28.
+            ValueError: ``n`` not in [1, 100,000], labels given, or a model whose visible
+                layer is not 28 x 28.
         """
+        n = check_int("samples", n, 1, 100_000)
         self.check_labels(y, n)
         if self.n_visible != N_PIXELS:
             raise ValueError(f"only an RBM with {N_PIXELS} visible units draws images")
@@ -455,7 +463,7 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
             ``log_z_floor`` (see ``log_z_floor``), ``exact`` (1.0 or 0.0), ``n_betas``,
             ``n_runs`` (0 when exact).
         """
-        key = (self._weights_key(), self.ais_betas, self.ais_runs)
+        key = (self._weights_key(), self.ais_betas, self.ais_runs, id(base_data), seed)
         if self._log_z_cache is not None and self._log_z_cache[0] == key:
             return self._log_z_cache[1]
         if self.n_hidden <= MAX_EXACT_HIDDEN:

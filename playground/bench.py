@@ -315,6 +315,8 @@ def bench_boltzmann(steps: int, repeats: int, quick: bool, log: Callable[[str], 
     reached, score, scoring = None, 0.0, 0.0
     for output in run:
         elapsed = time.perf_counter() - start - scoring
+        if not isinstance(output[2], np.ndarray):  # the "Starting…" update has no mosaic yet
+            continue
         t0 = time.perf_counter()
         # The mosaic's tiles are the first 100 filters, each rescaled: correlation ignores that.
         tiles = grid_tiles(output[2], min(100, TRAIN_DEFAULTS["n_hidden"]), nrow=10)  # (100, 1, 28, 28)

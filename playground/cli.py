@@ -199,13 +199,13 @@ def evaluate(
     n_samples = check_int("--n-samples", n_samples, 2, 100_000)
     seed = check_int("--seed", seed, 0, SEED_MAX)
     y_test = data.test_labels if model.conditional else None
+    _set_gibbs_steps(model, gibbs_steps)
+    _set_ais(model, ais_betas, ais_runs, data)
     test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
     if not isinstance(model, GenerativeModel):
         return {**result, "test_accuracy": test_losses.get("accuracy"), "test_loss_nats": test_losses["loss"]}
     if iwae_k is not None and hasattr(model, "n_importance"):
         model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
-    _set_gibbs_steps(model, gibbs_steps)
-    _set_ais(model, ais_betas, ais_runs, data)
     if model.nll_kind != "none":  # GANs have no likelihood to report
         torch.manual_seed(seed)
         start = time.perf_counter()
@@ -226,8 +226,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset, args.gibbs_steps, args.ais_betas, args.ais_runs,
     )
-    print(json.dumps(result))
+    print(json.dumps(_finite(result), allow_nan=False))
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (an AIS interval reaching 0 gives -inf)
+    replaced by None, so that the output is strict JSON (null, not -Infinity)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

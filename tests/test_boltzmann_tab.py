@@ -108,11 +108,12 @@ def test_a_diverging_run_keeps_the_last_finite_weights(tab, monkeypatch):
 
     monkeypatch.setattr(RBM, "cd_gradients", breaking)
     start = _small_session(tab)
+    old = start.rbm.model
     events = _train(tab, state=start, epochs=2)
     session, status = events[-1][0], events[-1][1]
     assert "**diverged**" in status and "restored the last finite weights" in status
     model = session.rbm.model
-    assert model is not start.rbm.model and model.n_hidden == 32
+    assert model is not old and model.n_hidden == 32
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     # It stopped at the last event before the NaN: 25 updates (events every 5).
     assert "by step 30" in status
@@ -236,10 +237,13 @@ def test_loading_a_dbn_keeps_the_rbm_and_wrong_families_are_refused(tab, tmp_pat
     model = seeded_init(DBN, 0, hidden_sizes=[16, 8])
     model.save_pretrained(tmp_path / "dbn")
     start = tab.session(None)
+    rbm_before = start.rbm
     session, text = tab.load(start, "", str(tmp_path / "dbn"))
-    assert session.dbn.model.hidden_sizes == [16, 8] and session.rbm is start.rbm
+    assert session.dbn.model.hidden_sizes == [16, 8] and session.rbm is rbm_before
+    assert "DBN: `" in text and tab.session(None).dbn.model.hidden_sizes == [500, 500]  # the bundled one is untouched
     with pytest.raises(gr.Error, match="vae"):
         tab.load(start, "vae", "")
+    assert session.dbn.model.hidden_sizes == [16, 8]  # a refused load changes nothing
 
 
 def test_download_round_trips_the_sessions_rbm(tab, tmp_path):
@@ -253,11 +257,42 @@ def test_download_round_trips_the_sessions_rbm(tab, tmp_path):
 
 def test_stacking_a_layer_on_the_sessions_rbm_makes_a_new_dbn(tab):
     start = _small_session(tab)
+    rbm_before = start.rbm
     events = list(tab.stack(start, 12, 1, 0.05, True, 0, request=_request("dave")))
     session, status, fields, curves, samples = events[-1]
     assert "**done**" in status and "Samples of the new DBN" in status
-    assert session.dbn.model.hidden_sizes == [24, 12] and session.rbm is start.rbm
+    assert session.dbn.model.hidden_sizes == [24, 12] and session.rbm is rbm_before
     assert torch.equal(session.dbn.model.layers[0].weight, start.rbm.model.weight)
     assert fields.shape == (2 * 30 + 2, 10 * 30 + 2) and samples.shape == (6 * 30 + 2, 6 * 30 + 2)
     with pytest.raises(gr.Error, match="units in the new layer"):
         list(tab.stack(start, 0, 1, 0.05, True, 0, request=_request("dave")))
+
+
+def test_a_load_during_a_training_run_is_not_undone_by_its_end(tab, tmp_path):
+    dbn = seeded_init(DBN, 0, hidden_sizes=[16, 8])
+    dbn.save_pretrained(tmp_path / "dbn")
+    run = tab.train(None, request=_request("erin"), n_hidden=16, method="CD", k=1, lr=0.05, epochs=1, momentum=0.5, weight_decay=0.0, decay=False, seed=0)
+    session = next(run)[0]  # the State holds this session from the first yield
+    loaded, _ = tab.load(session, "", str(tmp_path / "dbn"))  # the same user loads a DBN meanwhile
+    assert loaded is session
+    final = list(run)[-1][0]
+    assert final is session and final.dbn.model.hidden_sizes == [16, 8] and final.rbm.model.n_hidden == 16
+
+
+def test_an_rbm_that_does_not_draw_digits_is_refused_on_load(tab, tmp_path):
+    seeded_init(RBM, 0, n_hidden=8, n_visible=100).save_pretrained(tmp_path / "small")
+    start = _small_session(tab)
+    with pytest.raises(gr.Error, match="784 visible units"):
+        tab.load(start, "", str(tmp_path / "small"))
+    assert start.rbm.model.n_visible == 784
+
+
+@pytest.mark.parametrize("first", [None, float("nan"), "abc", 1e30, -1])
+def test_the_first_test_digit_is_checked_even_for_chains_from_noise(tab, first):
+    with pytest.raises(gr.Error, match="first test digit"):
+        list(tab.fantasies(None, "noise", first, 4, 10, 5, 0))
+
+
+def test_the_frame_limit_counts_the_last_partial_interval(tab):
+    with pytest.raises(gr.Error, match="201 frames"):
+        list(tab.fantasies(None, "noise", 0, 4, 1999, 10, 0))

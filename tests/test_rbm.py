@@ -235,3 +235,26 @@ def test_stacking_on_a_trained_rbm_trains_only_the_new_layer(data):
     assert not torch.equal(top, model.layers[1].weight)
     with pytest.raises(ValueError, match="layer 1 of this DBN is 784 x 16"):
         seeded_init(DBN, 0, hidden_sizes=[16, 8]).stack_on(seeded_init(RBM, 0, n_hidden=20))
+
+
+def test_bad_sampling_requests_are_value_errors(data):
+    model = seeded_init(RBM, 0, n_hidden=8)
+    for n in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="samples"):
+            model.sample(n)
+    with pytest.raises(ValueError, match="clamp mask"):
+        model.gibbs_chain(torch.zeros(3, 784), 2, clamp=torch.zeros(2, 784, dtype=torch.bool))
+    with pytest.raises(ValueError, match="h must have shape"):
+        model.energy(torch.zeros(3, 784), torch.zeros(3, 5))
+    dbn = seeded_init(DBN, 0, hidden_sizes=[16, 8])
+    with pytest.raises(ValueError, match="start must hold n = 5"):
+        dbn.generate(5, 2, start=data.images("test", "binary")[:3])
+    with pytest.raises(ValueError, match="layers to pass up"):
+        dbn.up(torch.zeros(2, 784), 3)
+
+
+def test_dbn_samples_do_not_depend_on_how_many_frames_are_drawn():
+    model = seeded_init(DBN, 0, hidden_sizes=[16, 12, 8]).eval()
+    a, frames_a = model.generate(4, 20, every=0, generator=torch.Generator().manual_seed(0))
+    b, frames_b = model.generate(4, 20, every=5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and not frames_a and len(frames_b) == 5

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import N_PIXELS, SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
 from models.dbn import DBN
 from models.rbm import RBM, bernoulli, weights_as_images
 from playground import checkpoints, plots
@@ -230,11 +230,14 @@ def _free_energy_gap(model: RBM, ctx: AppContext) -> float:
 
 @dataclass
 class BoltzmannSession:
-    """One browser session's models: the RBM every RBM panel uses and the DBN."""
+    """One browser session's models: the RBM every RBM panel uses and the DBN.
+
+    Handlers change the session in place (``rbm`` or ``dbn``) rather than replacing it, so
+    that a training run, which holds the session for its whole length, and a Load or an
+    AIS estimate made meanwhile by the same user do not undo each other."""
 
     rbm: RbmView
     dbn: DbnView
-    frames: list[np.ndarray] = field(default_factory=list)  # the last fantasy run's frames
 
 
 def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
@@ -244,7 +247,7 @@ def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarr
 
 
 def _frames_note(steps: int, every: int) -> int:
-    n_frames = steps // every + 1
+    n_frames = math.ceil(steps / every) + 1  # the start, every ``every`` steps, and the end
     if n_frames > MAX_FRAMES:
         raise ValueError(
             f"{steps} steps with a frame every {every} make {n_frames} frames: at most {MAX_FRAMES}; "
@@ -277,10 +280,21 @@ class BoltzmannTab:
         return BoltzmannSession(self._bundled.get(DEFAULT_RBM), self._bundled.get(DEFAULT_DBN))
 
     def _with_model(self, state: BoltzmannSession | None, model: Any, name: str) -> BoltzmannSession:
+        """The session with ``model`` as its RBM or DBN (changed in place).
+
+        Raises:
+            ValueError: an RBM that does not model 28 x 28 pixels (784 visible units).
+        """
+        if isinstance(model, RBM) and model.n_visible != N_PIXELS:
+            raise ValueError(
+                f"this tab draws digits: it needs an RBM with {N_PIXELS} visible units (28 x 28 pixels), this one has {model.n_visible}"
+            )
         session = self.session(state)
         if isinstance(model, DBN):
-            return replace(session, dbn=DbnView(model, name, self.ctx))
-        return replace(session, rbm=RbmView(model, name, self.ctx), frames=[])
+            session.dbn = DbnView(model, name, self.ctx)
+        else:
+            session.rbm = RbmView(model, name, self.ctx)
+        return session
 
     def describe(self, session: BoltzmannSession) -> str:
         """Markdown describing both of the session's models."""
@@ -339,8 +353,8 @@ class BoltzmannTab:
         self, state: BoltzmannSession | None, n_hidden: Any, method: Any, k: Any, lr: Any, epochs: Any,
         momentum: Any, weight_decay: Any, decay: Any, seed: Any, request: gr.Request,
     ) -> Iterator[tuple]:
-        """Train a new RBM from scratch on the 4,500 binarised training digits, in batches
-        of 100 (45 updates per epoch).
+        """Train a new RBM from scratch on the binarised training digits, in batches of 100
+        (an epoch is one pass: 45 updates on the bundled 4,500 digits).
 
         Args:
             n_hidden: hidden units in [1, 1000]; method: "CD" (CD-k) or "PCD"; k: Gibbs
@@ -402,6 +416,9 @@ class BoltzmannTab:
 
     def _train_run(self, state: BoltzmannSession | None, model: RBM, config: TrainConfig, stop: threading.Event, per_epoch: int, name: str):
         session = self.session(state)
+        # The State holds this session object from now on, so a Load made during the run
+        # changes it in place and the run's end does not undo it.
+        yield session, "Starting…", gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
         def record(event: Any) -> dict:
             entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
@@ -447,7 +464,7 @@ class BoltzmannTab:
         Args:
             start: "noise" (each pixel on with probability 1/2) or "test digits" (chains
                 start at test digits ``first``, ``first`` + 1, ...).
-            first: test index in [0, 499]; n_chains: in [1, 100]; steps: Gibbs steps in
+            first: test index in [0, N_test - 1] (checked whichever the start); n_chains: in [1, 100]; steps: Gibbs steps in
             [1, 10,000]; every: steps between frames in [1, 10,000], at most 200 frames;
             seed: int in [0, 2^31).
 
@@ -464,12 +481,13 @@ class BoltzmannTab:
         every = check_int("frame every (steps)", every, 1, MAX_UI_GIBBS)
         seed = check_int("seed", seed, 0, SEED_MAX)
         _frames_note(steps, every)
+        _, digits = _test_digits(self.ctx, first, n_chains)  # checks ``first`` whichever the start
         model = self.session(state).rbm.model
         g = torch.Generator().manual_seed(seed)
         if start == "noise":
             v = bernoulli(torch.full((n_chains, model.n_visible), 0.5), g)
         else:
-            v = _test_digits(self.ctx, first, n_chains)[1].view(n_chains, -1)
+            v = digits.view(n_chains, -1)
         yield from self._stream_chain(model, v.to(model.device), steps, every, g, None, f"fantasies-{start.replace(' ', '-')}")
 
     def _stream_chain(self, model: RBM, v: Tensor, steps: int, every: int, g: torch.Generator, clamp: Tensor | None, name: str):
@@ -506,7 +524,7 @@ class BoltzmannTab:
         ``first``, ``first`` + 1, ... are fixed and the chain samples the rest.
 
         Args:
-            first: test index in [0, 499]; n_digits: in [1, 8]; rows: clamped rows in
+            first: test index in [0, N_test - 1]; n_digits: in [1, 8]; rows: clamped rows in
             [1, 27]; n_samples: completions per digit in [1, 8]; steps: Gibbs steps in
             [1, 5,000]; seed: int in [0, 2^31).
 
@@ -566,8 +584,9 @@ class BoltzmannTab:
             n: samples in [1, 100]; steps: in [1, 10,000]; every: steps between frames,
             at most 200 frames; start: "noise" or "test digits"; seed: int in [0, 2^31).
 
-        Returns:
-            (the final samples grid, status markdown, animation GIF path of the chain).
+        Yields:
+            a placeholder (the grid unchanged, "Running…"), then (the final samples grid,
+            status markdown, animation GIF path of the chain).
 
         Raises:
             gr.Error: a value out of range.
@@ -636,6 +655,7 @@ class BoltzmannTab:
             return entry
 
         try:
+            yield session, "Starting…", gr.skip(), gr.skip(), gr.skip()  # the State holds this session from now on
             for event, history, learnt in self._stream(model, config, stop, record):
                 samples = gr.skip()
                 if not event.final:
@@ -644,7 +664,7 @@ class BoltzmannTab:
                         f"updates/s · reconstruction error of h1 {event.losses['reconstruction_error']:.2f}"
                     )
                 elif learnt:
-                    session = replace(session, dbn=DbnView(model, name, self.ctx))
+                    session.dbn = DbnView(model, name, self.ctx)
                     status = f"**{event.status}**: {event.message}."
                     if event.samples is not None:
                         samples = to_image(event.samples, nrow=6)
@@ -687,7 +707,7 @@ class BoltzmannTab:
 
     @ui_handler
     def energy(self, state: BoltzmannSession | None, index: Any = 0, shift: Any = 3, seed: Any = 0) -> tuple[np.ndarray, go.Figure, str]:
-        """Free energies of a test digit (index in [0, 499]), it shifted right and down by
+        """Free energies of a test digit (index in [0, N_test - 1]), it shifted right and down by
         ``shift`` in [1, 10] pixels, its pixels shuffled, noise with the same ink and a
         blank image; with a log Z estimate, their log p(v) = -F(v) - log Z in nats.
 
@@ -762,18 +782,18 @@ class BoltzmannTab:
             floor = est["log_z_floor"]
             if ais["below_floor"]:
                 text += (
-                    f"\n\n**The estimate is too low.** The training digits and the blank image alone give log Z ≥ {floor:.2f} "
+                    f"\n\n**The estimate is too low.** The training digits and the blank and all-ink images alone give log Z ≥ {floor:.2f} "
                     f"(Z is at least the sum of their e^−F), so the test NLL is at least {mean_f + floor:.2f}. The AIS runs "
                     "missed a mode of the model, one far from the data: a classic failure of AIS on RBMs."
                 )
             else:
-                text += f" Sanity check passed: the estimate is above log Z ≥ {floor:.2f}, which the training digits and the blank image alone give."
+                text += f" Sanity check passed: the estimate is above log Z ≥ {floor:.2f}, which the training digits and the blank and all-ink images alone give."
             weights = est["log_weights"].numpy()
             fig = plots.histogram(
                 weights - weights.max(), "AIS runs: log importance weight (relative to the largest)", "log w − max log w (nats)", "runs",
             )
-        rbm = RbmView(model, session.rbm.name, self.ctx, ais)
-        session = replace(session, rbm=rbm)
+        if session.rbm.model is model:  # unless the user loaded another RBM meanwhile
+            session.rbm = RbmView(model, session.rbm.name, self.ctx, ais)
         return session, text, fig, self.describe(session)
 
     @ui_handler
@@ -833,7 +853,7 @@ def build(ctx: AppContext) -> BoltzmannTab:
                 n_hidden = gr.Slider(16, MAX_UI_HIDDEN, value=t["n_hidden"], step=1, label=f"hidden units (≤ {MAX_UI_HIDDEN})")
                 method = gr.Radio([("CD-k (Hinton 2002)", "CD"), ("persistent CD (Tieleman 2008)", "PCD")], value=t["method"], label="method")
                 k = gr.Slider(1, MAX_UI_K, value=t["k"], step=1, label="k: Gibbs steps per update")
-                epochs = gr.Slider(1, MAX_UI_EPOCHS, value=t["epochs"], step=1, label="epochs (45 updates of 100 digits each)")
+                epochs = gr.Slider(1, MAX_UI_EPOCHS, value=t["epochs"], step=1, label="epochs (passes over the training digits, in batches of 100)")
             with gr.Row():
                 momentum = gr.Slider(0, 0.99, value=t["momentum"], step=0.01, label="momentum")
                 weight_decay = gr.Number(value=t["weight_decay"], label="weight decay on W (0 to 0.1)", minimum=0, maximum=0.1)
