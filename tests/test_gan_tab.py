@@ -254,3 +254,9 @@ def test_the_description_names_the_digits_g_draws_least_and_most(tab):
     assert _digit_shares([0] * 10) == ""
     assert "drawn least" in tab.bundled_view("gan").describe()
     assert "drawn least" not in tab.bundled_view("cgan").describe()  # it draws what it is asked
+
+
+def test_training_updates_do_not_resend_the_session(tab):
+    events = _train(tab, request=_request("gina"), steps=60)
+    assert not any(isinstance(e[0], GanSession) for e in events[:-1])
+    assert isinstance(events[-1][0], GanSession)

@@ -251,3 +251,12 @@ def test_internal_errors_are_generic_and_logged(tab, monkeypatch, caplog):
         tab.decode(tab.session(None), *[0.0] * N_SLIDERS)
     assert "secret" not in str(info.value) and "RuntimeError" in str(info.value)
     assert "secret internals" in caplog.text
+
+
+def test_training_updates_do_not_resend_the_session(tab):
+    # Only the final update sets the State: a Load made during the run is not undone by
+    # the run's progress updates.
+    events = list(tab.train(None, 3, "mlp", 1.0, 3e-3, 120, 0, _request("frank")))
+    assert len(events) >= 2
+    assert not any(isinstance(e[0], VaeSession) for e in events[:-1])
+    assert isinstance(events[-1][0], VaeSession)

@@ -429,7 +429,9 @@ class GanTab:
                 )
                 image = grid if fresh else gr.skip()  # an unchanged grid is not re-encoded
                 fresh = False
-                yield session, status, image, *self._curves(history), gr.skip(), gr.skip()
+                # gr.skip() for the State: re-sending the session held since the start would
+                # undo a Load the user makes while the run goes on.
+                yield gr.skip(), status, image, *self._curves(history), gr.skip(), gr.skip()
 
     @staticmethod
     def _curves(history: list[dict]) -> tuple:

@@ -358,7 +358,9 @@ class VaeTab:
                 # Unchanged images are skipped, not re-sent: each costs a PNG encode.
                 images = (samples, recon) if fresh else (gr.skip(), gr.skip())
                 fresh = False
-                yield session, status, *images, plots.training_curves(history, CURVES)
+                # gr.skip() for the State: re-sending the session held since the start would
+                # undo a Load or slider change the user makes while the run goes on.
+                yield gr.skip(), status, *images, plots.training_curves(history, CURVES)
 
     @ui_handler
     def stop(self, request: gr.Request) -> str:
