@@ -8,6 +8,9 @@ from models.base import CheckpointError, GenerativeModel, HubModel
 from models.classifier import MnistClassifier
 from models.dbn import DBN
 from models.gan import GAN, ConditionalGAN
+from models.made import MADE
+from models.nade import NADE
+from models.pixelcnn import GatedPixelCNN, PixelCNN
 from models.rbm import RBM
 from models.vae import VAE
 
@@ -18,6 +21,13 @@ FAMILIES: dict[str, type[HubModel]] = {
     ConditionalGAN.family: ConditionalGAN,
     RBM.family: RBM,
     DBN.family: DBN,
+    NADE.family: NADE,
+    MADE.family: MADE,
+    PixelCNN.family: PixelCNN,
+    GatedPixelCNN.family: GatedPixelCNN,
 }
 
-__all__ = ["DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GenerativeModel", "HubModel", "MnistClassifier", "RBM", "VAE"]
+__all__ = [
+    "DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GatedPixelCNN", "GenerativeModel", "HubModel", "MADE",
+    "MnistClassifier", "NADE", "PixelCNN", "RBM", "VAE",
+]

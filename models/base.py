@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
+import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
@@ -386,3 +387,103 @@ class GenerativeModel(HubModel):
         if bool(((y < 0) | (y >= N_CLASSES)).any()):
             raise ValueError("labels must be digits in [0, 9]")
         return y
+
+
+class AutoregressiveModel(GenerativeModel):
+    """Base class of the explicit-density families p(x) = prod_i p(x_i | x_<i) over binary
+    images, one Bernoulli per pixel (NADE, MADE, PixelCNN, Gated PixelCNN, PixelRNN).
+
+    A subclass sets ``image_size`` (side S of the S x S images, 28 for digits) and
+    implements ``logits(x, y)``: for binary images x (B, 1, S, S), the logits (B, 1, S, S)
+    of p(x_i = 1 | x_<i) for every pixel i at once (teacher forcing: the true x_<i are fed
+    in), where "<i" is the model's ordering (raster order unless ``ordering`` says other).
+
+    Everything else follows: ``log_prob`` (exact, nats per image), ``loss`` (its negative
+    mean, ``"nll"``), and ``sample``/``complete`` (one pixel at a time, S * S passes).
+    """
+
+    nll_kind: ClassVar[str] = "exact"
+    image_size: int = 28
+
+    def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary x (B, 1, S, S)."""
+        raise NotImplementedError
+
+    def ordering(self) -> Tensor:
+        """The generation order: a permutation of the S * S pixel indices (raster order
+        by default), int64 on the model's device."""
+        return torch.arange(self.image_size**2, device=self.device)
+
+    def check_images(self, x: Tensor) -> Tensor:
+        """``x`` as float32 (B, 1, S, S).
+
+        Raises:
+            ValueError: another shape, or values outside [0, 1].
+        """
+        s = self.image_size
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, s, s):
+            raise ValueError(f"images must have shape (B, 1, {s}, {s}), got {tuple(x.shape)}")
+        x = x.float()
+        if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
+            raise ValueError("images must hold values in [0, 1]")
+        return x
+
+    def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Exact log p(x) in nats, (B,), for binary images x (B, 1, S, S)."""
+        x = self.check_images(x)
+        y = self.check_labels(y, len(x))
+        logits = self.logits(x, y)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+    def loss(self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """``"loss"`` and ``"nll"``: the mean negative log-likelihood, nats per image."""
+        nll = -self.log_prob(x, y).mean()
+        return {"loss": nll, "nll": nll}
+
+    @torch.no_grad()
+    def complete(
+        self, x: Tensor, n_known: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+        every: int = 0,
+    ) -> tuple[Tensor, list[tuple[int, Tensor, Tensor]]]:
+        """Sample the pixels after the first ``n_known`` of the ordering, keeping those.
+
+        Args:
+            x: (B, 1, S, S) binary; its first ``n_known`` pixels (in ``ordering()``) are kept.
+            n_known: in [0, S * S].
+            every: record a frame every ``every`` drawn pixels (0: none).
+
+        Returns:
+            (images (B, 1, S, S) in {0, 1}; frames [(pixels drawn, images so far,
+            probability map (B, 1, S, S) of the pixels drawn so far, 0 elsewhere)] on
+            the CPU).
+
+        Raises:
+            ValueError: bad shapes, labels or counts.
+        """
+        x = self.check_images(x).clone()
+        n_pixels = self.image_size**2
+        n_known = check_int("known pixels", n_known, 0, n_pixels)
+        y = self.check_labels(y, len(x))
+        order = self.ordering().tolist()
+        flat = x.view(len(x), -1)
+        probs = torch.zeros_like(flat)
+        frames = []
+        for step, i in enumerate(order[n_known:], start=1):
+            p = torch.sigmoid(self.logits(x, y).view(len(x), -1)[:, i])
+            probs[:, i] = p
+            u = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
+            flat[:, i] = (u.to(x.device) < p).float()
+            if every and (step % every == 0 or step == n_pixels - n_known):
+                frames.append((step, x.cpu().clone(), probs.view_as(x).cpu().clone()))
+        return x, frames
+
+    @torch.no_grad()
+    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples drawn one pixel at a time: (n, 1, S, S) in {0, 1} (float32).
+
+        Raises:
+            ValueError: ``n`` not in [1, 10,000] or labels wrong for this family.
+        """
+        n = check_int("samples", n, 1, 10_000)
+        s = self.image_size
+        return self.complete(torch.zeros(n, 1, s, s, device=self.device), 0, y, generator)[0]

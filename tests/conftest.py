@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import DBN, GAN, RBM, VAE, ConditionalGAN, MnistClassifier  # noqa: E402
+from models import DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN  # noqa: E402
 from playground.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -32,6 +32,12 @@ TINY = {
     "rbm": (RBM, dict(n_hidden=16, n_gibbs=5, ais_betas=20, ais_runs=4)),
     "rbm-cd3": (RBM, dict(n_hidden=8, cd_k=3, persistent=False, n_gibbs=3)),
     "dbn": (DBN, dict(hidden_sizes=[16, 8], steps_per_layer=5, n_gibbs=5)),
+    "nade": (NADE, dict(n_hidden=16)),
+    "made": (MADE, dict(hidden_sizes=[24])),
+    "made-masks": (MADE, dict(hidden_sizes=[24, 24], n_masks=4)),
+    "pixelcnn": (PixelCNN, dict(channels=8, n_layers=2)),
+    "gated_pixelcnn": (GatedPixelCNN, dict(channels=8, n_layers=2)),
+    "gated_pixelcnn-cond": (GatedPixelCNN, dict(channels=8, n_layers=2, n_classes=10)),
 }
 
 

@@ -1,0 +1,163 @@
+"""PixelCNN and the Gated PixelCNN: autoregressive image models built of masked
+convolutions, p(x) = prod_i p(x_i | x_<i) in raster order.
+
+PixelCNN (van den Oord, Kalchbrenner & Kavukcuoglu 2016, "Pixel Recurrent Neural
+Networks", arXiv:1601.06759) masks each convolution kernel so that a pixel sees only the
+pixels above it and to its left: the first layer with a type-A mask (the centre closed:
+the pixel must not see itself), the later ones with type-B masks (the centre open: the
+features of a position already summarise only its past). All conditionals are computed
+in one pass (training is parallel, "teacher forcing"), but sampling draws one pixel at a
+time. Stacking masked 3 x 3 convolutions grows the receptive field as a triangle that
+misses the pixels above and to the right: the *blind spot*.
+
+The Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
+Decoders", arXiv:1606.05328) removes the blind spot with two stacks: a vertical stack
+that sees every row above (a k x k kernel cropped to the rows above), fed into a
+horizontal stack that sees the pixels to the left in the current row; each layer uses the
+gated activation tanh(W_f * x) * sigmoid(W_g * x), and a class label can shift both
+gates (class-conditional generation).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models.base import N_CLASSES, AutoregressiveModel, check_int
+from models.layers import GatedActivation, MaskedConv2d
+
+MAX_CHANNELS = 256
+MAX_LAYERS = 20
+
+
+def _check_size(image_size: int) -> int:
+    return check_int("image size", image_size, 2, 64)
+
+
+class PixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"):
+    """PixelCNN for binary S x S images: a 7 x 7 type-A masked convolution, ``n_layers``
+    residual blocks of type-B masked 3 x 3 convolutions, and two 1 x 1 layers to one
+    Bernoulli logit per pixel.
+
+    Args:
+        channels: feature channels, in [1, 256].
+        n_layers: residual type-B blocks, in [1, 20].
+        image_size: side S, in [2, 64] (28 for digits).
+
+    Raises:
+        ValueError: any argument out of range.
+    """
+
+    family: ClassVar[str] = "pixelcnn"
+    title: ClassVar[str] = "PixelCNN (van den Oord, Kalchbrenner & Kavukcuoglu 2016)"
+    data_kind: ClassVar[str] = "binary"
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
+
+    def __init__(self, channels: int = 32, n_layers: int = 6, image_size: int = 28):
+        super().__init__()
+        self.channels = check_int("channels", channels, 1, MAX_CHANNELS)
+        self.n_layers = check_int("layers", n_layers, 1, MAX_LAYERS)
+        self.image_size = _check_size(image_size)
+        self.input = MaskedConv2d(1, channels, 7, "A")
+        self.blocks = nn.ModuleList(MaskedConv2d(channels, channels, 3, "B") for _ in range(n_layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
+
+    def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary images x (B, 1, S, S)."""
+        self.check_labels(y, len(x))
+        h = self.input(x * 2 - 1)  # inputs in {-1, 1}: a zero-padded border reads as "unknown"
+        for block in self.blocks:
+            h = h + block(F.relu(h))
+        return self.head(h)
+
+
+class GatedLayer(nn.Module):
+    """One layer of the Gated PixelCNN: a vertical and a horizontal stack.
+
+    Shapes: v, h (B, C, S, S) -> (B, C, S, S) each; ``label_bias`` (B, 2C) or None.
+    The vertical stack's output at row r sees input rows <= r; it reaches the horizontal
+    stack shifted down one row, so that a pixel hears only the rows above it. The
+    horizontal stack sees columns <= c of its row (< c in the first layer, ``first``).
+    """
+
+    def __init__(self, channels: int, kernel_size: int, first: bool):
+        super().__init__()
+        self.k = kernel_size
+        self.first = first
+        c_in = 1 if first else channels
+        self.vertical = nn.Conv2d(c_in, 2 * channels, (kernel_size // 2 + 1, kernel_size))
+        self.horizontal = nn.Conv2d(c_in, 2 * channels, (1, kernel_size // 2 + 1))
+        self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.h_out = nn.Conv2d(channels, channels, 1)
+        self.gate = GatedActivation()
+
+    def forward(self, v: Tensor, h: Tensor, label_bias: Tensor | None) -> tuple[Tensor, Tensor]:
+        k = self.k
+        size = v.shape[-1]
+        # Vertical: pad k//2 rows above (none below) and k//2 columns each side: row r sees rows r-k//2..r.
+        v_feat = self.vertical(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (B, 2C, S, S)
+        # Shift down one row for the horizontal stack: row r then hears rows < r only.
+        v_shifted = F.pad(v_feat, (0, 0, 1, 0))[:, :, :size, :]
+        # Horizontal: pad k//2 columns on the left: column c sees columns c-k//2..c.
+        h_feat = self.horizontal(F.pad(h, (k // 2, 0, 0, 0)))
+        if self.first:  # type A: shift right one column, so column c sees columns < c
+            h_feat = F.pad(h_feat, (1, 0, 0, 0))[:, :, :, :size]
+        h_feat = h_feat + self.v_to_h(v_shifted)
+        if label_bias is not None:
+            bias = label_bias[:, :, None, None]
+            v_feat, h_feat = v_feat + bias, h_feat + bias
+        v_next = self.gate(v_feat)
+        h_next = self.h_out(self.gate(h_feat))
+        if not self.first:
+            h_next = h_next + h  # residual connection in the horizontal stack
+        return v_next, h_next
+
+
+class GatedPixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1606.05328"):
+    """Gated PixelCNN with vertical and horizontal stacks (no blind spot), optionally
+    class-conditional, for binary S x S images.
+
+    Args:
+        channels: feature channels, in [1, 256].
+        n_layers: gated layers, in [1, 20] (the first uses a 7 x 7 kernel, the rest 3 x 3).
+        image_size: side S, in [2, 64].
+        n_classes: 0 for an unconditional model, or 10 for one that takes digit labels:
+            a learnt per-class bias on every gate (h = tanh(W_f x + V_f y) * sigmoid(...)).
+
+    Raises:
+        ValueError: any argument out of range.
+    """
+
+    family: ClassVar[str] = "gated_pixelcnn"
+    title: ClassVar[str] = "Gated PixelCNN (van den Oord et al. 2016)"
+    data_kind: ClassVar[str] = "binary"
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
+
+    def __init__(self, channels: int = 32, n_layers: int = 6, image_size: int = 28, n_classes: int = 0):
+        super().__init__()
+        self.channels = check_int("channels", channels, 1, MAX_CHANNELS)
+        self.n_layers = check_int("layers", n_layers, 1, MAX_LAYERS)
+        self.image_size = _check_size(image_size)
+        if n_classes not in (0, N_CLASSES):
+            raise ValueError(f"n_classes must be 0 (unconditional) or {N_CLASSES} (digit labels), got {n_classes!r}")
+        self.n_classes = n_classes
+        self.layers = nn.ModuleList(GatedLayer(channels, 7 if i == 0 else 3, first=i == 0) for i in range(n_layers))
+        self.label_embedding = nn.Embedding(n_classes, 2 * channels * n_layers) if n_classes else None
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
+
+    @property
+    def conditional(self) -> bool:  # type: ignore[override]
+        """Whether the model takes digit labels (``n_classes`` = 10)."""
+        return bool(self.n_classes)
+
+    def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (B, 1, S, S) of p(x_i = 1 | x_<i[, y]) for binary x (B, 1, S, S) and,
+        for a conditional model, labels y (B,) int64 in [0, 9]."""
+        y = self.check_labels(y, len(x))
+        biases = self.label_embedding(y).chunk(len(self.layers), dim=1) if y is not None else [None] * len(self.layers)
+        v = h = x * 2 - 1
+        for layer, bias in zip(self.layers, biases):
+            v, h = layer(v, h, bias)
+        return self.head(h)
