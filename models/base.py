@@ -404,6 +404,10 @@ class AutoregressiveModel(GenerativeModel):
 
     nll_kind: ClassVar[str] = "exact"
     image_size: int = 28
+    # Rows above a pixel that can influence its conditional, for models in raster order
+    # whose logits(x) works on any number of rows (convolutions): ``complete`` then feeds
+    # only those rows, not the whole image. None: always the whole image.
+    context_rows: int | None = None
 
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary x (B, 1, S, S)."""
@@ -468,8 +472,14 @@ class AutoregressiveModel(GenerativeModel):
         flat = x.view(len(x), -1)
         probs = torch.zeros_like(flat)
         frames = []
+        s = self.image_size
         for step, i in enumerate(order[n_known:], start=1):
-            p = torch.sigmoid(self.logits(x, y).view(len(x), -1)[:, i])
+            if self.context_rows is None:
+                p = torch.sigmoid(self.logits(x, y).view(len(x), -1)[:, i])
+            else:  # raster order: pixel (r, c) needs rows r - context .. r only
+                r, c = divmod(i, s)
+                top = max(0, r - self.context_rows)
+                p = torch.sigmoid(self.logits(x[:, :, top : r + 1], y)[:, 0, r - top, c])
             probs[:, i] = p
             u = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
             flat[:, i] = (u.to(x.device) < p).float()

@@ -60,5 +60,5 @@ class NADE(AutoregressiveModel, paper_url="https://proceedings.mlr.press/v15/lar
         cumulative = torch.cumsum(contributions, dim=1)  # (B, D, H): sums over j <= i
         a = self.c + torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], dim=1)  # shifted: j < i
         h = torch.sigmoid(a)
-        logits = (h * self.V[None]).sum(-1) + self.b  # (B, D)
+        logits = torch.einsum("bdh,dh->bd", h, self.V) + self.b  # (B, D): V_i . h_i
         return logits.view_as(x)

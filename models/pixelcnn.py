@@ -64,8 +64,14 @@ class PixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
         self.blocks = nn.ModuleList(MaskedConv2d(channels, channels, 3, "B") for _ in range(n_layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
 
+    @property
+    def context_rows(self) -> int:
+        """Rows above a pixel that can influence it: 3 (the 7 x 7 layer) + 1 per 3 x 3 layer."""
+        return 3 + self.n_layers
+
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary images x (B, 1, S, S)."""
+        """Logits (B, 1, H, W) of p(x_i = 1 | x_<i) for binary images x (B, 1, H, W)
+        (H = W = S for whole images; fewer rows for the crops ``complete`` uses)."""
         self.check_labels(y, len(x))
         h = self.input(x * 2 - 1)  # inputs in {-1, 1}: a zero-padded border reads as "unknown"
         for block in self.blocks:
@@ -95,15 +101,15 @@ class GatedLayer(nn.Module):
 
     def forward(self, v: Tensor, h: Tensor, label_bias: Tensor | None) -> tuple[Tensor, Tensor]:
         k = self.k
-        size = v.shape[-1]
+        height, width = v.shape[-2:]
         # Vertical: pad k//2 rows above (none below) and k//2 columns each side: row r sees rows r-k//2..r.
         v_feat = self.vertical(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (B, 2C, S, S)
         # Shift down one row for the horizontal stack: row r then hears rows < r only.
-        v_shifted = F.pad(v_feat, (0, 0, 1, 0))[:, :, :size, :]
+        v_shifted = F.pad(v_feat, (0, 0, 1, 0))[:, :, :height, :]
         # Horizontal: pad k//2 columns on the left: column c sees columns c-k//2..c.
         h_feat = self.horizontal(F.pad(h, (k // 2, 0, 0, 0)))
         if self.first:  # type A: shift right one column, so column c sees columns < c
-            h_feat = F.pad(h_feat, (1, 0, 0, 0))[:, :, :, :size]
+            h_feat = F.pad(h_feat, (1, 0, 0, 0))[:, :, :, :width]
         h_feat = h_feat + self.v_to_h(v_shifted)
         if label_bias is not None:
             bias = label_bias[:, :, None, None]
@@ -152,9 +158,16 @@ class GatedPixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1606.0
         """Whether the model takes digit labels (``n_classes`` = 10)."""
         return bool(self.n_classes)
 
+    @property
+    def context_rows(self) -> int:
+        """Rows above a pixel that can influence it: the one-row shift into the horizontal
+        stack, 3 rows of the 7 x 7 vertical layer and 1 per 3 x 3 layer after it."""
+        return 3 + self.n_layers
+
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Logits (B, 1, S, S) of p(x_i = 1 | x_<i[, y]) for binary x (B, 1, S, S) and,
-        for a conditional model, labels y (B,) int64 in [0, 9]."""
+        """Logits (B, 1, H, W) of p(x_i = 1 | x_<i[, y]) for binary x (B, 1, H, W) (whole
+        images or the row crops ``complete`` uses) and, for a conditional model, labels
+        y (B,) int64 in [0, 9]."""
         y = self.check_labels(y, len(x))
         biases = self.label_embedding(y).chunk(len(self.layers), dim=1) if y is not None else [None] * len(self.layers)
         v = h = x * 2 - 1

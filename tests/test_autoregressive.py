@@ -178,3 +178,19 @@ def test_log_prob_refuses_images_of_the_wrong_size():
         model.log_prob(torch.zeros(2, 1, 27, 28))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         model.log_prob(torch.full((2, 1, 28, 28), 2.0))
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+def test_the_row_crop_used_for_sampling_gives_the_full_images_logits(cls):
+    size = 12
+    model = seeded_init(cls, 0, channels=8, n_layers=3, image_size=size).eval()
+    x = (torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    with torch.no_grad():
+        full = model.logits(x)
+        for r in (0, 2, model.context_rows, size - 1):
+            top = max(0, r - model.context_rows)
+            crop = model.logits(x[:, :, top : r + 1])
+            assert torch.allclose(crop[:, :, r - top], full[:, :, r], atol=1e-5), r
+            if top > 0:  # one row fewer is not enough: the context is tight
+                short = model.logits(x[:, :, top + 1 : r + 1])
+                assert not torch.allclose(short[:, :, r - top - 1], full[:, :, r], atol=1e-5), r
