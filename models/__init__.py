@@ -11,6 +11,7 @@ from models.gan import GAN, ConditionalGAN
 from models.made import MADE
 from models.nade import NADE
 from models.pixelcnn import GatedPixelCNN, PixelCNN
+from models.pixelrnn import PixelRNN
 from models.rbm import RBM
 from models.vae import VAE
 
@@ -25,9 +26,10 @@ FAMILIES: dict[str, type[HubModel]] = {
     MADE.family: MADE,
     PixelCNN.family: PixelCNN,
     GatedPixelCNN.family: GatedPixelCNN,
+    PixelRNN.family: PixelRNN,
 }
 
 __all__ = [
     "DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GatedPixelCNN", "GenerativeModel", "HubModel", "MADE",
-    "MnistClassifier", "NADE", "PixelCNN", "RBM", "VAE",
+    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE",
 ]

@@ -127,6 +127,10 @@ class PixelRNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
         self.kernel_size = check_int("kernel size", kernel_size, 3, MAX_KERNEL)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel size must be odd (3, 5 or 7), got {self.kernel_size}")
+        # Sampling (the base class's ``complete``) may feed only rows 0..r for a pixel in
+        # row r: rows below never reach it, but the LSTM state runs from the top row, so
+        # the context is every row above.
+        self.context_rows = self.image_size - 1
         width = 2 * self.channels
         self.input = MaskedConv2d(1, width, INPUT_KERNEL, "A")
         self.layers = nn.ModuleList(RowLSTM(self.channels, self.kernel_size) for _ in range(self.n_layers))
@@ -134,7 +138,8 @@ class PixelRNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
 
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary images x (B, 1, S, S);
-        the logit of pixel i depends only on the pixels before it in raster order.
+        the logit of pixel i depends only on the pixels before it in raster order. Also
+        takes the top R <= S rows alone, (B, 1, R, S), giving those rows' logits.
 
         Raises:
             ValueError: a label (the family is unconditional).

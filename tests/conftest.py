@@ -15,7 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN  # noqa: E402
+from models import DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN, PixelRNN  # noqa: E402
 from playground.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -38,6 +38,7 @@ TINY = {
     "pixelcnn": (PixelCNN, dict(channels=8, n_layers=2)),
     "gated_pixelcnn": (GatedPixelCNN, dict(channels=8, n_layers=2)),
     "gated_pixelcnn-cond": (GatedPixelCNN, dict(channels=8, n_layers=2, n_classes=10)),
+    "pixelrnn": (PixelRNN, dict(channels=4, n_layers=1)),
 }
 
 

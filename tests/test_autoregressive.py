@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from models import MADE, NADE, GatedPixelCNN, PixelCNN
+from models import MADE, NADE, GatedPixelCNN, PixelCNN, PixelRNN
 from models.base import seeded_init
 from models.layers import conv_mask
 
@@ -19,6 +19,7 @@ SMALL = {
     "pixelcnn": (PixelCNN, dict(channels=16, n_layers=2)),
     "gated_pixelcnn": (GatedPixelCNN, dict(channels=16, n_layers=3)),
     "gated_pixelcnn-cond": (GatedPixelCNN, dict(channels=16, n_layers=2, n_classes=10)),
+    "pixelrnn": (PixelRNN, dict(channels=8, n_layers=2)),
 }
 
 

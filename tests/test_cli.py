@@ -229,6 +229,7 @@ def test_boltzmann_cli_refuses_bad_settings(args, message, capsys, tmp_path, mon
         ("made", ["hidden_sizes=[32]", "n_masks=2"]),
         ("pixelcnn", ["channels=8", "n_layers=1"]),
         ("gated_pixelcnn", ["channels=8", "n_layers=1", "n_classes=10"]),
+        ("pixelrnn", ["channels=4", "n_layers=1"]),
     ],
 )
 def test_train_sample_and_evaluate_an_autoregressive_family(family, settings, tmp_path):

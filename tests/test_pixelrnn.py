@@ -47,6 +47,18 @@ def test_row_lstm_context_is_a_triangle():
 
 
 @torch.no_grad()
+def test_the_top_rows_alone_give_the_full_images_logits():
+    # complete() feeds rows 0..r only when it draws a pixel of row r (context_rows = S - 1).
+    s = 6
+    model = seeded_init(PixelRNN, 0, channels=8, n_layers=2, image_size=s).eval()
+    assert model.context_rows == s - 1
+    x = (torch.rand(2, 1, s, s, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    full = model.logits(x)
+    for r in range(s):
+        assert torch.allclose(model.logits(x[:, :, : r + 1]), full[:, :, : r + 1], atol=1e-6), r
+
+
+@torch.no_grad()
 def test_probabilities_of_all_3x3_images_sum_to_one():
     model = seeded_init(PixelRNN, 0, channels=4, n_layers=2, image_size=3).eval()
     for p in model.parameters():  # random weights well away from the initial ones
