@@ -263,6 +263,24 @@ def _test_digits(ctx: AppContext, first: Any, n: int) -> tuple[int, Tensor]:
     return first, ctx.data.images("test", "binary")[idx]
 
 
+def _history_entry(event: Any, test_key: str) -> dict[str, Any]:
+    """A ``plots.training_curves`` history entry of a CD run: the training reconstruction
+    error, and at evaluation events the test one under ``test_key``."""
+    entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
+    if event.test_losses:
+        entry["test_losses"] = {test_key: event.test_losses["reconstruction_error"]}
+    return entry
+
+
+def _progress_line(event: Any, per_epoch: int, n_epochs: int, prefix: str, of: str = "") -> str:
+    """The status line of a running CD run: epoch, speed and reconstruction error."""
+    return (
+        f"{prefix}epoch {event.step / per_epoch:.1f} / {n_epochs} · update {event.step} · "
+        f"{event.step / max(event.elapsed_s, 1e-9):.0f} updates/s · reconstruction error{of} "
+        f"{event.losses['reconstruction_error']:.2f}"
+    )
+
+
 class BoltzmannTab:
     """Handlers of the Boltzmann tab (see the module docstring)."""
 
@@ -421,20 +439,15 @@ class BoltzmannTab:
         yield session, "Starting…", gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
         def record(event: Any) -> dict:
-            entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
+            entry = _history_entry(event, "reconstruction_error")
             if event.test_losses:
-                entry["test_losses"] = {"reconstruction_error": event.test_losses["reconstruction_error"]}
                 entry["losses"]["free_energy_gap"] = _free_energy_gap(model, self.ctx)
             return entry
 
         for event, history, learnt in self._stream(model, config, stop, record):
             fantasies = gr.skip()
             if not event.final:
-                status = (
-                    f"epoch {event.step / per_epoch:.1f} / {config.steps // per_epoch} · update {event.step} · "
-                    f"{event.step / max(event.elapsed_s, 1e-9):.0f} updates/s · reconstruction error "
-                    f"{event.losses['reconstruction_error']:.2f}"
-                )
+                status = _progress_line(event, per_epoch, config.steps // per_epoch, "")
             elif learnt:
                 session = self._with_model(session, model, name)
                 status = f"**{event.status}**: {event.message}."
@@ -649,20 +662,14 @@ class BoltzmannTab:
         name = f"stacked here on {session.rbm.name} ({n_hidden} units, {epochs} epochs, seed {seed})"
 
         def record(event: Any) -> dict:
-            entry: dict[str, Any] = {"step": event.step, "losses": {"reconstruction_error": event.losses.get("reconstruction_error", math.nan)}}
-            if event.test_losses:
-                entry["test_losses"] = {"stack_error": event.test_losses["reconstruction_error"]}
-            return entry
+            return _history_entry(event, "stack_error")
 
         try:
             yield session, "Starting…", gr.skip(), gr.skip(), gr.skip()  # the State holds this session from now on
             for event, history, learnt in self._stream(model, config, stop, record):
                 samples = gr.skip()
                 if not event.final:
-                    status = (
-                        f"layer 2: epoch {event.step / per_epoch:.1f} / {epochs} · {event.step / max(event.elapsed_s, 1e-9):.0f} "
-                        f"updates/s · reconstruction error of h1 {event.losses['reconstruction_error']:.2f}"
-                    )
+                    status = _progress_line(event, per_epoch, epochs, "layer 2: ", " of h1")
                 elif learnt:
                     session.dbn = DbnView(model, name, self.ctx)
                     status = f"**{event.status}**: {event.message}."
