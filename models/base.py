@@ -26,6 +26,7 @@ import math
 import os
 import threading
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import torch
@@ -433,8 +434,13 @@ class AutoregressiveModel(GenerativeModel):
         return x
 
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Exact log p(x) in nats, (B,), for binary images x (B, 1, S, S)."""
+        """Exact log p(x) in nats, (B,), for binary images x (B, 1, S, S); for a
+        class-conditional model, log p(x | y) given labels y (B,), or without labels the
+        exact marginal log p(x) = log mean_y p(x | y) under a uniform prior on the digits."""
         x = self.check_images(x)
+        if self.conditional and y is None:
+            per_label = [self.log_prob(x, torch.full((len(x),), k, dtype=torch.int64, device=x.device)) for k in range(N_CLASSES)]
+            return torch.logsumexp(torch.stack(per_label, 1), 1) - math.log(N_CLASSES)
         y = self.check_labels(y, len(x))
         logits = self.logits(x, y)
         return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
@@ -444,22 +450,62 @@ class AutoregressiveModel(GenerativeModel):
         nll = -self.log_prob(x, y).mean()
         return {"loss": nll, "nll": nll}
 
+    def conditional_fn(self, x: Tensor, y: Tensor | None) -> Callable[[int], Tensor]:
+        """A function ``p(i)`` giving p(x_i = 1 | x_<i) (B,) for pixel index ``i`` of the
+        images ``x`` (B, 1, S, S), which the caller fills in place in ``ordering()``
+        order. By default each call runs ``logits`` (on the rows that matter, see
+        ``context_rows``); families with a cheaper incremental update override it."""
+        s = self.image_size
+
+        def p(i: int) -> Tensor:
+            if self.context_rows is None:
+                return torch.sigmoid(self.logits(x, y).view(len(x), -1)[:, i])
+            r, c = divmod(i, s)  # raster order: pixel (r, c) needs rows r - context .. r only
+            top = max(0, r - self.context_rows)
+            return torch.sigmoid(self.logits(x[:, :, top : r + 1], y)[:, 0, r - top, c])
+
+        return p
+
     @torch.no_grad()
-    def complete(
-        self, x: Tensor, n_known: int, y: Tensor | None = None, generator: torch.Generator | None = None,
-        every: int = 0,
-    ) -> tuple[Tensor, list[tuple[int, Tensor, Tensor]]]:
-        """Sample the pixels after the first ``n_known`` of the ordering, keeping those.
+    def label_posterior(self, x: Tensor, n_known: int) -> Tensor:
+        """For a class-conditional model: p(y | the first ``n_known`` pixels of x), (B, 10),
+        exact under a uniform prior on the digits, from log p(x_<n | y) = sum of the known
+        pixels' conditional log-probabilities (teacher forcing: they see only known pixels).
+
+        Raises:
+            ValueError: an unconditional model, bad images or ``n_known``.
+        """
+        if not self.conditional:
+            raise ValueError(f"{self.family} is not class-conditional: it has no label posterior")
+        x = self.check_images(x)
+        n_known = check_int("known pixels", n_known, 0, self.image_size**2)
+        known = self.ordering()[:n_known]
+        scores = []
+        for label in range(N_CLASSES):
+            y = torch.full((len(x),), label, dtype=torch.int64, device=x.device)
+            logp = -F.binary_cross_entropy_with_logits(self.logits(x, y), x, reduction="none").flatten(1)
+            scores.append(logp[:, known].sum(1))
+        return torch.softmax(torch.stack(scores, 1), dim=1)
+
+    @torch.no_grad()
+    def draw(
+        self, x: Tensor, n_known: int, y: Tensor | None = None, generator: torch.Generator | None = None, every: int = 0,
+    ) -> Iterator[tuple[int, Tensor, Tensor]]:
+        """Sample the pixels after the first ``n_known`` of ``ordering()`` one at a time,
+        keeping the known ones, and report progress.
 
         Args:
             x: (B, 1, S, S) binary; its first ``n_known`` pixels (in ``ordering()``) are kept.
             n_known: in [0, S * S].
-            every: record a frame every ``every`` drawn pixels (0: none).
+            y: labels (B,) int64 in [0, 9] for a class-conditional model; None for one
+                drawn from p(y | known pixels) (``label_posterior``; uniform for none known).
+            every: yield after every ``every`` drawn pixels (0: only at the end).
 
-        Returns:
-            (images (B, 1, S, S) in {0, 1}; frames [(pixels drawn, images so far,
-            probability map (B, 1, S, S) of the pixels drawn so far, 0 elsewhere)] on
-            the CPU).
+        Yields:
+            (pixels drawn, images (B, 1, S, S) in {0, 1}, probability map (B, 1, S, S):
+            p(x_i = 1 | x_<i) of each pixel drawn so far, 0 elsewhere), on the model's
+            device; the last one is the finished images. The tensors are updated in place
+            after a yield: clone what you keep.
 
         Raises:
             ValueError: bad shapes, labels or counts.
@@ -467,25 +513,71 @@ class AutoregressiveModel(GenerativeModel):
         x = self.check_images(x).clone()
         n_pixels = self.image_size**2
         n_known = check_int("known pixels", n_known, 0, n_pixels)
+        every = check_int("every", every, 0, n_pixels)
+        if self.conditional and y is None:
+            posterior = self.label_posterior(x, n_known)
+            u = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
+            y = (posterior.cumsum(1) < u.to(x.device)[:, None]).sum(1).clamp(max=N_CLASSES - 1)  # inverse CDF
         y = self.check_labels(y, len(x))
-        order = self.ordering().tolist()
+        order = self.ordering().tolist()[n_known:]
         flat = x.view(len(x), -1)
-        probs = torch.zeros_like(flat)
-        frames = []
-        s = self.image_size
-        for step, i in enumerate(order[n_known:], start=1):
-            if self.context_rows is None:
-                p = torch.sigmoid(self.logits(x, y).view(len(x), -1)[:, i])
-            else:  # raster order: pixel (r, c) needs rows r - context .. r only
-                r, c = divmod(i, s)
-                top = max(0, r - self.context_rows)
-                p = torch.sigmoid(self.logits(x[:, :, top : r + 1], y)[:, 0, r - top, c])
-            probs[:, i] = p
+        probs = torch.zeros_like(x)
+        probs_flat = probs.view(len(x), -1)
+        conditional = self.conditional_fn(x, y)
+        for step, i in enumerate(order, start=1):
+            p = conditional(i)
+            probs_flat[:, i] = p
             u = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
             flat[:, i] = (u.to(x.device) < p).float()
-            if every and (step % every == 0 or step == n_pixels - n_known):
-                frames.append((step, x.cpu().clone(), probs.view_as(x).cpu().clone()))
-        return x, frames
+            if every and step % every == 0 and step != len(order):
+                yield step, x, probs
+        yield len(order), x, probs
+
+    @torch.no_grad()
+    def complete(
+        self, x: Tensor, n_known: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+        every: int = 0,
+    ) -> tuple[Tensor, list[tuple[int, Tensor, Tensor]]]:
+        """Sample the pixels after the first ``n_known`` of the ordering, keeping those
+        (``draw`` run to the end).
+
+        Returns:
+            (images (B, 1, S, S) in {0, 1}; frames [(pixels drawn, images so far,
+            probability map of the pixels drawn so far, 0 elsewhere)], one every
+            ``every`` drawn pixels and one at the end, on the CPU; none for ``every`` 0).
+
+        Raises:
+            ValueError: bad shapes, labels or counts.
+        """
+        frames = []
+        for step, images, probs in self.draw(x, n_known, y, generator, every):
+            if every:
+                frames.append((step, images.cpu().clone(), probs.cpu().clone()))
+        return images, frames
+
+    def receptive_field(self, pixel: int, n_probes: int = 4, seed: int = 0) -> Tensor:
+        """Which input pixels the conditional of pixel ``pixel`` (raster index) depends on,
+        from gradients: mean |d logit_pixel / d x_j| over ``n_probes`` random binary
+        images, (S, S) float32 on the CPU, >= 0. Zero exactly where x_j cannot influence
+        pixel ``pixel`` (its "future", and for a PixelCNN the blind spot).
+
+        Raises:
+            ValueError: ``pixel`` not in [0, S * S - 1] or ``n_probes`` not in [1, 64].
+        """
+        s = self.image_size
+        pixel = check_int("pixel", pixel, 0, s * s - 1)
+        n_probes = check_int("probes", n_probes, 1, 64)
+        g = torch.Generator().manual_seed(seed)
+        x = (torch.rand(n_probes, 1, s, s, generator=g) < 0.5).float().to(self.device).requires_grad_(True)
+        y = torch.arange(n_probes, device=self.device) % N_CLASSES if self.conditional else None
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.enable_grad():
+                self.logits(x, y).view(n_probes, -1)[:, pixel].sum().backward()
+        finally:
+            self.train(was_training)
+        return x.grad.abs().mean(0)[0].detach().cpu()
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

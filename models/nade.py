@@ -7,15 +7,17 @@ hidden layer is shared between all of them, with tied weights:
     h_i = sigmoid(c + W[:, :i] x_<i),    p(x_i = 1 | x_<i) = sigmoid(b_i + V_i . h_i).
 
 The pre-activations a_i = c + W[:, :i] x_<i obey a_{i+1} = a_i + W[:, i] x_i, so all D
-conditionals cost O(DH), like one autoencoder pass; here a cumulative sum over the pixels
-computes them at once. The order is the raster order of the pixels.
+conditionals cost O(DH), like one autoencoder pass; here they are computed at once, row by
+row (cumulative sums over rows, a triangular product within each row). The order is the raster order of the pixels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.base import AutoregressiveModel, check_int
@@ -54,11 +56,35 @@ class NADE(AutoregressiveModel, paper_url="https://proceedings.mlr.press/v15/lar
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits (B, 1, S, S) of p(x_i = 1 | x_<i) for binary x (B, 1, S, S)."""
         self.check_labels(y, len(x))
-        flat = x.reshape(len(x), -1)  # (B, D)
-        contributions = flat[:, :, None] * self.W.T[None]  # (B, D, H): W[:, j] x_j
-        # a_i = c + sum_{j < i} W[:, j] x_j: an exclusive cumulative sum over the pixels.
-        cumulative = torch.cumsum(contributions, dim=1)  # (B, D, H): sums over j <= i
-        a = self.c + torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], dim=1)  # shifted: j < i
-        h = torch.sigmoid(a)
+        s = self.image_size
+        rows = x.reshape(len(x), s, s)  # (B, R, S): the pixels in blocks of one row each
+        w_rows = self.W.T.reshape(s, s, self.n_hidden)  # (R, S, H): W[:, j] for the pixels j of each row
+        # a_i = c + sum_{j < i} W[:, j] x_j, split into the rows above pixel i (an exclusive
+        # cumulative sum of per-row sums) and the pixels to its left in its own row (a
+        # strictly lower-triangular matrix product): the same sums as one cumulative sum
+        # over all 784 pixels, but as matrix products, which run several times faster.
+        row_sums = torch.einsum("brs,rsh->brh", rows, w_rows)  # (B, R, H)
+        above = F.pad(torch.cumsum(row_sums, 1)[:, :-1], (0, 0, 1, 0))  # rows strictly above
+        left_of = torch.ones(s, s, device=x.device).tril(-1)  # [i, j] = 1 for j < i in a row
+        within = torch.matmul(rows[:, :, None, :] * left_of, w_rows)  # (B, R, S, H)
+        h = torch.sigmoid(self.c + above[:, :, None, :] + within).reshape(len(x), s * s, self.n_hidden)
         logits = torch.einsum("bdh,dh->bd", h, self.V) + self.b  # (B, D): V_i . h_i
         return logits.view_as(x)
+
+    def conditional_fn(self, x: Tensor, y: Tensor | None) -> Callable[[int], Tensor]:
+        """Incremental conditionals for sampling in raster order: the pre-activation
+        a = c + W[:, :i] x_<i is carried from pixel to pixel (a_{i+1} = a_i + W[:, i] x_i),
+        so each pixel costs O(H) per image instead of a whole pass."""
+        self.check_labels(y, len(x))
+        flat = x.view(len(x), -1)
+        state = {"a": self.c.expand(len(x), -1).clone(), "done": 0}  # a covers pixels < done
+
+        def p(i: int) -> Tensor:
+            if i < state["done"]:  # not raster order from here: start again
+                state["a"], state["done"] = self.c.expand(len(x), -1).clone(), 0
+            if i > state["done"]:
+                state["a"] += flat[:, state["done"] : i] @ self.W[:, state["done"] : i].T
+                state["done"] = i
+            return torch.sigmoid(torch.sigmoid(state["a"]) @ self.V[i] + self.b[i])
+
+        return p

@@ -195,3 +195,73 @@ def test_the_row_crop_used_for_sampling_gives_the_full_images_logits(cls):
             if top > 0:  # one row fewer is not enough: the context is tight
                 short = model.logits(x[:, :, top + 1 : r + 1])
                 assert not torch.allclose(short[:, :, r - top - 1], full[:, :, r], atol=1e-5), r
+
+
+def test_nade_incremental_conditionals_equal_full_passes():
+    model = _model("nade", 5)
+    x = (torch.rand(3, 1, 5, 5, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    fast = model.conditional_fn(x, None)
+    full = torch.sigmoid(model.logits(x)).view(3, -1)
+    with torch.no_grad():
+        for i in (0, 1, 2, 7, 24, 3):  # the last one goes back: the cache restarts
+            assert torch.allclose(fast(i), full[:, i], atol=1e-6), i
+
+
+def test_a_conditional_model_gives_an_exact_marginal_and_label_posterior():
+    model = _model("gated_pixelcnn-cond", 3)
+    images = torch.tensor(list(itertools.product([0.0, 1.0], repeat=9))).view(-1, 1, 3, 3)
+    with torch.no_grad():
+        marginal = model.log_prob(images)  # no labels: log mean_y p(x | y)
+        assert abs(float(torch.logsumexp(marginal, 0))) < 1e-4
+        x = images[100:104]
+        per_label = torch.stack([model.log_prob(x, torch.full((4,), k)) for k in range(10)], 1)
+        assert torch.allclose(model.label_posterior(x, 9), torch.softmax(per_label, 1), atol=1e-5)
+        assert torch.allclose(model.label_posterior(x, 0), torch.full((4, 10), 0.1))
+    with pytest.raises(ValueError, match="not class-conditional"):
+        _model("pixelcnn", 3).label_posterior(x, 4)
+
+
+def test_completion_without_a_label_draws_one_from_the_posterior():
+    model = _model("gated_pixelcnn-cond", 4)
+    out, _ = model.complete(torch.ones(5, 1, 4, 4), 8, None, torch.Generator().manual_seed(0))
+    assert torch.equal(out.view(5, -1)[:, :8], torch.ones(5, 8))
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "gated_pixelcnn", "made", "pixelrnn"])
+def test_receptive_field_is_zero_on_the_future_and_not_on_the_previous_pixel(name):
+    model = _model(name, 5)
+    order = model.ordering().tolist()
+    t = 12
+    field = model.receptive_field(order[t]).view(-1)
+    assert field.shape == (25,) and float(field.min()) >= 0
+    assert torch.all(field[order[t:]] == 0)
+    if name != "made":
+        assert field[order[t - 1]] > 0
+    with pytest.raises(ValueError, match="pixel"):
+        model.receptive_field(25)
+
+
+def test_the_receptive_field_shows_the_blind_spot_of_pixelcnn_only():
+    # The centre of a 9 x 9 image: a 7 x 7 type-A layer sees 3 columns right in the row
+    # above; type-B layers reach further right only by going up a row too, so (3, 8) is
+    # in PixelCNN's blind spot while (3, 7) and (2, 8) are seen.
+    pixel = 4 * 9 + 4
+    fields = {}
+    for cls in (PixelCNN, GatedPixelCNN):
+        model = seeded_init(cls, 0, channels=8, n_layers=4, image_size=9)
+        fields[cls] = model.receptive_field(pixel, n_probes=8)
+    assert fields[PixelCNN][3, 8] == 0 and fields[PixelCNN][3, 7] > 0 and fields[PixelCNN][2, 8] > 0
+    assert fields[GatedPixelCNN][3, 8] > 0
+
+
+@pytest.mark.parametrize("config", [dict(n_layers=3), dict(n_layers=2, n_classes=10)])
+def test_gated_pixelcnn_row_cached_conditionals_equal_full_passes(config):
+    size = 9
+    model = seeded_init(GatedPixelCNN, 0, channels=8, image_size=size, **config).eval()
+    x = (torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    y = torch.tensor([1, 5, 9]) if model.conditional else None
+    with torch.no_grad():
+        full = torch.sigmoid(model.logits(x, y)).view(3, -1)
+        fast = model.conditional_fn(x, y)
+        for i in range(size * size):
+            assert torch.allclose(fast(i), full[:, i], atol=1e-5), i
