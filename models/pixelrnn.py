@@ -24,7 +24,7 @@ pixel.
 
 Training is parallel over the columns and the batch but sequential over the S rows (S
 small steps per layer), so it is slower than a PixelCNN of the same width; sampling still
-needs one full pass per pixel. Each state-to-state step widens the context by (k - 1) / 2
+computes one row step of each layer per pixel, the states of the rows above cached. Each state-to-state step widens the context by (k - 1) / 2
 columns per row upwards, so the Row LSTM sees a *triangle* above each pixel: pixels far
 to the right in the rows above (for instance the end of the previous row when predicting
 the start of a row) lie outside it, a blind spot that the paper's Diagonal BiLSTM removes.
@@ -32,6 +32,7 @@ the start of a row) lie outside it, a blind spot that the paper's Diagonal BiLST
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -149,3 +150,40 @@ class PixelRNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
         for layer in self.layers:
             features = layer(features)
         return self.head(features)
+
+    def _row_step(self, x: Tensor, r: int, states: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Row r of the network alone, given each layer's LSTM state (h, c) after row
+        r - 1 ((B, h, S) each, zeros before row 0): (logits of row r (B, S), the states
+        after row r)."""
+        top = max(0, r - INPUT_KERNEL // 2)
+        features = self.input(x[:, :, top : r + 1] * 2 - 1)[:, :, -1:]  # (B, 2h, 1, S): the 7 x 7 layer at row r
+        new_states = []
+        for layer, (h, c) in zip(self.layers, states):
+            h_dim = layer.channels
+            gates = layer.input_to_state(F.pad(features, (layer.k // 2, 0, 0, 0)))[:, :, 0] + layer.state_to_state(h)
+            ofi = torch.sigmoid(gates[:, : 3 * h_dim])
+            c = ofi[:, h_dim : 2 * h_dim] * c + ofi[:, 2 * h_dim :] * torch.tanh(gates[:, 3 * h_dim :])
+            h = ofi[:, :h_dim] * torch.tanh(c)
+            features = features + layer.output(h[:, :, None, :])
+            new_states.append((h, c))
+        return self.head(features)[:, 0, 0], new_states
+
+    def conditional_fn(self, x: Tensor, y: Tensor | None) -> Callable[[int], Tensor]:
+        """Row-cached conditionals for sampling in raster order: the LSTM states after the
+        rows above are kept, so each pixel costs one row step of each layer instead of a
+        pass over every row above (the rows above are fixed while row r is drawn)."""
+        self.check_labels(y, len(x))
+        b, s = len(x), self.image_size
+        zeros = [(x.new_zeros(b, layer.channels, s), x.new_zeros(b, layer.channels, s)) for layer in self.layers]
+        cache: dict[str, Any] = {"row": 0, "states": zeros}  # states after the rows above ``row``
+
+        def p(i: int) -> Tensor:
+            r, c = divmod(i, s)
+            if r < cache["row"]:  # going back: start again from the top
+                cache["row"], cache["states"] = 0, zeros
+            while cache["row"] < r:  # the rows above are final now: step the states past them
+                cache["states"] = self._row_step(x, cache["row"], cache["states"])[1]
+                cache["row"] += 1
+            return torch.sigmoid(self._row_step(x, r, cache["states"])[0][:, c])
+
+        return p
