@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from models import FAMILIES, GenerativeModel
-from models.base import SEED_MAX, check_int, seeded_init
+from models.base import SEED_MAX, AutoregressiveModel, check_int, seeded_init
 from playground import checkpoints
 from playground.data import load_mnist
 from playground.device import get_device
@@ -85,9 +86,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     assert final is not None
     _log(final.message)
     notes = (
-        f"Trained with `python -m playground train {args.family} --steps {config.steps} --seed {args.seed}"
-        f"{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
-        f"{''.join(f' --set {k}={json.dumps(v)}' for k, v in model_config.items())}` on {data.describe()}.\n\n"
+        f"Trained with `python -m playground train {args.family} --steps {config.steps} --lr {config.lr:g} "
+        f"--batch-size {config.batch_size} --seed {args.seed}{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
+        f"{' --set ' + ' '.join(f'{k}={json.dumps(v)}' for k, v in model_config.items()) if model_config else ''}` on {data.describe()}.\n\n"
         f"Test losses (nats per image unless named otherwise): {json.dumps(_round(final.test_losses))}"
     )
     model.save_pretrained(out, notes=notes)
@@ -190,7 +191,7 @@ def evaluate(
     Raises:
         ValueError: for a bad source or setting.
     """
-    from playground.metrics import sample_quality, test_nll
+    from playground.metrics import completion_accuracy, sample_quality, test_nll
 
     dev = get_device(device)
     data = load_mnist(dataset)
@@ -213,6 +214,16 @@ def evaluate(
         if "log_z_low" in result:  # an AIS estimate: the NLL's range from log Z's spread
             result["nll_nats_range"] = [result["nll_nats"] + result[k] - result["log_z"] for k in ("log_z_low", "log_z_high")]
         result["nll_seconds"] = round(time.perf_counter() - start, 2)
+    if isinstance(model, AutoregressiveModel):
+        if model.conditional:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
+            result["nll_nats_given_label"] = result["nll_nats"]
+            x_test = data.images("test", "binary")
+            with torch.no_grad():
+                result["nll_nats"] = -sum(float(model.log_prob(x_test[i : i + 100].to(dev)).sum()) for i in range(0, len(x_test), 100)) / len(x_test)
+            result["nll_bits_per_dim"] = result["nll_nats"] / (784 * math.log(2))
+        start = time.perf_counter()
+        result["completion_accuracy"] = completion_accuracy(model, data, rows=14, seed=seed)
+        result["completion_seconds"] = round(time.perf_counter() - start, 2)
     if "elbo" in test_losses:
         result["neg_elbo_nats"] = -test_losses["elbo"]
     result["test_losses"] = _round(test_losses)

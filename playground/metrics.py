@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from models import GenerativeModel, MnistClassifier
+from models.base import check_int
 from playground.data import MnistSplits
 
 CONFIDENCE = 0.9
@@ -146,6 +147,28 @@ def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100) -
         "nll_kind": model.nll_kind,
         **model.nll_details(),
     }
+
+
+@torch.no_grad()
+def completion_accuracy(model: GenerativeModel, data: MnistSplits, rows: int = 14, n: int = 500, seed: int = 0) -> float:
+    """How often an autoregressive model completes a held-out digit into the right digit:
+    given the top ``rows`` rows of the first ``n`` test digits (binarised), it draws the
+    rest pixel by pixel (a class-conditional model draws the label from p(y | top rows)),
+    and the fraction in [0, 1] that the independent classifier reads as the true label is
+    returned.
+
+    Raises:
+        ValueError: a model that cannot complete images, or ``rows``/``n`` out of range.
+    """
+    if not hasattr(model, "complete"):
+        raise ValueError(f"{model.family} cannot complete images pixel by pixel")
+    rows = check_int("rows", rows, 1, 27)
+    n = check_int("digits", n, 1, len(data.test_labels))
+    x = data.images("test", "binary")[:n].to(model.device)
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    completed, _ = model.complete(x, rows * 28, None, generator)
+    predicted = classify(completed.cpu())[0].argmax(1)
+    return float((predicted == data.test_labels[:n]).float().mean())
 
 
 def filter_diversity(weight: Tensor) -> float:

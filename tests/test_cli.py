@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -135,6 +136,12 @@ def test_bench_quick_prints_every_figure():
     for key in ("plain_loop_updates_per_s", "train_updates_per_s", "gibbs_seconds_64_chains_1000_steps", "ais_seconds_2000_betas_100_runs", "ui_seconds_for_default_run"):
         assert rbm[key] > 0, key
     assert -1 <= rbm["ui_final_stroke_score"] <= 1
+    ar = figures["autoregressive"]
+    for family in ("nade", "made", "pixelcnn", "gated_pixelcnn", "pixelrnn"):
+        entry = ar[family]
+        assert entry["train_images_per_s"] > 0 and entry["samples_per_s"] > 0, family
+        assert 0 < entry["test_nll_after_budget"] < 784, family
+    assert ar["pixelcnn"]["seconds_for_64_samples"] > 0 and ar["nade"]["zoo_nll_after_90_s"] == 111.1
 
 
 def test_train_gan_and_cgan_then_sample_with_a_label_and_evaluate(tmp_path):
@@ -245,3 +252,26 @@ def test_train_sample_and_evaluate_an_autoregressive_family(family, settings, tm
     assert code == 0, stderr
     figures = json.loads(stdout)
     assert figures["nll_kind"] == "exact" and 100 < figures["nll_nats"] < 784 * 2
+    assert 0 <= figures["completion_accuracy"] <= 1 and figures["completion_seconds"] >= 0
+    if "n_classes=10" in settings:  # the marginal over labels, and p(x | y) beside it
+        # mean_y p(x | y) >= p(x | true y) / 10, so the marginal NLL is at most ln 10 worse
+        assert figures["nll_nats"] <= figures["nll_nats_given_label"] + math.log(10) + 1e-3
+
+
+def test_the_model_card_gives_the_command_that_rebuilds_the_run(tmp_path):
+    import shlex
+
+    from playground.cli import _parse_settings, build_parser
+
+    out = tmp_path / "made"
+    code, _, stderr = _cli(
+        "train", "made", "--steps", "3", "--lr", "0.002", "--batch-size", "16", "--out", str(out), "--eval-every", "0",
+        "--set", "hidden_sizes=[24]", "n_masks=2",
+    )
+    assert code == 0, stderr
+    card = (out / "README.md").read_text()
+    command = re.search(r"Trained with `python -m playground (train [^`]+)`", card).group(1)
+    args = build_parser().parse_args(shlex.split(command))
+    assert (args.family, args.steps, args.lr, args.batch_size) == ("made", 3, 0.002, 16)
+    settings = _parse_settings(args.set)
+    assert settings["hidden_sizes"] == [24] and settings["n_masks"] == 2
