@@ -562,7 +562,8 @@ class AutoregressiveModel(GenerativeModel):
         pixel ``pixel`` (its "future", and for a PixelCNN the blind spot).
 
         Raises:
-            ValueError: ``pixel`` not in [0, S * S - 1] or ``n_probes`` not in [1, 64].
+            ValueError: ``pixel`` not in [0, S * S - 1], ``n_probes`` not in [1, 64], or
+                the model in training mode.
         """
         s = self.image_size
         pixel = check_int("pixel", pixel, 0, s * s - 1)
@@ -570,14 +571,13 @@ class AutoregressiveModel(GenerativeModel):
         g = torch.Generator().manual_seed(seed)
         x = (torch.rand(n_probes, 1, s, s, generator=g) < 0.5).float().to(self.device).requires_grad_(True)
         y = torch.arange(n_probes, device=self.device) % N_CLASSES if self.conditional else None
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.enable_grad():
-                self.logits(x, y).view(n_probes, -1)[:, pixel].sum().backward()
-        finally:
-            self.train(was_training)
-        return x.grad.abs().mean(0)[0].detach().cpu()
+        if self.training:
+            raise ValueError("put the model in eval mode first (model.eval())")
+        with torch.enable_grad():
+            # autograd.grad, not backward: the weights get no .grad, so a model shared
+            # between threads is only read.
+            (grad,) = torch.autograd.grad(self.logits(x, y).view(n_probes, -1)[:, pixel].sum(), x)
+        return grad.abs().mean(0)[0].detach().cpu()
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

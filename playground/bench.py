@@ -331,6 +331,63 @@ def bench_boltzmann(steps: int, repeats: int, quick: bool, log: Callable[[str], 
     return figures
 
 
+# Test NLL (nats) after 90 s of training on 2 cores, on this split, of a popular
+# reference zoo's models with their published configurations (issue 5 of the project).
+ZOO_NLL_AFTER_90_S = {"nade": 111.1, "made": 103.6, "pixelcnn": 161.1, "gated_pixelcnn": 120.3}
+
+
+def bench_autoregressive(budget_s: float, quick: bool, log: Callable[[str], None]) -> dict:
+    """For each autoregressive family with the Train panel's defaults: training images/s,
+    the exact test NLL after ``budget_s`` seconds of training (against the reference zoo's
+    figure after 90 s), and samples/s drawing 64 (16 for PixelRNN; fewer when ``quick``)."""
+    import threading
+
+    from models import FAMILIES
+    from playground.metrics import test_nll
+    from playground.tabs.autoregressive import FAMILIES as AR_FAMILIES
+    from playground.tabs.autoregressive import default_settings
+
+    device = get_device()
+    data = load_mnist()
+    figures: dict = {"budget_s": budget_s}
+    for family in AR_FAMILIES:
+        d = default_settings(family)
+        if family == "nade":
+            config: dict = dict(n_hidden=d["size"])
+        elif family == "made":
+            config = dict(hidden_sizes=[d["size"]] * d["layers"], n_masks=d["masks"])
+        else:
+            config = dict(channels=d["size"], n_layers=d["layers"])
+        model = seeded_init(FAMILIES[family], 0, **config).to(device)
+        stop = threading.Event()
+        run = train(model, data, TrainConfig(steps=200_000, lr=d["lr"], batch_size=64, log_every=5, sample_every=0, eval_every=0, n_eval=1), stop=stop)
+        start = time.perf_counter()
+        steps = 0
+        for event in run:
+            steps = event.step
+            if time.perf_counter() - start >= budget_s:
+                stop.set()
+        seconds = time.perf_counter() - start
+        nll = test_nll(model.eval(), data)["nll_nats"]
+        n_samples = (4 if quick else 16) if family == "pixelrnn" else (4 if quick else 64)
+        _sync(device)
+        t0 = time.perf_counter()
+        model.sample(n_samples, generator=torch.Generator().manual_seed(0))
+        _sync(device)
+        sample_s = time.perf_counter() - t0
+        entry = {
+            "config": config, "lr": d["lr"], "train_images_per_s": round(steps * 64 / seconds, 1),
+            "steps_in_budget": steps, "test_nll_after_budget": round(nll, 2), "samples_per_s": round(n_samples / sample_s, 2),
+        }
+        if family in ZOO_NLL_AFTER_90_S:
+            entry["zoo_nll_after_90_s"] = ZOO_NLL_AFTER_90_S[family]
+        if family == "pixelcnn":
+            entry["seconds_for_64_samples"] = round(sample_s * 64 / n_samples, 2)
+        figures[family] = entry
+        log(f"  {family}: {entry}")
+    return figures
+
+
 def _context():
     from playground.tabs.common import AppContext
 
@@ -504,6 +561,8 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict:
     figures["gan"].update(bench_gan_ui_training(budget_s=5 if quick else 90, log=log))
     log("Boltzmann machines: RBM updates, Gibbs sampling, AIS, live training to stroke-like filters")
     figures["boltzmann"] = bench_boltzmann(steps=20 if quick else 1000, repeats=1 if quick else 2, quick=quick, log=log)
+    log("Autoregressive models: training speed, test NLL after 90 s of training, sampling speed")
+    figures["autoregressive"] = bench_autoregressive(budget_s=3 if quick else 90, quick=quick, log=log)
     log("app start-up and slider round trips")
     app, roundtrip = bench_app(n_calls=5 if quick else 50, log=log)
     figures["app"] = app

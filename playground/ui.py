@@ -8,7 +8,7 @@ import torch
 from playground.data import load_mnist
 from playground.device import describe_device, get_device
 from playground.sessions import SessionRegistry
-from playground.tabs import boltzmann, gan, vae
+from playground.tabs import autoregressive, boltzmann, gan, vae
 from playground.tabs.common import CSS, HEAD, AppContext
 
 TITLE = "Generative Models Playground"
@@ -42,6 +42,8 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
                 gan.build(ctx)
             with gr.Tab("Boltzmann machines", id="boltzmann"):
                 boltzmann.build(ctx)
+            with gr.Tab("Autoregressive", id="autoregressive"):
+                autoregressive.build(ctx)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)

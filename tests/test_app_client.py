@@ -198,3 +198,47 @@ def test_a_nan_rbm_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
     assert "event: error" in stream, stream
     assert "learning rate" in stream or "greater than maximum value" in stream, stream
     assert "Traceback" not in stream
+
+
+AR_API = {
+    "/ar_load", "/ar_load_zip", "/ar_download", "/ar_samples", "/ar_train", "/ar_stop", "/ar_table", "/ar_watch",
+    "/ar_complete", "/ar_receptive_field", "/ar_made_masks",
+}
+
+
+def test_every_autoregressive_handler_is_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert AR_API <= named
+
+
+def test_completion_and_the_receptive_field_through_the_api(client):
+    grid, note = client.predict("nade", "test digit", 7, None, 14, 3, "any (drawn from p(y | what is known))", 0, api_name="/ar_complete")
+    assert _pixels(grid).shape == (32, 5 * 30 + 2) and "Given the top 14 rows of test digit #7" in note
+    picture, note = client.predict(3, 20, api_name="/ar_receptive_field")
+    assert "Pixel (row 3, column 20)" in note and "Gated PixelCNN: sees" in note
+
+
+@pytest.mark.parametrize(
+    "args,api,message",
+    [
+        (["nade", "test digit", 0, None, 99, 3, "any", 0], "/ar_complete", ("rows kept", "greater than maximum")),
+        (["nade", "drawing", 0, None, 14, 3, "any", 0], "/ar_complete", "nothing is drawn"),
+        (["nade", "test digit", 0, None, 14, 3, "5", 0], "/ar_complete", "not class-conditional"),
+        (["made", 10**6, 0], "/ar_samples", ("samples must be in [1, 64]", "greater than maximum")),
+        (["pixelcnn", 10**6, 28, "any", 0], "/ar_watch", ("samples must be in [1, 16]", "greater than maximum")),
+        ([99, 0], "/ar_receptive_field", ("row must be in [0, 27]", "greater than maximum")),
+        ([5, 0, 0], "/ar_made_masks", ("mask set", "not in the list of choices", "Value")),
+        (["pixelcnn", 8, 2, 1, True, 50, 1e-3, 0], "/ar_train", "only the Gated PixelCNN"),
+        (["nade", "gan"], "/ar_load", "holds a gan checkpoint"),
+    ],
+)
+def test_bad_autoregressive_api_input_gets_a_clear_message(client, args, api, message):
+    _assert_clear_message(client, args, api, message)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_nan_autoregressive_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
+    stream = _raw_call(app_url, "/ar_train", ["pixelcnn", 8, 2, 1, False, 50, value, 0])
+    assert "event: error" in stream, stream
+    assert "learning rate" in stream or "greater than maximum value" in stream, stream
+    assert "Traceback" not in stream

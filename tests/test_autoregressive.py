@@ -248,8 +248,9 @@ def test_the_receptive_field_shows_the_blind_spot_of_pixelcnn_only():
     pixel = 4 * 9 + 4
     fields = {}
     for cls in (PixelCNN, GatedPixelCNN):
-        model = seeded_init(cls, 0, channels=8, n_layers=4, image_size=9)
+        model = seeded_init(cls, 0, channels=8, n_layers=4, image_size=9).eval()
         fields[cls] = model.receptive_field(pixel, n_probes=8)
+        assert all(p.grad is None for p in model.parameters())
     assert fields[PixelCNN][3, 8] == 0 and fields[PixelCNN][3, 7] > 0 and fields[PixelCNN][2, 8] > 0
     assert fields[GatedPixelCNN][3, 8] > 0
 

@@ -156,3 +156,30 @@ def test_boltzmann_tab_shows_pretrained_models_and_runs_a_short_fantasy_chain(pa
     page.wait_for_selector("#boltzmann-means img", timeout=30_000)
     page.wait_for_selector("#boltzmann-chain-gif img", timeout=30_000)
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_autoregressive_tab_completes_a_drawn_digit(page):
+    _tab(page, "Autoregressive")
+    page.wait_for_selector("#ar-samples img", timeout=60_000)
+    img = page.locator("#ar-samples img").first
+    assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 100
+    _tab(page, "Complete a digit")
+    canvas = page.locator("#ar-sketch canvas").first
+    canvas.wait_for(state="visible", timeout=20_000)
+    page.locator("#ar-sketch button[aria-label='Brush']").click()
+    box = canvas.bounding_box()
+    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
+    page.mouse.move(x, top)
+    page.mouse.down()
+    for k in range(1, 21):  # a vertical stroke: a "1"
+        page.mouse.move(x, top + (bottom - top) * k / 20)
+    page.mouse.up()
+    page.get_by_label("drawing", exact=True).check()
+    page.locator("#ar-complete-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#ar-complete-note').innerText.includes('completions')", timeout=90_000
+    )
+    note = page.inner_text("#ar-complete-note")
+    assert "your" in note and "drawing" in note, note
+    page.wait_for_selector("#ar-completion img", timeout=30_000)
+    assert "Traceback" not in page.inner_text("body")

@@ -29,7 +29,7 @@ from models.base import N_PIXELS, SEED_MAX, check_bool, check_choice, check_floa
 from models.dbn import DBN
 from models.rbm import RBM, bernoulli, weights_as_images
 from playground import checkpoints, plots
-from playground.metrics import CONFIDENCE, classify
+from playground.metrics import classify
 from playground.tabs.common import (
     AppContext,
     BundledViews,
@@ -40,8 +40,10 @@ from playground.tabs.common import (
     index_box,
     load_checkpoint,
     load_checkpoint_zip,
+    quality_line,
     save_animation,
     session_key,
+    side_by_side,
     to_image,
     training_panel,
     ui_handler,
@@ -131,19 +133,6 @@ def _filters(weight: Tensor, n: int = N_FILTERS) -> np.ndarray:
     """The first ``n`` hidden units' filters (columns of a (784, H) matrix) as a mosaic."""
     images = weights_as_images(weight[:, :n])
     return to_image(images, nrow=max(1, math.ceil(math.sqrt(len(images)))))
-
-
-def _quality_line(images: Tensor) -> str:
-    """The classifier's reading of a batch of images (N, 1, 28, 28) as a markdown line."""
-    probs = classify(images)[0]
-    conf, pred = probs.max(1)
-    confident = conf >= CONFIDENCE
-    counts = torch.bincount(pred[confident], minlength=10).tolist()
-    shown = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
-    return (
-        f"The classifier reads **{float(confident.float().mean()):.0%}** of these {len(images)} confidently "
-        f"(p ≥ {CONFIDENCE:g}), **{sum(c > 0 for c in counts)}** different digits{f' ({shown})' if shown else ''}."
-    )
 
 
 class RbmView:
@@ -238,12 +227,6 @@ class BoltzmannSession:
 
     rbm: RbmView
     dbn: DbnView
-
-
-def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
-    """Two uint8 grids of the same height next to each other, with a dark gap."""
-    spacer = np.full((left.shape[0], gap), 40, dtype=np.uint8)
-    return np.concatenate([left, spacer, right], axis=1)
 
 
 def _frames_note(steps: int, every: int) -> int:
@@ -455,7 +438,7 @@ class BoltzmannTab:
                     fantasies = to_image(event.samples, nrow=8)
                     status += (
                         f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. "
-                        f"{_quality_line(event.samples)} Every RBM panel now uses this model."
+                        f"{quality_line(event.samples)} Every RBM panel now uses this model."
                     )
             else:
                 status = f"**{event.status}**: {event.message}. Nothing finite was learnt, so your previous RBM is kept."
@@ -510,7 +493,7 @@ class BoltzmannTab:
         def grids(states: Tensor, means: Tensor) -> tuple[np.ndarray, np.ndarray]:
             return to_image(states.view(-1, 1, 28, 28), nrow), to_image(means.view(-1, 1, 28, 28), nrow)
 
-        frames = [_side_by_side(*grids(v.cpu(), mean.cpu()))]
+        frames = [side_by_side(*grids(v.cpu(), mean.cpu()))]
         last_yield = time.perf_counter()
         done = 0
         while done < steps:
@@ -518,13 +501,13 @@ class BoltzmannTab:
             v, mean, _ = model.gibbs_chain(v, chunk, clamp=clamp, generator=g)
             done += chunk
             left, right = grids(v.cpu(), mean.cpu())
-            frames.append(_side_by_side(left, right))
+            frames.append(side_by_side(left, right))
             now = time.perf_counter()
             if now - last_yield >= YIELD_EVERY_S and done < steps:
                 last_yield = now
                 yield left, right, f"Gibbs step {done:,} / {steps:,}…", gr.skip()
         animation = save_animation(frames, name, frame_ms=120)
-        status = f"After **{steps:,}** Gibbs steps ({len(frames)} frames in the animation). {_quality_line(mean.view(-1, 1, 28, 28).cpu())}"
+        status = f"After **{steps:,}** Gibbs steps ({len(frames)} frames in the animation). {quality_line(mean.view(-1, 1, 28, 28).cpu())}"
         yield left, right, status, animation
 
     # -- completion ------------------------------------------------------------------------------
@@ -617,7 +600,7 @@ class BoltzmannTab:
         images, frames = view.model.generate(n, steps, every=every, generator=g, start=begin)
         nrow = max(1, math.ceil(math.sqrt(n)))
         animation = save_animation([to_image(f, nrow) for _, f in frames], "dbn-top-level-chain", frame_ms=120)
-        yield to_image(images.cpu(), nrow), f"{view.name}: after **{steps:,}** top-level Gibbs steps and the top-down pass. {_quality_line(images.cpu())}", animation
+        yield to_image(images.cpu(), nrow), f"{view.name}: after **{steps:,}** top-level Gibbs steps and the top-down pass. {quality_line(images.cpu())}", animation
 
     @ui_handler
     def stack(
@@ -675,7 +658,7 @@ class BoltzmannTab:
                     status = f"**{event.status}**: {event.message}."
                     if event.samples is not None:
                         samples = to_image(event.samples, nrow=6)
-                        status += f" Samples of the new DBN are shown below. {_quality_line(event.samples)} The DBN panels now use it."
+                        status += f" Samples of the new DBN are shown below. {quality_line(event.samples)} The DBN panels now use it."
                 else:
                     status = f"**{event.status}**: {event.message}. Nothing finite was learnt, so your previous DBN is kept."
                 fields = to_image(model.receptive_fields(2)[:N_FILTERS], nrow=10)
@@ -813,7 +796,7 @@ class BoltzmannTab:
     @staticmethod
     def quality(rbm: Tensor, dbn: Tensor) -> str:
         """Markdown: the classifier's reading of RBM fantasies and DBN samples."""
-        return f"RBM: {_quality_line(rbm)}  \nDBN: {_quality_line(dbn)}"
+        return f"RBM: {quality_line(rbm)}  \nDBN: {quality_line(dbn)}"
 
     def draw(self, session: BoltzmannSession, seed: int) -> tuple[Tensor, Tensor, Tensor]:
         """The page's samples: RBM fantasy states and means (``rbm_fantasies``) and 64 DBN

@@ -21,6 +21,7 @@ from models.base import HubModel, check_int
 from playground import checkpoints
 from playground.checkpoints import bundled_names
 from playground.data import MnistSplits
+from playground.metrics import CONFIDENCE, classify
 from playground.plots import image_grid
 from playground.sessions import SessionRegistry
 
@@ -126,6 +127,27 @@ def image_output(label: str, size: int = 280, **kwargs) -> gr.Image:
 def to_image(images: Tensor, nrow: int = 8) -> np.ndarray:
     """Images (N, 1, 28, 28) in [0, 1] as one uint8 grid for ``gr.Image``."""
     return image_grid(images, nrow=nrow)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Two uint8 pictures of the same height (grey (H, W) or RGB (H, W, 3), the same kind)
+    next to each other, with a dark gap ``gap`` pixels wide."""
+    spacer = np.full((left.shape[0], gap, *left.shape[2:]), 40, dtype=np.uint8)
+    return np.concatenate([left, spacer, right], axis=1)
+
+
+def quality_line(images: Tensor) -> str:
+    """The classifier's reading of a batch of images (N, 1, 28, 28) in [0, 1] as a markdown
+    line: the share it reads confidently and how many different digits (with counts)."""
+    probs = classify(images)[0]
+    conf, pred = probs.max(1)
+    confident = conf >= CONFIDENCE
+    counts = torch.bincount(pred[confident], minlength=10).tolist()
+    shown = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+    return (
+        f"The classifier reads **{float(confident.float().mean()):.0%}** of these {len(images)} confidently "
+        f"(p ≥ {CONFIDENCE:g}), **{sum(c > 0 for c in counts)}** different digits{f' ({shown})' if shown else ''}."
+    )
 
 
 def save_animation(frames: Sequence[np.ndarray], name: str, frame_ms: int = 250, scale: int = 2) -> str:
