@@ -31,7 +31,9 @@ def test_bundled_checkpoints_load_and_are_small():
     assert {"vae", "vae-2d", "classifier"} <= set(names)
     for name in names:
         size = (checkpoints.BUNDLED_DIR / name / "model.safetensors").stat().st_size
-        assert size < 5 * 2**20, name
+        # Under the project's 20 MB limit on any file; the largest, `made` (one hidden
+        # layer of 2,000 units), is 12.6 MB: a 500-unit MADE (3 MB) completed digits worse.
+        assert size < 16 * 2**20, name
     model = load("vae", family="vae")
     assert isinstance(model, VAE) and not model.training and model.latent_dim == 16
 

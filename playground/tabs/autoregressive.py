@@ -87,7 +87,8 @@ def default_settings(family: str) -> dict[str, Any]:
         size=SIZE_RANGE[family][2], layers=LAYER_RANGE[family][2], masks=MASKS_DEFAULT, conditional=False, lr=LR_DEFAULT[family],
     )
 CURVES = {"nll": "negative log-likelihood (nats per digit)"}
-LABEL_ANY = "any (drawn from p(y | what is known))"
+LABEL_ANY = "any"  # the label choice for "no label": a conditional model draws one from p(y | what is known)
+LABEL_ANY_TEXT = "any (drawn from p(y | what is known))"
 
 EXPLANATION = r"""
 ### The chain rule: an exact likelihood
@@ -191,7 +192,7 @@ def _family(value: Any) -> str:
 def _label(model: AutoregressiveModel, value: Any, n: int) -> Tensor | None:
     """Labels (n,) for a class-conditional model from the UI's choice ("any" or a digit);
     None for "any" or an unconditional model (which refuses a digit)."""
-    if value is None or value == "" or value == LABEL_ANY or value == "any":
+    if value is None or value == "" or value in (LABEL_ANY, LABEL_ANY_TEXT):
         return None
     digit = check_int("digit label", value, 0, N_CLASSES - 1)
     if not model.conditional:
@@ -658,13 +659,13 @@ def build(ctx: AppContext) -> AutoregressiveTab:
     samples0, seconds0 = tab.draw_samples(first.models[DEFAULT].model, N_SHOWN, 0)
     quality0 = f"{NAMES[DEFAULT]}: {N_SHOWN} samples in {seconds0:.1f} s. {quality_line(samples0)}"
     state = gr.State(None)
-    label_choices = [LABEL_ANY] + [str(d) for d in range(10)]
+    label_choices = [(LABEL_ANY_TEXT, LABEL_ANY)] + [(str(d), str(d)) for d in range(10)]
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             models = checkpoint_panel(FAMILIES, DEFAULT, tab.describe(first))
             with gr.Row():
-                family = gr.Dropdown(CHOICES, value=DEFAULT, label="model used by the panels below", elem_id="ar-family")
+                family = gr.Dropdown(CHOICES, value=DEFAULT, label="model used by the panels below", elem_id="ar-family", scale=2, min_width=200)
                 n_samples = gr.Slider(1, MAX_SAMPLES, value=N_SHOWN, step=1, label=f"samples (≤ {MAX_SAMPLES})")
                 seed = gr.Number(value=0, label="seed", precision=0, minimum=0)
             resample = gr.Button("Draw samples", elem_id="ar-resample")
