@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -217,10 +216,8 @@ def evaluate(
     if isinstance(model, AutoregressiveModel):
         if model.conditional:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
             result["nll_nats_given_label"] = result["nll_nats"]
-            x_test = data.images("test", "binary")
-            with torch.no_grad():
-                result["nll_nats"] = -sum(float(model.log_prob(x_test[i : i + 100].to(dev)).sum()) for i in range(0, len(x_test), 100)) / len(x_test)
-            result["nll_bits_per_dim"] = result["nll_nats"] / (784 * math.log(2))
+            marginal = test_nll(model, data, labels=False)
+            result["nll_nats"], result["nll_bits_per_dim"] = marginal["nll_nats"], marginal["nll_bits_per_dim"]
         start = time.perf_counter()
         result["completion_accuracy"] = completion_accuracy(model, data, rows=14, seed=seed)
         result["completion_seconds"] = round(time.perf_counter() - start, 2)

@@ -126,15 +126,19 @@ def sample_quality(samples: Tensor, data: MnistSplits, labels: Tensor | None = N
 
 
 @torch.no_grad()
-def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100) -> dict[str, Any]:
+@torch.no_grad()
+def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100, labels: bool = True) -> dict[str, Any]:
     """Mean test negative log-likelihood of ``model`` on the test split, in nats per image.
+
+    ``labels``: a class-conditional model is given the test labels (-log p(x | y)); with
+    False it is not (an autoregressive one then gives its marginal, -log mean_y p(x | y)).
 
     Returns:
         ``nll_nats``, ``nll_bits_per_dim`` (nats / (784 ln 2)), ``nll_kind`` and the
         model's ``nll_details()`` (e.g. ``iwae_k``).
     """
     x = data.images("test", model.data_kind)
-    y = data.labels("test") if model.conditional else None
+    y = data.labels("test") if model.conditional and labels else None
     total = 0.0
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size].to(model.device)

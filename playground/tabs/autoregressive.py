@@ -28,7 +28,7 @@ from models.base import N_CLASSES, SEED_MAX, AutoregressiveModel, check_bool, ch
 from models.made import MADE
 from playground import checkpoints, plots
 from playground.drawing import digit_from_drawing
-from playground.metrics import classify
+from playground.metrics import classify, test_nll
 from playground.tabs.common import (
     AppContext,
     BundledViews,
@@ -149,12 +149,7 @@ class ArView:
     def test_nll(self) -> float:
         """Exact mean test NLL in nats per digit on the whole test split (a class-
         conditional model: the marginal, log mean_y p(x | y))."""
-        x = self.ctx.data.images("test", "binary")
-        total = 0.0
-        with torch.no_grad():
-            for start in range(0, len(x), 100):
-                total += float(self.model.log_prob(x[start : start + 100].to(self.model.device)).sum())
-        return -total / len(x)
+        return test_nll(self.model, self.ctx.data, labels=False)["nll_nats"]
 
     @functools.cached_property
     def export(self) -> Path:
