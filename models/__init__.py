@@ -14,6 +14,7 @@ from models.pixelcnn import GatedPixelCNN, PixelCNN
 from models.pixelrnn import PixelRNN
 from models.rbm import RBM
 from models.vae import VAE
+from models.wavenet import WaveNet
 
 FAMILIES: dict[str, type[HubModel]] = {
     VAE.family: VAE,
@@ -27,9 +28,10 @@ FAMILIES: dict[str, type[HubModel]] = {
     PixelCNN.family: PixelCNN,
     GatedPixelCNN.family: GatedPixelCNN,
     PixelRNN.family: PixelRNN,
+    WaveNet.family: WaveNet,
 }
 
 __all__ = [
     "DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GatedPixelCNN", "GenerativeModel", "HubModel", "MADE",
-    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE",
+    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE", "WaveNet",
 ]

@@ -170,11 +170,12 @@ class HubModel(
     arguments, from which every tensor shape derives.
 
     Class attributes:
-        data_kind: which version of the digits the model is trained on: ``"binary"`` (the
+        data_kind: which inputs the model is trained on: ``"audio"`` (mu-law clips) or which version of the digits: ``"binary"`` (the
             fixed binarisation, for Bernoulli likelihoods) or ``"grey"`` (values in [0, 1]).
         conditional: whether the model takes digit labels ``y`` (int64 in [0, 9]).
         train_defaults: ``TrainConfig`` settings (steps, lr, batch_size) that, with the
             default constructor arguments, reproduce the bundled checkpoint.
+        eval_batch_size: examples per batch when test losses are computed.
     """
 
     family: ClassVar[str] = ""
@@ -182,6 +183,7 @@ class HubModel(
     data_kind: ClassVar[str] = "binary"
     conditional: ClassVar[bool] = False
     train_defaults: ClassVar[dict[str, Any]] = {}
+    eval_batch_size: ClassVar[int] = 500
 
     @property
     def config(self) -> dict[str, Any]:

@@ -83,3 +83,20 @@ def bernoulli_log_prob(logits: Tensor, x: Tensor) -> Tensor:
     """log p(x) = sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)] in nats, per
     example: logits and binary x of the same shape (B, ...) -> (B,)."""
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+class CausalConv1d(nn.Conv1d):
+    """A 1-D convolution whose output at time t sees only inputs at t and before: it is
+    padded on the left by ``(kernel_size - 1) * dilation`` zeros and not on the right
+    (WaveNet's causal, dilated convolution; van den Oord et al. 2016, arXiv:1609.03499).
+
+    Shapes: (B, in_channels, T) -> (B, out_channels, T).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+        self.left_padding = (kernel_size - 1) * dilation
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C_in, T) -> (B, C_out, T); output t depends on inputs t - left_padding .. t."""
+        return super().forward(F.pad(x, (self.left_padding, 0)))

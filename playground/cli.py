@@ -3,6 +3,7 @@
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
                                    [--lr LR] [--batch-size B] [--set key=value ...]
     python -m playground sample SOURCE --n N [--label L] [--seed S] [--gibbs-steps G] [--out grid.png] [--npy samples.npy]
+    python -m playground sample wavenet --seconds S [--label L] [--temperature T] --wav out.wav
     python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--gibbs-steps G] [--ais-betas B] [--ais-runs R] [--seed S]
     python -m playground bench [--json] [--quick]
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from models import FAMILIES, GenerativeModel
-from models.base import SEED_MAX, AutoregressiveModel, check_int, seeded_init
+from models.base import SEED_MAX, AutoregressiveModel, check_float, check_int, seeded_init
 from playground import checkpoints
 from playground.data import load_mnist
 from playground.device import get_device
@@ -57,10 +58,27 @@ def _round(values: dict[str, float] | None) -> dict[str, float]:
     return {k: round(v, 4) for k, v in (values or {}).items()}
 
 
+def _dataset(cls: type, name: str | None):
+    """The data a family trains on: the synthetic audio set for WaveNet, else MNIST.
+
+    Raises:
+        ValueError: an unknown dataset name, or a name of the other kind.
+    """
+    if cls.data_kind == "audio":
+        from playground.audio import synthetic_audio
+
+        if name not in (None, "synthetic-notes"):
+            raise ValueError(f"{cls.family} trains on audio: --dataset must be synthetic-notes, got {name!r}")
+        return synthetic_audio()
+    if name == "synthetic-notes":
+        raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
+    return load_mnist(name)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     cls = FAMILIES[args.family]
     device = get_device(args.device)
-    data = load_mnist(args.dataset)
+    data = _dataset(cls, args.dataset)
     model_config = _parse_settings(args.set)
     unknown = sorted(set(model_config) - set(inspect.signature(cls.__init__).parameters) - {"self"})
     if unknown:
@@ -88,7 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"Trained with `python -m playground train {args.family} --steps {config.steps} --lr {config.lr:g} "
         f"--batch-size {config.batch_size} --seed {args.seed}{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
         f"{' --set ' + ' '.join(f'{k}={json.dumps(v)}' for k, v in model_config.items()) if model_config else ''}` on {data.describe()}.\n\n"
-        f"Test losses (nats per image unless named otherwise): {json.dumps(_round(final.test_losses))}"
+        f"Test losses ({'nats per audio sample' if cls.data_kind == 'audio' else 'nats per image'} unless named otherwise): "
+        f"{json.dumps(_round(final.test_losses))}"
     )
     model.save_pretrained(out, notes=notes)
     result = {
@@ -119,9 +138,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     n = check_int("--n", args.n, 1, 10_000)
     seed = check_int("--seed", args.seed, 0, SEED_MAX)
+    model = _generative(args.source, device)
+    if model.data_kind == "audio":
+        return _sample_audio(model, args, seed)
+    if args.wav or args.seconds is not None or args.temperature is not None:
+        raise ValueError(f"--wav, --seconds and --temperature apply to wavenet, not to a {model.family}")
     if not args.out and not args.npy:
         raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
-    model = _generative(args.source, device)
     _set_gibbs_steps(model, args.gibbs_steps)
     labels = None
     if args.label is not None:
@@ -142,6 +165,46 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, images[:, 0].numpy().astype(np.float32))  # (N, 28, 28) in [0, 1]
+        _log(f"wrote {args.npy}")
+    return 0
+
+
+def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
+    """``sample`` for WaveNet: ``--n`` clips of ``--seconds`` (class ``--label``, or
+    classes 0, 1, ... in turn), fast generation, written one after the other (with 0.1 s
+    of silence between) to ``--wav``, and as an (N, T) float32 array to ``--npy``."""
+    from playground.audio import to_wav
+
+    n = check_int("--n", args.n, 1, 64)
+    if not args.wav and not args.npy:
+        raise ValueError("say where to write the audio: --wav out.wav and/or --npy clips.npy")
+    if args.out or args.gibbs_steps is not None:
+        raise ValueError("--out and --gibbs-steps apply to image models; give --wav for audio")
+    seconds = check_float("--seconds", 1.0 if args.seconds is None else args.seconds, 0.01, 10.0)
+    temperature = check_float("--temperature", 1.0 if args.temperature is None else args.temperature, 0.01, 5.0)
+    rate = model.sample_rate_hz
+    labels = None
+    if model.conditional:
+        if args.label is None:
+            labels = torch.arange(n, device=model.device) % model.n_classes
+        else:
+            labels = torch.full((n,), check_int("--label", args.label, 0, model.n_classes - 1), dtype=torch.int64, device=model.device)
+    elif args.label is not None:
+        raise ValueError(f"{args.source} is not conditional: --label does not apply")
+    start = time.perf_counter()
+    clips = model.sample(
+        n, labels, torch.Generator().manual_seed(seed), n_samples=round(seconds * rate), temperature=temperature
+    ).float().cpu()
+    elapsed = time.perf_counter() - start
+    _log(f"generated {n} x {seconds:g} s in {elapsed:.1f} s ({n * clips.shape[1] / elapsed:,.0f} samples/s, real-time factor {elapsed / (n * seconds):.2f})")
+    if args.wav:
+        Path(args.wav).parent.mkdir(parents=True, exist_ok=True)
+        gap = torch.zeros(n, rate // 10)
+        to_wav(torch.cat([clips, gap], 1).reshape(-1)[: -(rate // 10)], rate, args.wav)
+        _log(f"wrote {args.wav}")
+    if args.npy:
+        Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.npy, clips.numpy().astype(np.float32))  # (N, T) in [-1, 1]
         _log(f"wrote {args.npy}")
     return 0
 
@@ -193,11 +256,13 @@ def evaluate(
     from playground.metrics import completion_accuracy, sample_quality, test_nll
 
     dev = get_device(device)
-    data = load_mnist(dataset)
     model = checkpoints.load(source, device=dev)
+    data = _dataset(type(model), dataset)
     result: dict[str, Any] = {"source": source, "family": model.family, "dataset": data.name}
     n_samples = check_int("--n-samples", n_samples, 2, 100_000)
     seed = check_int("--seed", seed, 0, SEED_MAX)
+    if model.data_kind == "audio":
+        return {**result, **_evaluate_audio(model, data, seed)}
     y_test = data.test_labels if model.conditional else None
     _set_gibbs_steps(model, gibbs_steps)
     _set_ais(model, ais_betas, ais_runs, data)
@@ -230,6 +295,28 @@ def evaluate(
     return result
 
 
+def _evaluate_audio(model, data, seed: int) -> dict[str, Any]:
+    """WaveNet's figures: exact test NLL in nats and bits per audio sample, and, for a
+    model conditioned on the synthetic set's classes, pitch accuracy of generated notes."""
+    from playground.metrics import pitch_accuracy
+
+    y_test = data.test_labels if model.conditional else None
+    start = time.perf_counter()
+    losses = evaluate_losses(model, data.inputs("test"), y_test, seed=seed)
+    result: dict[str, Any] = {
+        "nll_nats_per_sample": losses["nll"],
+        "nll_bits_per_sample": losses["bits_per_sample"],
+        "nll_kind": model.nll_kind,
+        "nll_seconds": round(time.perf_counter() - start, 2),
+        "receptive_field_samples": model.receptive_field,
+        "receptive_field_ms": model.receptive_field_ms,
+    }
+    if model.conditional and model.n_classes >= 8:
+        torch.manual_seed(seed)
+        result.update(pitch_accuracy(model, seed=seed))
+    return result
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset, args.gibbs_steps, args.ais_betas, args.ais_runs,
@@ -253,7 +340,7 @@ def _finite(value: Any) -> Any:
 def cmd_bench(args: argparse.Namespace) -> int:
     from playground.bench import run_bench
 
-    figures = run_bench(quick=args.quick, log=_log)
+    figures = run_bench(quick=args.quick, log=_log, only=args.only)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -277,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder to save to (default runs/FAMILY)")
     p.add_argument("--device")
-    p.add_argument("--dataset", help="mnist-5k (default) or mnist-full")
+    p.add_argument("--dataset", help="mnist-5k (default) or mnist-full; synthetic-notes for wavenet (its only set)")
     p.add_argument("--eval-every", type=int, default=250, help="steps between test-loss reports (0 = only at the end)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="model settings, e.g. latent_dim=8 arch=mlp")
     p.set_defaults(run=cmd_train)
@@ -285,11 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples to a PNG grid and/or an .npy array")
     p.add_argument("source")
     p.add_argument("--n", type=int, default=64)
-    p.add_argument("--label", type=int, help="digit for class-conditional models")
+    p.add_argument("--label", type=int, help="digit for class-conditional models; class id for wavenet (0-7 notes C4-C5, 8 chirp, 9 melody)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gibbs-steps", type=int, help="RBM/DBN: Gibbs steps of the fantasy chain from noise (default 1000)")
     p.add_argument("--out", help="PNG grid")
-    p.add_argument("--npy", help="array (N, 28, 28) float32 in [0, 1]")
+    p.add_argument("--npy", help="array (N, 28, 28) float32 in [0, 1]; for wavenet (N, T) in [-1, 1]")
+    p.add_argument("--wav", help="wavenet: a 16-bit WAV of the clips, one after the other")
+    p.add_argument("--seconds", type=float, help="wavenet: seconds per clip (default 1)")
+    p.add_argument("--temperature", type=float, help="wavenet: softmax temperature (default 1)")
     p.add_argument("--device")
     p.set_defaults(run=cmd_sample)
 
@@ -308,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
     p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
+    p.add_argument("--only", help="one part: boltzmann, autoregressive or wavenet")
     p.set_defaults(run=cmd_bench)
     return parser
 

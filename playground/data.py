@@ -81,6 +81,10 @@ class MnistSplits:
             raise ValueError(f"split must be train or test and kind grey or binary, got {split!r}, {kind!r}")
         return getattr(self, f"{split}_{kind}")
 
+    def inputs(self, split: str, kind: str) -> Tensor:
+        """The same as ``images``: the name the trainer uses for any dataset's inputs."""
+        return self.images(split, kind)
+
     def labels(self, split: str) -> Tensor:
         """The (N,) int64 labels of ``split``."""
         return self.test_labels if split == "test" else self.train_labels

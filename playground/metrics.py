@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,6 @@ def sample_quality(samples: Tensor, data: MnistSplits, labels: Tensor | None = N
 
 
 @torch.no_grad()
-@torch.no_grad()
 def test_nll(model: GenerativeModel, data: MnistSplits, batch_size: int = 100, labels: bool = True) -> dict[str, Any]:
     """Mean test negative log-likelihood of ``model`` on the test split, in nats per image.
 
@@ -221,3 +221,44 @@ def filter_smoothness(weight: Tensor) -> float:
         den = torch.sqrt((a * a).sum((1, 2)) * (b * b).sum((1, 2))).clamp_min(1e-12)
         scores.append(num / den)
     return float(torch.stack(scores).mean())
+
+
+def pitch_accuracy(model: GenerativeModel, n_per_class: int = 10, seconds: float = 0.5, seed: int = 0, temperature: float = 1.0) -> dict[str, Any]:
+    """How well a WaveNet conditioned on a note's class plays that note: for each note
+    class (C4-C5 of the synthetic set), ``n_per_class`` clips of ``seconds`` are
+    generated (fast generation, one batch), and a clip counts as right when its dominant
+    frequency (FFT peak, ``playground.audio.dominant_frequency``) is within 3% (about half
+    a semitone) of the note's pitch.
+
+    Returns:
+        ``pitch_accuracy`` (share in [0, 1]), ``pitch_accuracy_by_note`` ({note: share}),
+        ``pitch_median_cents_error`` (median |1200 log2(f / f_note)| over the clips),
+        ``pitch_clips`` and ``generation_samples_per_s`` (the batch's throughput).
+
+    Raises:
+        ValueError: a model that is not a conditional WaveNet with at least 8 classes, or
+            a setting out of range.
+    """
+    from playground.audio import N_NOTE_CLASSES, NOTE_HZ, NOTE_NAMES, dominant_frequency, pitch_matches
+
+    if getattr(model, "data_kind", None) != "audio" or getattr(model, "n_classes", 0) < N_NOTE_CLASSES:
+        raise ValueError("pitch accuracy needs a WaveNet conditioned on the synthetic set's classes")
+    n_per_class = check_int("clips per note", n_per_class, 1, 100)
+    rate = model.sample_rate_hz
+    y = torch.arange(N_NOTE_CLASSES, device=model.device).repeat_interleave(n_per_class)
+    start = time.perf_counter()
+    clips = model.sample(len(y), y, torch.Generator().manual_seed(seed), n_samples=round(seconds * rate), temperature=temperature).cpu()
+    elapsed = time.perf_counter() - start
+    freqs = [dominant_frequency(clip, rate) for clip in clips]
+    right = [pitch_matches(f, NOTE_HZ[int(c)]) for f, c in zip(freqs, y.tolist())]
+    cents = [abs(1200 * math.log2(max(f, 1e-6) / NOTE_HZ[int(c)])) for f, c in zip(freqs, y.tolist())]
+    by_note = {
+        NOTE_NAMES[c]: float(np.mean(right[c * n_per_class : (c + 1) * n_per_class])) for c in range(N_NOTE_CLASSES)
+    }
+    return {
+        "pitch_accuracy": float(np.mean(right)),
+        "pitch_accuracy_by_note": by_note,
+        "pitch_median_cents_error": float(np.median(cents)),
+        "pitch_clips": len(y),
+        "generation_samples_per_s": round(clips.numel() / elapsed, 1),
+    }

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from models.base import SEED_MAX, GenerativeModel, HubModel, check_choice, check_float, check_int
+from playground.audio import AudioSplits
 from playground.data import MnistSplits, batches
 
 MAX_STEPS = 200_000
@@ -95,8 +96,9 @@ class TrainEvent:
             ``"diverged"``.
         elapsed_s: seconds since the run started.
         test_losses: the same terms on the test split, when evaluated at this event.
-        samples: (n_samples, 1, 28, 28) float32 in [0, 1] on the CPU, drawn from the same
-            fixed noise at every event that has them.
+        samples: (n_samples, 1, 28, 28) float32 in [0, 1] on the CPU (for audio families,
+            (n_samples, T) waveforms in [-1, 1]), drawn from the same fixed noise at every
+            event that has them.
         message: a human sentence for the final event.
     """
 
@@ -115,8 +117,10 @@ class TrainEvent:
 
 
 @torch.no_grad()
-def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
-    """Mean loss terms of ``model`` on images ``x`` (N, 1, 28, 28), in eval mode.
+def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: int | None = None, seed: int = 0) -> dict[str, float]:
+    """Mean loss terms of ``model`` on inputs ``x`` (images (N, 1, 28, 28), or (N, T)
+    mu-law codes for audio), in eval mode, ``batch_size`` at a time (default: the
+    family's ``eval_batch_size``).
 
     Returns:
         ``{term: mean value}``, weighted by batch size.
@@ -124,6 +128,7 @@ def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: in
     was_training = model.training
     model.eval()
     device = model.device
+    batch_size = batch_size or model.eval_batch_size
     generator = torch.Generator(device=device).manual_seed(seed)
     totals: dict[str, float] = {}
     for start in range(0, len(x), batch_size):
@@ -160,15 +165,16 @@ def _sample_grid(model: HubModel, n: int, seed: int) -> Tensor | None:
 
 def train(
     model: HubModel,
-    data: MnistSplits,
+    data: MnistSplits | AudioSplits,
     config: TrainConfig,
     *,
     stop: threading.Event | None = None,
 ) -> Iterator[TrainEvent]:
     """Train ``model`` in place on the train split of ``data``; yield progress events.
 
-    The model is trained on the device it is on, on the version of the digits it asks
-    for (``model.data_kind``), with labels if ``model.conditional``. Test losses use the
+    The model is trained on the device it is on, on the inputs it asks for
+    (``data.inputs(split, model.data_kind)``: binary or grey digits, or mu-law audio
+    clips), with labels if ``model.conditional``. Test losses use the
     first ``config.n_eval`` test digits.
 
     Yields:
@@ -180,9 +186,9 @@ def train(
     device = model.device
     stop = stop or threading.Event()
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    x_train = data.images("train", model.data_kind).to(device)
+    x_train = data.inputs("train", model.data_kind).to(device)
     y_train = data.labels("train").to(device)
-    x_test = data.images("test", model.data_kind)[: config.n_eval]
+    x_test = data.inputs("test", model.data_kind)[: config.n_eval]
     y_test = _labels_if_needed(model, data.labels("test")[: config.n_eval])
     optimizers = model.configure_optimizers(config.lr, config.lr_d)
     schedulers = []

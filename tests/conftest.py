@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import os
@@ -15,7 +16,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models import DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN, PixelRNN  # noqa: E402
+from models import (  # noqa: E402
+    DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN, PixelRNN, WaveNet,
+)
 from playground.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -39,7 +42,29 @@ TINY = {
     "gated_pixelcnn": (GatedPixelCNN, dict(channels=8, n_layers=2)),
     "gated_pixelcnn-cond": (GatedPixelCNN, dict(channels=8, n_layers=2, n_classes=10)),
     "pixelrnn": (PixelRNN, dict(channels=4, n_layers=1)),
+    # 10 ms clips by default: sampling is one network step per audio sample.
+    "wavenet": (WaveNet, dict(residual_channels=4, skip_channels=6, dilations=[1, 2], n_classes=10, clip_seconds=0.01)),
 }
+
+
+@contextlib.contextmanager
+def single_thread():
+    """One intra-op thread for tiny models run step by step (WaveNet): a second thread
+    only adds synchronisation, which costs 10-50x per operation when the other core is
+    busy (e.g. a training run beside the tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread():
+    """``single_thread`` for one test."""
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,34 @@ import math
 import pytest
 import torch
 
-from conftest import TINY
+from conftest import TINY, single_thread
 from models import FAMILIES, GenerativeModel, VAE
 from models.base import CheckpointError, seeded_init
+from playground.audio import synthetic_audio
 from playground.training import _labels_if_needed, cycling_labels
 
 NAMES = sorted(TINY)
+AUDIO_STEPS = 200  # samples per audio clip in a test batch: 25 ms at 8 kHz
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_audio(request):
+    """Audio families run many tiny steps: one thread (see ``conftest.single_thread``)."""
+    callspec = getattr(request.node, "callspec", None)
+    name = callspec.params.get("name") if callspec else None
+    if name in TINY and TINY[name][0].data_kind == "audio":
+        with single_thread():
+            yield
+    else:
+        yield
 
 
 def _batch(data, model, n=16):
+    """The first ``n`` training examples of the kind the model takes: digits from
+    ``data``, or clips of the synthetic audio set cropped to ``AUDIO_STEPS`` samples."""
+    if model.data_kind == "audio":
+        audio = synthetic_audio()
+        return audio.train_codes[:n, :AUDIO_STEPS], _labels_if_needed(model, audio.train_labels[:n])
     x = data.images("train", model.data_kind)[:n]
     return x, _labels_if_needed(model, data.train_labels[:n])
 
@@ -41,8 +60,12 @@ def test_sample_shape_range_and_seed(name):
     a = model.sample(5, y, generator=torch.Generator().manual_seed(3))
     b = model.sample(5, y, generator=torch.Generator().manual_seed(3))
     c = model.sample(5, y, generator=torch.Generator().manual_seed(4))
-    assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
-    assert 0 <= float(a.min()) and float(a.max()) <= 1
+    if model.data_kind == "audio":  # waveforms of the model's default clip length
+        assert a.shape == (5, model.clip_samples) and a.dtype == torch.float32
+        assert -1 <= float(a.min()) and float(a.max()) <= 1
+    else:
+        assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
+        assert 0 <= float(a.min()) and float(a.max()) <= 1
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
