@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -26,12 +25,13 @@ from torch import Tensor
 from models import FAMILIES as MODEL_FAMILIES
 from models.base import N_CLASSES, SEED_MAX, AutoregressiveModel, check_bool, check_choice, check_float, check_int, seeded_init
 from models.made import MADE
-from playground import checkpoints, plots
+from playground import plots
 from playground.drawing import digit_from_drawing
 from playground.metrics import classify, test_nll
 from playground.tabs.common import (
     AppContext,
     BundledViews,
+    ModelView,
     bind_pick,
     checkpoint_panel,
     digit_gallery,
@@ -43,11 +43,12 @@ from playground.tabs.common import (
     save_animation,
     session_key,
     side_by_side,
+    stream_training,
     to_image,
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig, train
+from playground.training import TrainConfig
 
 FAMILIES = ("nade", "made", "pixelcnn", "gated_pixelcnn", "pixelrnn")
 NAMES = {"nade": "NADE", "made": "MADE", "pixelcnn": "PixelCNN", "gated_pixelcnn": "Gated PixelCNN", "pixelrnn": "PixelRNN (Row LSTM)"}
@@ -134,27 +135,18 @@ def _float_image(images: Tensor) -> Tensor:
 
 
 @dataclass
-class ArView:
+class ArView(ModelView):
     """A loaded autoregressive model with its display name; read-only, so sessions share
     the bundled ones. Its test NLL is computed once, on first use."""
 
     model: AutoregressiveModel
-    name: str
     ctx: AppContext
-
-    def __post_init__(self) -> None:
-        self.model.eval()
 
     @functools.cached_property
     def test_nll(self) -> float:
         """Exact mean test NLL in nats per digit on the whole test split (a class-
         conditional model: the marginal, log mean_y p(x | y))."""
         return test_nll(self.model, self.ctx.data, labels=False)["nll_nats"]
-
-    @functools.cached_property
-    def export(self) -> Path:
-        """The model as a checkpoint zip (made once)."""
-        return checkpoints.export_zip(self.model, name=f"{self.model.family}-playground", notes=self.describe())
 
     def settings(self) -> str:
         """The model's size in words."""
@@ -350,20 +342,15 @@ class AutoregressiveTab:
         try:
             session = self.session(state)
             yield session, "Starting…", gr.skip(), gr.skip()
-            history: list[dict] = []
-            last_yield = 0.0
-            n_good = 0
             name = f"trained here ({steps:,} steps, seed {seed})"
-            for event in train(model, self.ctx.data, config, stop=stop):
+
+            def record(event: Any) -> dict:
                 entry: dict[str, Any] = {"step": event.step, "losses": {"nll": event.losses.get("nll", math.nan)}}
                 if event.test_losses:
                     entry["test_losses"] = {"nll": event.test_losses["nll"]}
-                history.append(entry)
-                n_good += not event.final
-                now = time.perf_counter()
-                if not event.final and now - last_yield < YIELD_EVERY_S and event.samples is None:
-                    continue
-                last_yield = now
+                return entry
+
+            for event, history, learnt in stream_training(model, self.ctx.data, config, stop, record, YIELD_EVERY_S):
                 samples = to_image(event.samples, nrow=8) if event.samples is not None else gr.skip()
                 if not event.final:
                     test = f" · test {history_last(history):.1f}" if history_last(history) is not None else ""
@@ -371,7 +358,7 @@ class AutoregressiveTab:
                         f"step {event.step:,} / {steps:,} · {event.step / max(event.elapsed_s, 1e-9):.1f} steps/s · "
                         f"NLL train {event.losses['nll']:.1f}{test} nats"
                     )
-                elif n_good or event.status != "diverged":
+                elif learnt:
                     session = self._with_model(session, model, name)
                     status = (
                         f"**{event.status}**: {event.message}. Test NLL **{event.test_losses['nll']:.1f}** nats"

@@ -44,11 +44,12 @@ from playground.tabs.common import (
     save_animation,
     session_key,
     side_by_side,
+    stream_training,
     to_image,
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig, train
+from playground.training import TrainConfig
 
 FAMILIES = ("rbm", "dbn")
 DEFAULT_RBM = "rbm"
@@ -399,22 +400,6 @@ class BoltzmannTab:
         finally:
             self.ctx.sessions.finish(key, "boltzmann-train", stop)
 
-    def _stream(self, model: Any, config: TrainConfig, stop: threading.Event, record: Any) -> Iterator[tuple[Any, list[dict], bool]]:
-        """Run the trainer and pass on (event, history, learnt) about every
-        ``YIELD_EVERY_S`` seconds and at the end; ``record(event)`` turns an event into a
-        ``plots.training_curves`` history entry. ``learnt``: whether the model holds
-        anything to keep (False only for a run that diverged before its first event)."""
-        history: list[dict] = []
-        last_yield = 0.0
-        n_good = 0
-        for event in train(model, self.ctx.data, config, stop=stop):
-            history.append(record(event))
-            n_good += not event.final
-            now = time.perf_counter()
-            if event.final or now - last_yield >= YIELD_EVERY_S:
-                last_yield = now
-                yield event, history, bool(n_good) or event.status != "diverged"
-
     def _train_run(self, state: BoltzmannSession | None, model: RBM, config: TrainConfig, stop: threading.Event, per_epoch: int, name: str):
         session = self.session(state)
         # The State holds this session object from now on, so a Load made during the run
@@ -427,7 +412,7 @@ class BoltzmannTab:
                 entry["losses"]["free_energy_gap"] = _free_energy_gap(model, self.ctx)
             return entry
 
-        for event, history, learnt in self._stream(model, config, stop, record):
+        for event, history, learnt in stream_training(model, self.ctx.data, config, stop, record, YIELD_EVERY_S):
             fantasies = gr.skip()
             if not event.final:
                 status = _progress_line(event, per_epoch, config.steps // per_epoch, "")
@@ -649,7 +634,7 @@ class BoltzmannTab:
 
         try:
             yield session, "Starting…", gr.skip(), gr.skip(), gr.skip()  # the State holds this session from now on
-            for event, history, learnt in self._stream(model, config, stop, record):
+            for event, history, learnt in stream_training(model, self.ctx.data, config, stop, record, YIELD_EVERY_S):
                 samples = gr.skip()
                 if not event.final:
                     status = _progress_line(event, per_epoch, epochs, "layer 2: ", " of h1")

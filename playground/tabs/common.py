@@ -8,8 +8,10 @@ import inspect
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -201,6 +203,27 @@ def load_checkpoint_zip(ctx: AppContext, family: str | Sequence[str], path: str 
     return model
 
 
+@dataclass
+class ModelView:
+    """A loaded model with its display name, as a tab shows it; read-only, so sessions
+    share the bundled ones. Subclasses add what they compute once (and ``describe``)."""
+
+    model: HubModel
+    name: str
+
+    def __post_init__(self) -> None:
+        self.model.eval()
+
+    @functools.cached_property
+    def export(self) -> Path:
+        """The model as a checkpoint zip (made once: a view's model never changes)."""
+        return checkpoints.export_zip(self.model, name=f"{self.model.family}-playground", notes=self.describe())
+
+    def describe(self) -> str:
+        """One markdown line about the model."""
+        raise NotImplementedError
+
+
 class BundledViews:
     """Bundled checkpoints of a tab, each loaded once (on first use, under a lock) and
     wrapped by ``wrap(model, name)`` into the tab's read-only view, which every session
@@ -288,6 +311,35 @@ def checkpoint_panel(family: str | Sequence[str], default: str, description: str
             download_btn = gr.DownloadButton("Download this model", value=download, variant="secondary")
     info = gr.Markdown(description)
     return CheckpointPanel(choice, source, load, upload, download_btn, info)
+
+
+def stream_training(
+    model: HubModel, data, config, stop: threading.Event, record: Callable, every_s: float = 0.3,
+) -> Iterator[tuple]:
+    """Run the trainer (``playground.training.train``) and pass on ``(event, history,
+    learnt)`` every ``every_s`` seconds, at every event with samples, and at the end, for
+    a tab's Train handler to turn into updates.
+
+    Args:
+        record: turns each event into a ``plots.training_curves`` history entry.
+
+    Yields:
+        (the event, the history so far (a list the caller must not change), ``learnt``:
+        whether the model holds anything to keep: False only for a run that diverged
+        before its first event).
+    """
+    from playground.training import train
+
+    history: list[dict] = []
+    last_yield = 0.0
+    n_good = 0
+    for event in train(model, data, config, stop=stop):
+        history.append(record(event))
+        n_good += not event.final
+        now = time.perf_counter()
+        if event.final or event.samples is not None or now - last_yield >= every_s:
+            last_yield = now
+            yield event, history, bool(n_good) or event.status != "diverged"
 
 
 @dataclass
