@@ -126,3 +126,132 @@ def histogram(values: np.ndarray, title: str, x_title: str, y_title: str = "coun
     fig = go.Figure(go.Histogram(x=np.asarray(values, dtype=float), nbinsx=bins, marker_color=DIGIT_COLOURS[0]))
     fig.update_layout(**_LAYOUT, height=300, title=title, xaxis_title=x_title, yaxis_title=y_title)
     return fig
+
+
+def waveform_figure(wave: np.ndarray, rate: int, title: str = "", marks: Sequence[tuple[float, str]] = (), max_points: int = 4000) -> go.Figure:
+    """A waveform (T,) in [-1, 1] against time in seconds. Long clips are drawn as the
+    min/max envelope of ``max_points / 2`` bins, so every peak stays visible.
+
+    Args:
+        rate: sample rate in Hz.
+        marks: (time in s, text) of vertical lines, e.g. where priming ends.
+    """
+    wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+    t = np.arange(len(wave)) / rate
+    if len(wave) > max_points:
+        bins = max_points // 2
+        edges = np.linspace(0, len(wave), bins + 1).astype(int)
+        lo = np.minimum.reduceat(wave, edges[:-1])
+        hi = np.maximum.reduceat(wave, edges[:-1])
+        t = np.repeat(t[edges[:-1]], 2)
+        wave = np.stack([lo, hi], 1).reshape(-1)
+    fig = go.Figure(go.Scatter(x=t, y=wave, mode="lines", line=dict(width=1, color=DIGIT_COLOURS[0]), hoverinfo="skip"))
+    for x, text in marks:
+        fig.add_vline(x=x, line=dict(color="#d62728", dash="dash"), annotation_text=text, annotation_position="top left")
+    fig.update_layout(
+        **{**_PLAIN, "margin": dict(l=50, r=20, t=50, b=40)}, height=240, title=title or None,
+        xaxis=dict(title="time (s)", **PLAIN_AXIS), yaxis=dict(title="amplitude", range=[-1.05, 1.05], **PLAIN_AXIS),
+    )
+    return fig
+
+
+def spectrogram_figure(wave: np.ndarray, rate: int, title: str = "", n_fft: int = 256) -> go.Figure:
+    """The magnitude spectrogram of a waveform (T,) in dB (relative to its loudest cell,
+    floored at -80 dB): a Hann-windowed STFT (``torch.stft``) of ``n_fft`` samples with
+    a hop of ``n_fft / 4``; time in seconds, frequency in Hz up to rate / 2."""
+    x = torch.as_tensor(np.asarray(wave, dtype=np.float32).reshape(-1))
+    if len(x) < n_fft:
+        x = torch.nn.functional.pad(x, (0, n_fft - len(x)))
+    hop = n_fft // 4
+    spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), return_complex=True).abs()  # (F, frames)
+    db = 20 * torch.log10(spec.clamp_min(1e-10))
+    db = (db - db.max()).clamp_min(-80).numpy()
+    freqs = np.fft.rfftfreq(n_fft, 1 / rate)
+    times = np.arange(db.shape[1]) * hop / rate
+    fig = go.Figure(go.Heatmap(z=db, x=times, y=freqs, colorscale="Magma", zmin=-80, zmax=0, colorbar=dict(title="dB"), hovertemplate="%{x:.3f} s<br>%{y:.0f} Hz<br>%{z:.0f} dB<extra></extra>"))
+    fig.update_layout(
+        **{**_PLAIN, "margin": dict(l=60, r=20, t=50, b=40)}, height=280, title=title or None,
+        xaxis=dict(title="time (s)"), yaxis=dict(title="frequency (Hz)"),
+    )
+    return fig
+
+
+def mu_law_figure(mu: int = 255) -> go.Figure:
+    """Two panels: the mu-law companding curve F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)
+    beside the identity, and the worst quantisation error |x - Q(x)| of mu-law and of
+    linear quantisation to ``mu`` + 1 levels against |x| (log axes)."""
+    x = np.linspace(-1, 1, 2001)
+    f = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    a = np.logspace(-4, 0, 600)
+    half_step = 1.0 / mu  # half of the step 2 / mu between levels, in the quantised domain
+    # The worst error at |x| = a: half a step, mapped back through the slope of F^-1.
+    mu_err = (1 + mu * a) * ((1 + mu) ** half_step - 1) / mu
+    lin_err = np.full_like(a, half_step)
+    mu_style = dict(color=DIGIT_COLOURS[0], width=3)
+    lin_style = dict(color="#7f7f7f", dash="dash", width=2)
+    data = [
+        dict(type="scatter", x=x, y=f, name="mu-law", line=mu_style, legendgroup="mu", xaxis="x", yaxis="y"),
+        dict(type="scatter", x=x, y=x, name="linear (plain 8-bit PCM)", line=lin_style, legendgroup="lin", xaxis="x", yaxis="y"),
+        dict(type="scatter", x=a, y=mu_err, name="mu-law", line=mu_style, legendgroup="mu", showlegend=False, xaxis="x2", yaxis="y2"),
+        dict(type="scatter", x=a, y=lin_err, name="linear", line=lin_style, legendgroup="lin", showlegend=False, xaxis="x2", yaxis="y2"),
+    ]
+    layout = {
+        **_PLAIN, "height": 330, "margin": dict(l=60, r=20, t=60, b=50), "legend": dict(orientation="h", y=-0.25),
+        "xaxis": dict(domain=[0, 0.44], title=dict(text="input x"), **PLAIN_AXIS),
+        "yaxis": dict(title=dict(text="F(x)"), **PLAIN_AXIS),
+        "xaxis2": dict(domain=[0.56, 1], type="log", title=dict(text="|x| (log)"), anchor="y2", **PLAIN_AXIS),
+        "yaxis2": dict(type="log", title=dict(text="worst quantisation error (log)"), anchor="x2", **PLAIN_AXIS),
+        "annotations": [
+            dict(text="the companding curve", x=0.22, y=1.02, xref="paper", yref="paper", showarrow=False, yanchor="bottom", font=dict(size=15)),
+            dict(text="8-bit quantisation error", x=0.78, y=1.02, xref="paper", yref="paper", showarrow=False, yanchor="bottom", font=dict(size=15)),
+            dict(text="quiet: mu-law far finer", x=0.003, y=-3.3, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color=DIGIT_COLOURS[0])),
+            dict(text="loud: linear finer", x=0.3, y=-1.2, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color="#7f7f7f")),
+        ],
+    }
+    return go.Figure(dict(data=data, layout=layout))
+
+
+def dilation_diagram(dilations: Sequence[int], kernel_size: int = 2, max_steps: int = 64) -> go.Figure:
+    """The dilated causal stack as a graph (after WaveNet's Figure 3): one row of nodes
+    per layer (the input at the bottom, the output on top), one column per time step, the
+    last ``max_steps`` steps. The connections that feed the newest output are drawn
+    bold and the nodes it depends on filled; the rest are faint. The input row is
+    x_{t-1}, x_{t-2}, ... (the input is shifted by one sample)."""
+    dilations = list(dilations)
+    n_layers = len(dilations)
+    T = max_steps
+    # needed[l]: the time steps of layer l (0 = input) that the newest output depends on.
+    needed = [set() for _ in range(n_layers + 1)]
+    needed[n_layers] = {T - 1}
+    for layer in range(n_layers, 0, -1):
+        d = dilations[layer - 1]
+        needed[layer - 1] = {t - j * d for t in needed[layer] for j in range(kernel_size) if t - j * d >= 0}
+    faint_x, faint_y, bold_x, bold_y = [], [], [], []
+    for layer in range(1, n_layers + 1):
+        d = dilations[layer - 1]
+        for t in range(T):
+            for j in range(kernel_size):
+                s = t - j * d
+                if s < 0:
+                    continue
+                xs, ys = (bold_x, bold_y) if t in needed[layer] else (faint_x, faint_y)
+                xs += [s, t, None]
+                ys += [layer - 1, layer, None]
+    node_x = [t for layer in range(n_layers + 1) for t in range(T)]
+    node_y = [layer for layer in range(n_layers + 1) for t in range(T)]
+    filled = [t in needed[layer] for layer in range(n_layers + 1) for t in range(T)]
+    colours = ["#d62728" if (y == n_layers and f) else (DIGIT_COLOURS[0] if f else "#d9dee8") for y, f in zip(node_y, filled)]
+    fig = go.Figure(
+        [
+            go.Scatter(x=faint_x, y=faint_y, mode="lines", line=dict(color="#e3e7ef", width=1), hoverinfo="skip", showlegend=False),
+            go.Scatter(x=bold_x, y=bold_y, mode="lines", line=dict(color=DIGIT_COLOURS[0], width=2), hoverinfo="skip", showlegend=False),
+            go.Scatter(x=node_x, y=node_y, mode="markers", marker=dict(size=max(3, min(10, 500 // T)), color=colours), hoverinfo="skip", showlegend=False),
+        ]
+    )
+    labels = ["input"] + [f"dilation {d}" for d in dilations[:-1]] + [f"output (dilation {dilations[-1]})"]
+    fig.update_layout(
+        **{**_PLAIN, "margin": dict(l=150, r=20, t=30, b=40)}, height=max(260, 34 * (n_layers + 1) + 80),
+        xaxis=dict(title="time step (the newest output on the right)", showgrid=False, zeroline=False, tickvals=[0, T - 1], ticktext=[f"t-{T - 1}", "t"]),
+        yaxis=dict(tickvals=list(range(n_layers + 1)), ticktext=labels, showgrid=False, zeroline=False, range=[-0.5, n_layers + 0.5]),
+    )
+    return fig

@@ -8,7 +8,7 @@ import torch
 from playground.data import load_mnist
 from playground.device import describe_device, get_device
 from playground.sessions import SessionRegistry
-from playground.tabs import autoregressive, boltzmann, gan, vae
+from playground.tabs import autoregressive, boltzmann, gan, vae, wavenet
 from playground.tabs.common import CSS, HEAD, AppContext
 
 TITLE = "Generative Models Playground"
@@ -44,6 +44,8 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
                 boltzmann.build(ctx)
             with gr.Tab("Autoregressive", id="autoregressive"):
                 autoregressive.build(ctx)
+            with gr.Tab("WaveNet", id="wavenet"):
+                wavenet.build(ctx)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)

@@ -242,3 +242,50 @@ def test_a_nan_autoregressive_learning_rate_on_the_wire_is_refused_clearly(app_u
     assert "event: error" in stream, stream
     assert "learning rate" in stream or "greater than maximum value" in stream, stream
     assert "Traceback" not in stream
+
+
+WN_API = {
+    "/wn_load", "/wn_load_zip", "/wn_download", "/wn_scale", "/wn_generate", "/wn_race", "/wn_mu_law", "/wn_receptive_field",
+    "/wn_train", "/wn_stop",
+}
+
+
+def test_every_wavenet_handler_is_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert WN_API <= named
+
+
+def test_a_clip_and_the_receptive_field_through_the_api(client):
+    import soundfile
+
+    audio, wave_fig, spec_fig, status = client.predict(0.05, 1.0, "4", None, 1.0, "fast", 0, api_name="/wn_generate")
+    wave, rate = soundfile.read(audio)
+    assert rate == 8000 and len(wave) == 400 and "samples/s" in status
+    plot, note = client.predict(10, 1, 2, 8000, "", api_name="/wn_receptive_field")
+    assert "**1,024 samples = 128.0 ms**" in note
+
+
+@pytest.mark.parametrize(
+    "args,api,message",
+    [
+        ([20.0, 1.0, "0", None, 1.0, "fast", 0], "/wn_generate", ("seconds must be", "greater than maximum")),
+        ([0.05, 0.0, "0", None, 1.0, "fast", 0], "/wn_generate", ("temperature must be", "less than minimum")),
+        ([0.05, 1.0, "42", None, 1.0, "fast", 0], "/wn_generate", ("class must be", "not in the list of choices")),
+        ([0.05, 1.0, "0", None, 1.0, "warp", 0], "/wn_generate", ("generator must be", "not in the list of choices")),
+        ([5.0, 0, 0], "/wn_race", ("seconds must be", "greater than maximum")),
+        ([99, 1, 2, 8000, ""], "/wn_receptive_field", ("layers per stack", "greater than maximum")),
+        ([4, 1, 2, 8000, "1, 2, banana"], "/wn_receptive_field", "whole numbers"),
+        (["0", None, 40, 0], "/wn_mu_law", ("level", "greater than maximum")),
+        (["wavenet", "vae"], "/wn_load", "holds a vae checkpoint"),
+    ],
+)
+def test_bad_wavenet_api_input_gets_a_clear_message(client, args, api, message):
+    _assert_clear_message(client, args, api, message)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_nan_wavenet_temperature_on_the_wire_is_refused_clearly(app_url, value):
+    stream = _raw_call(app_url, "/wn_generate", [0.05, value, "0", None, 1.0, "fast", 0])
+    assert "event: error" in stream, stream
+    assert "temperature" in stream or "greater than maximum value" in stream, stream
+    assert "Traceback" not in stream

@@ -183,3 +183,36 @@ def test_autoregressive_tab_completes_a_drawn_digit(page):
     assert "your" in note and "drawing" in note, note
     page.wait_for_selector("#ar-completion img", timeout=30_000)
     assert "Traceback" not in page.inner_text("body")
+
+
+def _audio_duration(page, selector: str, timeout: int = 60_000) -> float:
+    """Wait until the audio player ``selector`` holds a WAV, have the browser fetch and
+    decode it (Web Audio), and return its duration in seconds: the clip is playable."""
+    link = f"{selector} a[download]"
+    page.wait_for_function(
+        "(sel) => { const a = document.querySelector(sel); return a && (a.getAttribute('href') || '').endsWith('.wav'); }",
+        arg=link, timeout=timeout,
+    )
+    page.wait_for_selector(f"{selector} button[aria-label='Play']", timeout=timeout)
+    return page.evaluate(
+        """async (url) => {
+            const buffer = await (await fetch(url)).arrayBuffer();
+            const audio = await new OfflineAudioContext(1, 1, 8000).decodeAudioData(buffer);
+            return audio.duration;
+        }""",
+        page.get_attribute(link, "href"),
+    )
+
+
+def test_wavenet_tab_plays_a_scale_on_open_and_generates_a_clip(page):
+    _tab(page, "WaveNet")
+    assert _audio_duration(page, "#wn-scale-audio") == pytest.approx(2.35, abs=0.05)  # 8 notes of 0.25 s, 50 ms apart
+    assert "C major scale" in page.inner_text("#wn-scale-note")
+    _tab(page, "Generate")
+    page.locator("#wn-generate-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#wn-generate-status').innerText.includes('real-time factor')", timeout=120_000
+    )
+    assert _audio_duration(page, "#wn-generate-audio") == pytest.approx(0.5, abs=0.05)
+    assert "samples/s" in page.inner_text("#wn-generate-status")
+    assert "Traceback" not in page.inner_text("body")
