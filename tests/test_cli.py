@@ -146,6 +146,10 @@ def test_bench_quick_prints_every_figure():
         assert entry["train_images_per_s"] > 0 and entry["samples_per_s"] > 0, family
         assert 0 < entry["test_nll_after_budget"] < 784, family
     assert ar["pixelcnn"]["seconds_for_64_samples"] > 0 and ar["nade"]["zoo_nll_after_90_s"] == 111.1
+    wn = figures["wavenet"]
+    for key in ("fast_vs_naive_speedup", "naive_samples_per_s", "fast_samples_per_s", "fast_vs_naive_speedup_rf_2047", "real_time_factor", "batch_8_samples_per_s"):
+        assert wn[key] > 0, key
+    assert set(wn["fast_us_per_sample_by_layers"]) == {"5", "10", "20", "40"} and -1 <= wn["fast_linear_fit"]["r2"] <= 1
 
 
 def test_train_gan_and_cgan_then_sample_with_a_label_and_evaluate(tmp_path):
