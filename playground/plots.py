@@ -199,13 +199,14 @@ def mu_law_figure(mu: int = 255) -> go.Figure:
         **_PLAIN, "height": 330, "margin": dict(l=60, r=20, t=60, b=50), "legend": dict(orientation="h", y=-0.25),
         "xaxis": dict(domain=[0, 0.44], title=dict(text="input x"), **PLAIN_AXIS),
         "yaxis": dict(title=dict(text="F(x)"), **PLAIN_AXIS),
-        "xaxis2": dict(domain=[0.56, 1], type="log", title=dict(text="|x| (log)"), anchor="y2", **PLAIN_AXIS),
+        "xaxis2": dict(domain=[0.56, 1], type="log", range=[-4, 0], title=dict(text="|x| (log)"), anchor="y2", **PLAIN_AXIS),
         "yaxis2": dict(type="log", title=dict(text="worst quantisation error (log)"), anchor="x2", **PLAIN_AXIS),
         "annotations": [
             dict(text="the companding curve", x=0.22, y=1.02, xref="paper", yref="paper", showarrow=False, yanchor="bottom", font=dict(size=15)),
             dict(text="8-bit quantisation error", x=0.78, y=1.02, xref="paper", yref="paper", showarrow=False, yanchor="bottom", font=dict(size=15)),
-            dict(text="quiet: mu-law far finer", x=0.003, y=-3.3, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color=DIGIT_COLOURS[0])),
-            dict(text="loud: linear finer", x=0.3, y=-1.2, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color="#7f7f7f")),
+            # Annotations on log axes take log10 coordinates.
+            dict(text="quiet: mu-law far finer", x=-2.5, y=-3.0, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color=DIGIT_COLOURS[0])),
+            dict(text="loud: linear finer", x=-0.6, y=-1.4, xref="x2", yref="y2", showarrow=False, font=dict(size=12, color="#7f7f7f")),
         ],
     }
     return go.Figure(dict(data=data, layout=layout))
