@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -28,11 +27,12 @@ from torch import Tensor
 from models.base import N_PIXELS, SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
 from models.dbn import DBN
 from models.rbm import RBM, bernoulli, weights_as_images
-from playground import checkpoints, plots
+from playground import plots
 from playground.metrics import classify
 from playground.tabs.common import (
     AppContext,
     BundledViews,
+    ModelView,
     bind_pick,
     checkpoint_panel,
     digit_gallery,
@@ -136,20 +136,14 @@ def _filters(weight: Tensor, n: int = N_FILTERS) -> np.ndarray:
     return to_image(images, nrow=max(1, math.ceil(math.sqrt(len(images)))))
 
 
-class RbmView:
+class RbmView(ModelView):
     """A loaded RBM plus what is derived from it once. Never modified after it is made,
     so sessions can share the bundled one; the model itself is only read."""
 
     def __init__(self, model: RBM, name: str, ctx: AppContext, ais: dict[str, Any] | None = None):
-        self.model = model.eval()
-        self.name = name
+        super().__init__(model, name)
         self.ctx = ctx
         self.ais = ais  # the last AIS estimate for this model, if any
-
-    @functools.cached_property
-    def export(self) -> Path:
-        """The model as a checkpoint zip (made once)."""
-        return checkpoints.export_zip(self.model, name="rbm-playground", notes=self.describe())
 
     @functools.cached_property
     def free_energy_gap(self) -> float:
@@ -170,18 +164,12 @@ class RbmView:
         return text
 
 
-class DbnView:
+class DbnView(ModelView):
     """A loaded DBN (read-only, shareable), with its name."""
 
     def __init__(self, model: DBN, name: str, ctx: AppContext):
-        self.model = model.eval()
-        self.name = name
+        super().__init__(model, name)
         self.ctx = ctx
-
-    @functools.cached_property
-    def export(self) -> Path:
-        """The model as a checkpoint zip (made once)."""
-        return checkpoints.export_zip(self.model, name="dbn-playground", notes=self.describe())
 
     def describe(self) -> str:
         """Markdown: name and layer sizes."""

@@ -15,7 +15,6 @@ import functools
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -34,13 +33,14 @@ from models.base import (
     seeded_init,
 )
 from models.gan import GAN, LATENT_DIM_RANGE, LOSS_NAMES, LOSSES, ConditionalGAN
-from playground import checkpoints, plots
+from playground import plots
 from playground.attributes import measure_traits, slerp
 from playground.metrics import CONFIDENCE, classify, sample_quality
 from playground.tabs import gan_lab
 from playground.tabs.common import (
     AppContext,
     BundledViews,
+    ModelView,
     checkpoint_panel,
     image_output,
     load_checkpoint,
@@ -124,14 +124,13 @@ Mirza & Osindero 2014, arXiv:1411.1784 · Gulrajani et al. 2017, arXiv:1704.0002
 """
 
 
-class GanView:
+class GanView(ModelView):
     """A loaded GAN plus what is derived from it once. Never modified after it is made
     (derived values are computed lazily, idempotently), so sessions can share the
     bundled ones."""
 
     def __init__(self, model: GAN, name: str, ctx: AppContext):
-        self.model = model.eval()
-        self.name = name
+        super().__init__(model, name)
         self.ctx = ctx
 
     @property
@@ -165,11 +164,6 @@ class GanView:
         y = torch.arange(n) % N_CLASSES if self.conditional else None
         samples = self.generate(self.model.latents(n, torch.Generator(device=self.ctx.device).manual_seed(0)).cpu(), y)
         return sample_quality(samples, self.ctx.data, y)
-
-    @functools.cached_property
-    def export(self) -> Path:
-        """The model as a checkpoint zip (made once: a view's model never changes)."""
-        return checkpoints.export_zip(self.model, name=f"{self.model.family}-playground", notes=self.describe())
 
     def describe(self) -> str:
         """Markdown: name, architecture, training recipe, size and sample quality."""

@@ -12,7 +12,6 @@ import functools
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -23,12 +22,13 @@ from torch import Tensor
 from models import VAE
 from models.base import SEED_MAX, check_choice, check_float, check_int, seeded_init
 from models.vae import ARCHITECTURES, LATENT_DIM_RANGE
-from playground import checkpoints, plots
+from playground import plots
 from playground.attributes import TRAITS, attribute_vectors, measure_traits, slerp
 from playground.metrics import classify
 from playground.tabs.common import (
     AppContext,
     BundledViews,
+    ModelView,
     bind_pick,
     check_index,
     checkpoint_panel,
@@ -84,15 +84,14 @@ Kingma & Welling 2013, *Auto-Encoding Variational Bayes*, arXiv:1312.6114.
 """
 
 
-class VaeView:
+class VaeView(ModelView):
     """A loaded VAE plus what is derived from it once: codes of the test digits, the
     dimensions sorted by KL, a 2D projection and attribute vectors. Never modified after
     it is made (derived values are computed lazily, idempotently), so sessions can share
     the bundled one."""
 
     def __init__(self, model: VAE, name: str, ctx: AppContext):
-        self.model = model.eval()
-        self.name = name
+        super().__init__(model, name)
         self.ctx = ctx
 
     @property
@@ -158,11 +157,6 @@ class VaeView:
     def test_elbo(self) -> float:
         """Mean ELBO of the test digits, nats per image (one z sample each, seed 0)."""
         return evaluate_losses(self.model, self.test_images(), None)["elbo"]
-
-    @functools.cached_property
-    def export(self) -> Path:
-        """The model as a checkpoint zip (made once: a view's model never changes)."""
-        return checkpoints.export_zip(self.model, name="vae-playground", notes=self.describe())
 
     def describe(self) -> str:
         """Markdown: name, config, size, active dimensions and the test ELBO."""
