@@ -196,6 +196,20 @@ def pitch_matches(freq_hz: float, target_hz: float, tolerance: float = 0.03) -> 
     return abs(freq_hz - target_hz) <= tolerance * target_hz
 
 
+def note_pitches(clips: Tensor, notes: list[int], rate: int = SAMPLE_RATE_HZ) -> tuple[list[float], list[bool]]:
+    """For clips (n, T) meant to play the note classes ``notes`` (n ids in [0, 7]): the
+    dominant frequency of each (Hz) and whether it matches its note's pitch (3%)."""
+    freqs = [dominant_frequency(clip, rate) for clip in clips]
+    return freqs, [pitch_matches(f, NOTE_HZ[c]) for f, c in zip(freqs, notes)]
+
+
+def join_clips(clips: Tensor, rate: int, gap_s: float) -> np.ndarray:
+    """Clips (n, T) as one float32 waveform, one after the other with ``gap_s`` seconds
+    of silence between them (none after the last)."""
+    gap = torch.zeros(len(clips), round(gap_s * rate))
+    return torch.cat([clips.float().cpu(), gap], 1).reshape(-1)[: -gap.shape[1] or None].numpy()
+
+
 # -- the user's clips ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UserClip:
@@ -268,7 +282,7 @@ def read_audio(path: str | os.PathLike | None, sample_rate_hz: int = SAMPLE_RATE
         raise ValueError(f"the clip is {len(data) / rate * 1000:.1f} ms long: give at least {MIN_UPLOAD_SECONDS * 1000:.0f} ms")
     if not np.isfinite(data).all():
         raise ValueError("the audio holds NaN or infinite samples: it is corrupt")
-    if frames > len(data) or (frames < 0 and len(data) >= max_seconds * rate):
+    if frames > len(data):
         notes.append(f"trimmed to the first {max_seconds:g} s")
     if channels > 1:
         notes.append(f"{channels} channels mixed down to mono")
@@ -329,5 +343,5 @@ def to_wav(wave: np.ndarray | Tensor, rate: int, path: str | os.PathLike) -> str
 
 __all__ = [
     "AudioSplits", "CLASS_NAMES", "NOTE_HZ", "NOTE_NAMES", "SAMPLE_RATE_HZ", "UserClip", "clip_splits", "dominant_frequency",
-    "mu_law_decode", "mu_law_encode", "pitch_matches", "read_audio", "synth_clip", "synthetic_audio", "to_wav",
+    "join_clips", "mu_law_decode", "mu_law_encode", "note_pitches", "pitch_matches", "read_audio", "synth_clip", "synthetic_audio", "to_wav",
 ]

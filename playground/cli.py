@@ -173,7 +173,7 @@ def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
     """``sample`` for WaveNet: ``--n`` clips of ``--seconds`` (class ``--label``, or
     classes 0, 1, ... in turn), fast generation, written one after the other (with 0.1 s
     of silence between) to ``--wav``, and as an (N, T) float32 array to ``--npy``."""
-    from playground.audio import to_wav
+    from playground.audio import join_clips, to_wav
 
     n = check_int("--n", args.n, 1, 64)
     if not args.wav and not args.npy:
@@ -199,8 +199,7 @@ def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
     _log(f"generated {n} x {seconds:g} s in {elapsed:.1f} s ({n * clips.shape[1] / elapsed:,.0f} samples/s, real-time factor {elapsed / (n * seconds):.2f})")
     if args.wav:
         Path(args.wav).parent.mkdir(parents=True, exist_ok=True)
-        gap = torch.zeros(n, rate // 10)
-        to_wav(torch.cat([clips, gap], 1).reshape(-1)[: -(rate // 10)], rate, args.wav)
+        to_wav(join_clips(clips, rate, 0.1), rate, args.wav)
         _log(f"wrote {args.wav}")
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)

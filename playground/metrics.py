@@ -239,7 +239,7 @@ def pitch_accuracy(model: GenerativeModel, n_per_class: int = 10, seconds: float
         ValueError: a model that is not a conditional WaveNet with at least 8 classes, or
             a setting out of range.
     """
-    from playground.audio import N_NOTE_CLASSES, NOTE_HZ, NOTE_NAMES, dominant_frequency, pitch_matches
+    from playground.audio import N_NOTE_CLASSES, NOTE_HZ, NOTE_NAMES, note_pitches
 
     if getattr(model, "data_kind", None) != "audio" or getattr(model, "n_classes", 0) < N_NOTE_CLASSES:
         raise ValueError("pitch accuracy needs a WaveNet conditioned on the synthetic set's classes")
@@ -249,8 +249,7 @@ def pitch_accuracy(model: GenerativeModel, n_per_class: int = 10, seconds: float
     start = time.perf_counter()
     clips = model.sample(len(y), y, torch.Generator().manual_seed(seed), n_samples=round(seconds * rate), temperature=temperature).cpu()
     elapsed = time.perf_counter() - start
-    freqs = [dominant_frequency(clip, rate) for clip in clips]
-    right = [pitch_matches(f, NOTE_HZ[int(c)]) for f, c in zip(freqs, y.tolist())]
+    freqs, right = note_pitches(clips, y.tolist(), rate)
     cents = [abs(1200 * math.log2(max(f, 1e-6) / NOTE_HZ[int(c)])) for f, c in zip(freqs, y.tolist())]
     by_note = {
         NOTE_NAMES[c]: float(np.mean(right[c * n_per_class : (c + 1) * n_per_class])) for c in range(N_NOTE_CLASSES)

@@ -34,7 +34,8 @@ from playground.audio import (
     SAMPLE_RATE_HZ,
     clip_splits,
     dominant_frequency,
-    pitch_matches,
+    join_clips,
+    note_pitches,
     read_audio,
     synth_clip,
     synthetic_audio,
@@ -152,12 +153,6 @@ def _export_path(name: str) -> Path:
     return checkpoints.new_export_dir() / name
 
 
-def _joined(clips: Tensor, rate: int, gap_s: float = GAP_S) -> np.ndarray:
-    """Clips (n, T) as one waveform, with ``gap_s`` of silence between them."""
-    gap = torch.zeros(len(clips), round(gap_s * rate))
-    return torch.cat([clips.float().cpu(), gap], 1).reshape(-1)[: -gap.shape[1] or None].numpy()
-
-
 def _snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
     noise = float(np.mean((clean - noisy) ** 2))
     return 10 * math.log10(float(np.mean(clean**2)) / max(noise, 1e-20))
@@ -242,14 +237,14 @@ class WaveNetTab:
             y = torch.arange(N_NOTE_CLASSES, device=model.device)
             clips = model.sample(N_NOTE_CLASSES, y, torch.Generator().manual_seed(seed), n_samples=round(0.25 * rate)).cpu()
             elapsed = time.perf_counter() - start
-            heard = [dominant_frequency(c, rate) for c in clips]
-            marks = [("✓" if pitch_matches(f, hz) else "✗") for f, hz in zip(heard, NOTE_HZ)]
+            heard, right = note_pitches(clips, y.tolist(), rate)
+            marks = ["✓" if ok else "✗" for ok in right]
             text = (
                 f"The C major scale, each note asked for by its class and generated sample by sample "
                 f"(8 × 2,000 samples in {elapsed:.1f} s, in parallel). Pitch heard (FFT peak): "
                 + ", ".join(f"{n} {f:.0f} Hz {m}" for n, f, m in zip(NOTE_NAMES, heard, marks))
             )
-            wave = _joined(clips, rate)
+            wave = join_clips(clips, rate, GAP_S)
         else:
             y = torch.zeros(1, dtype=torch.int64, device=model.device) if model.conditional else None
             wave = model.sample(1, y, torch.Generator().manual_seed(seed), n_samples=2 * rate).cpu()[0].numpy()
@@ -290,7 +285,8 @@ class WaveNetTab:
         Raises:
             gr.Error: a value out of range, or a priming clip that cannot be used.
         """
-        model = self.session(state).view.model
+        view = self.session(state).view
+        model = view.model
         method = check_choice("generator", method, METHODS)
         seconds = check_float("seconds", seconds, 0.01, MAX_NAIVE_SECONDS if method == "naive" else MAX_SECONDS)
         temperature = check_float("temperature", temperature, 0.1, 2.0)
@@ -320,18 +316,18 @@ class WaveNetTab:
                 yield gr.skip(), plots.waveform_figure(wave, rate, "so far…", marks), gr.skip(), f"{done:,} / {n_new:,} samples · {rate_now:,.0f} samples/s…"
         elapsed = time.perf_counter() - start
         path = to_wav(wave, rate, _export_path(f"wavenet-{method}-{seed}.wav"))
-        what = f"class **{self.session(state).view.class_names()[int(y[0])]}**" if y is not None else "no class"
+        label_name = view.class_names()[int(y[0])] if y is not None else ""
         # The pitch of the first 0.25 s (the length of the synthetic training clips, after
         # which a note has faded and the model improvises).
         head = wave[len(primed) : len(primed) + round(0.25 * rate)]
-        heard = f"Dominant frequency of the first {len(head) / rate:.2f} s: {dominant_frequency(head, rate):.0f} Hz" if len(head) >= 64 else ""
-        label_name = self.session(state).view.class_names()[int(y[0])] if y is not None else ""
+        heard = f" Dominant frequency of the first {len(head) / rate:.2f} s: {dominant_frequency(head, rate):.0f} Hz" if len(head) >= 64 else ""
         if heard and label_name in NOTE_NAMES and model.n_classes == len(CLASS_NAMES):
             heard += f" ({label_name} is {NOTE_HZ[NOTE_NAMES.index(label_name)]:.0f} Hz)"
         status = (
-            f"{n_new:,} samples ({seconds:g} s) with {what}, temperature {temperature:g}, the **{method}** generator: "
-            f"{elapsed:.2f} s, **{n_new / elapsed:,.0f} samples/s**, real-time factor **{elapsed / seconds:.2f}** "
-            f"({'faster' if elapsed < seconds else 'slower'} than real time; 1 = real time). {heard}."
+            f"{n_new:,} samples ({seconds:g} s) with {f'class **{label_name}**' if label_name else 'no class'}, temperature "
+            f"{temperature:g}, the **{method}** generator: {elapsed:.2f} s, **{n_new / elapsed:,.0f} samples/s**, real-time "
+            f"factor **{elapsed / seconds:.2f}** ({'faster' if elapsed < seconds else 'slower'} than real time; 1 = real time)."
+            + (f"{heard}." if heard else "")
         )
         if prime_codes is not None:
             status += f" Continued the last {prime_codes.shape[1] / rate:.2f} s of your clip" + (f" ({'; '.join(notes)})" if notes else "") + "."
@@ -506,7 +502,7 @@ class WaveNetTab:
             for event, history, learnt in stream_training(model, data, config, stop, record, YIELD_EVERY_S):
                 snippet, snippet_note = gr.skip(), gr.skip()
                 if event.samples is not None:
-                    snippet = to_wav(_joined(event.samples, model.sample_rate_hz), model.sample_rate_hz, _export_path(f"snippet-{event.step}.wav"))
+                    snippet = to_wav(join_clips(event.samples, model.sample_rate_hz, GAP_S), model.sample_rate_hz, _export_path(f"snippet-{event.step}.wav"))
                     what = "C4, D4, …, C5 in turn" if conditional else f"{n_snippets} clips"
                     snippet_note = f"Generated at step {event.step:,}: {what}, 0.25 s each."
                 if not event.final:
