@@ -1,6 +1,6 @@
 """Entry point, as Hugging Face Spaces expects: a module-level ``demo``, launched when run."""
 
-from playground.ui import build_demo, launch_kwargs
+from playground.ui.app import build_demo, launch_kwargs
 
 demo = build_demo()
 

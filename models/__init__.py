@@ -4,10 +4,11 @@
 checkpoints) to its class.
 """
 
-from models.base import CheckpointError, GenerativeModel, HubModel
+from models.base import GenerativeModel
 from models.classifier import MnistClassifier
 from models.dbn import DBN
 from models.gan import GAN, ConditionalGAN
+from models.hub import CheckpointError, HubModel
 from models.made import MADE
 from models.nade import NADE
 from models.pixelcnn import GatedPixelCNN, PixelCNN

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import N_CLASSES, HubModel, check_int
+from models.checks import N_CLASSES, check_int
+from models.hub import HubModel
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

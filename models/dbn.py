@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from models.base import N_PIXELS, GenerativeModel, check_bool, check_float, check_int
+from models.base import GenerativeModel
+from models.checks import N_PIXELS, check_bool, check_float, check_int
 from models.rbm import MAX_GIBBS_STEPS, MAX_HIDDEN, RBM, bernoulli, weights_as_images
 
 MAX_LAYERS = 4

@@ -41,15 +41,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from models.base import (
-    N_CLASSES,
-    GenerativeModel,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    standard_normal,
-)
+from models.base import GenerativeModel, standard_normal
+from models.checks import N_CLASSES, check_bool, check_choice, check_float, check_int
 
 LOSSES = ("non_saturating", "minimax", "wgan_gp")
 LOSS_NAMES = {

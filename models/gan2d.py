@@ -28,7 +28,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from models.base import check_choice, check_float, check_int, standard_normal
+from models.base import standard_normal
+from models.checks import check_choice, check_float, check_int
 from models.gan import (
     D_STEPS_RANGE,
     LOSSES,
@@ -78,7 +79,7 @@ class ToyGAN(nn.Module):
     Raises:
         ValueError: for any argument outside those ranges.
 
-    Points are (B, 2) float32; the datasets of ``playground.toy2d`` lie in [-2, 2]^2.
+    Points are (B, 2) float32; the datasets of ``playground.core.toy2d`` lie in [-2, 2]^2.
     G uses ReLU, D LeakyReLU(0.2); no normalisation layers, so every output depends on
     its own input only (the gradient penalty needs that).
     """

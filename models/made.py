@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from models.base import AutoregressiveModel, check_int
+from models.base import AutoregressiveModel
+from models.checks import check_int
 from models.layers import MaskedLinear
 
 MAX_HIDDEN = 4000

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import N_CLASSES, AutoregressiveModel, check_int
+from models.base import AutoregressiveModel
+from models.checks import N_CLASSES, check_int
 from models.layers import GatedActivation, MaskedConv2d
 
 MAX_CHANNELS = 256

@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import AutoregressiveModel, check_int
+from models.base import AutoregressiveModel
+from models.checks import check_int
 from models.layers import MaskedConv2d
 
 MAX_CHANNELS = 256

@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import N_PIXELS, GenerativeModel, check_bool, check_float, check_int
+from models.base import GenerativeModel
+from models.checks import N_PIXELS, check_bool, check_float, check_int
 
 MAX_HIDDEN = 4096  # the largest layer the constructor accepts (about 3.2 M weights on digits)
 MAX_VISIBLE = 4096

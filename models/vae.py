@@ -26,15 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import (
-    IMAGE_SHAPE,
-    N_PIXELS,
-    GenerativeModel,
-    check_choice,
-    check_float,
-    check_int,
-    standard_normal,
-)
+from models.base import GenerativeModel, standard_normal
+from models.checks import IMAGE_SHAPE, N_PIXELS, check_choice, check_float, check_int
 
 ARCHITECTURES = ("mlp", "conv")
 LATENT_DIM_RANGE = (2, 32)

@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import GenerativeModel, check_float, check_int
+from models.base import GenerativeModel
+from models.checks import check_float, check_int
 from models.layers import CausalConv1d
 
 N_CODES = 256

@@ -44,10 +44,10 @@ import torch.nn.functional as F
 
 from models import GAN, RBM, VAE
 from models.base import seeded_init
-from playground.data import batches, load_mnist
-from playground.device import describe_device, get_device
-from playground.sessions import SessionRegistry
-from playground.training import TrainConfig, train
+from playground.core.data import batches, load_mnist
+from playground.core.device import describe_device, get_device
+from playground.core.sessions import SessionRegistry
+from playground.core.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,7 +165,7 @@ def bench_gan(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
     DCGAN loop on the same networks."""
     from types import SimpleNamespace
 
-    from playground.tabs.gan import TRAIN_DEFAULTS, GanTab
+    from playground.ui.tabs.gan import TRAIN_DEFAULTS, GanTab
 
     device = get_device()
     data = load_mnist()
@@ -207,7 +207,7 @@ def bench_gan_ui_training(budget_s: float, log: Callable[[str], None]) -> dict:
     recognisable digits (scoring time excluded)."""
     from types import SimpleNamespace
 
-    from playground.tabs.gan import TRAIN_DEFAULTS, GanTab
+    from playground.ui.tabs.gan import TRAIN_DEFAULTS, GanTab
 
     tab = GanTab(_context())
     request = SimpleNamespace(session_hash="bench-gan")
@@ -276,8 +276,8 @@ def bench_boltzmann(steps: int, repeats: int, quick: bool, log: Callable[[str], 
     and the Train handler's time (tab defaults) until its filters look like strokes."""
     from types import SimpleNamespace
 
-    from playground.metrics import stroke_score
-    from playground.tabs.boltzmann import TRAIN_DEFAULTS, BoltzmannTab
+    from playground.core.metrics import stroke_score
+    from playground.ui.tabs.boltzmann import TRAIN_DEFAULTS, BoltzmannTab
 
     device = get_device()
     data = load_mnist()
@@ -346,9 +346,9 @@ def bench_autoregressive(budget_s: float, quick: bool, log: Callable[[str], None
     import threading
 
     from models import FAMILIES
-    from playground.metrics import test_nll
-    from playground.tabs.autoregressive import FAMILIES as AR_FAMILIES
-    from playground.tabs.autoregressive import default_settings
+    from playground.core.metrics import test_nll
+    from playground.ui.tabs.autoregressive import FAMILIES as AR_FAMILIES
+    from playground.ui.tabs.autoregressive import default_settings
 
     device = get_device()
     data = load_mnist()
@@ -442,7 +442,7 @@ def bench_wavenet(quick: bool, log: Callable[[str], None]) -> dict:
     r2 = 1 - ((ys - (slope * xs + intercept)) ** 2).sum() / ((ys - ys.mean()) ** 2).sum()
     figures["fast_us_per_sample_by_layers"] = by_layers
     figures["fast_linear_fit"] = {"us_per_layer": round(float(slope), 1), "intercept_us": round(float(intercept), 1), "r2": round(float(r2), 4)}
-    from playground import checkpoints
+    from playground.core import checkpoints
 
     model = checkpoints.load("wavenet", family="wavenet", device=device)
     rate = model.sample_rate_hz
@@ -460,20 +460,20 @@ def bench_wavenet(quick: bool, log: Callable[[str], None]) -> dict:
 
 
 def _context():
-    from playground.tabs.common import AppContext
+    from playground.ui.widgets import AppContext
 
     return AppContext(get_device(), load_mnist(), SessionRegistry())
 
 
 def _vae_tab():
-    from playground.tabs.vae import VaeTab
+    from playground.ui.tabs.vae import VaeTab
 
     return VaeTab(_context())
 
 
 def bench_slider(tab, n_calls: int) -> dict:
     """Latency of the latent-slider handler of ``tab`` (a VaeTab), called as the UI calls it."""
-    from playground.tabs.vae import N_SLIDERS
+    from playground.ui.tabs.vae import N_SLIDERS
 
     session = tab.session(None)
     rng = np.random.default_rng(0)
@@ -503,7 +503,7 @@ def grid_tiles(grid: np.ndarray, n: int, nrow: int = 8, size: int = 28, padding:
 
 def is_recognisable(images: torch.Tensor) -> tuple[bool, dict]:
     """Whether samples read as digits to the independent classifier (see module doc)."""
-    from playground.metrics import sample_quality
+    from playground.core.metrics import sample_quality
 
     quality = sample_quality(images, load_mnist())
     ok = quality["confident_share"] >= RECOGNISABLE_SHARE and quality["n_classes_confident"] >= RECOGNISABLE_CLASSES

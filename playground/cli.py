@@ -26,11 +26,12 @@ import numpy as np
 import torch
 
 from models import FAMILIES, GenerativeModel
-from models.base import SEED_MAX, AutoregressiveModel, check_float, check_int, seeded_init
-from playground import checkpoints
-from playground.data import load_mnist
-from playground.device import get_device
-from playground.training import TrainConfig, cycling_labels, evaluate_losses, train
+from models.base import AutoregressiveModel, seeded_init
+from models.checks import SEED_MAX, check_float, check_int
+from playground.core import checkpoints
+from playground.core.data import load_mnist
+from playground.core.device import get_device
+from playground.core.training import TrainConfig, cycling_labels, evaluate_losses, train
 
 
 def _parse_value(text: str) -> Any:
@@ -65,7 +66,7 @@ def _dataset(cls: type, name: str | None):
         ValueError: an unknown dataset name, or a name of the other kind.
     """
     if cls.data_kind == "audio":
-        from playground.audio import synthetic_audio
+        from playground.core.audio import synthetic_audio
 
         if name not in (None, "synthetic-notes"):
             raise ValueError(f"{cls.family} trains on audio: --dataset must be synthetic-notes, got {name!r}")
@@ -173,7 +174,7 @@ def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
     """``sample`` for WaveNet: ``--n`` clips of ``--seconds`` (class ``--label``, or
     classes 0, 1, ... in turn), fast generation, written one after the other (with 0.1 s
     of silence between) to ``--wav``, and as an (N, T) float32 array to ``--npy``."""
-    from playground.audio import join_clips, to_wav
+    from playground.core.audio import join_clips, to_wav
 
     n = check_int("--n", args.n, 1, 64)
     if not args.wav and not args.npy:
@@ -252,7 +253,7 @@ def evaluate(
     Raises:
         ValueError: for a bad source or setting.
     """
-    from playground.metrics import completion_accuracy, sample_quality, test_nll
+    from playground.core.metrics import completion_accuracy, sample_quality, test_nll
 
     dev = get_device(device)
     model = checkpoints.load(source, device=dev)
@@ -297,7 +298,7 @@ def evaluate(
 def _evaluate_audio(model, data, seed: int) -> dict[str, Any]:
     """WaveNet's figures: exact test NLL in nats and bits per audio sample, and, for a
     model conditioned on the synthetic set's classes, pitch accuracy of generated notes."""
-    from playground.metrics import pitch_accuracy
+    from playground.core.metrics import pitch_accuracy
 
     y_test = data.test_labels if model.conditional else None
     start = time.perf_counter()

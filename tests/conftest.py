@@ -17,9 +17,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models import (  # noqa: E402
-    DBN, GAN, MADE, NADE, RBM, VAE, ConditionalGAN, GatedPixelCNN, MnistClassifier, PixelCNN, PixelRNN, WaveNet,
+    DBN,
+    GAN,
+    MADE,
+    NADE,
+    RBM,
+    VAE,
+    ConditionalGAN,
+    GatedPixelCNN,
+    MnistClassifier,
+    PixelCNN,
+    PixelRNN,
+    WaveNet,
 )
-from playground.data import load_mnist  # noqa: E402
+from playground.core.data import load_mnist  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

@@ -11,9 +11,9 @@ import torch
 
 from models import MADE, NADE, GatedPixelCNN, PixelCNN, PixelRNN
 from models.base import seeded_init
-from playground.sessions import SessionRegistry
-from playground.tabs import autoregressive as ar
-from playground.tabs.common import AppContext
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs import autoregressive as ar
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +254,7 @@ def test_loading_replaces_only_that_familys_model_and_refuses_others(tab, tmp_pa
 
 
 def test_download_gives_a_zip_that_loads_back(tab, tmp_path):
-    from playground import checkpoints
+    from playground.core import checkpoints
 
     session = _small_session(tab)
     path = tab.download(session, "made")

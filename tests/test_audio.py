@@ -9,8 +9,16 @@ import soundfile
 import torch
 
 from models.wavenet import mu_law_decode, mu_law_encode
-from playground.audio import (
-    CLASS_NAMES, NOTE_HZ, UserClip, clip_splits, dominant_frequency, pitch_matches, read_audio, synth_clip, synthetic_audio,
+from playground.core.audio import (
+    CLASS_NAMES,
+    NOTE_HZ,
+    UserClip,
+    clip_splits,
+    dominant_frequency,
+    pitch_matches,
+    read_audio,
+    synth_clip,
+    synthetic_audio,
     to_wav,
 )
 

@@ -14,9 +14,9 @@ from PIL import Image
 from models.base import seeded_init
 from models.dbn import DBN
 from models.rbm import RBM
-from playground.sessions import SessionRegistry
-from playground.tabs.boltzmann import BoltzmannSession, BoltzmannTab, DbnView, RbmView
-from playground.tabs.common import AppContext
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs.boltzmann import BoltzmannSession, BoltzmannTab, DbnView, RbmView
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import textwrap
 
 import pytest
 import torch
+from conftest import ROOT
 from safetensors.torch import save_file
 
-from conftest import ROOT
 from models import VAE, MnistClassifier
 from models.base import seeded_init
-from playground import checkpoints
-from playground.checkpoints import CheckpointError, export_zip, load, resolve
+from playground.core import checkpoints
+from playground.core.checkpoints import CheckpointError, export_zip, load, resolve
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ def test_non_finite_or_mistyped_weights(tiny_vae):
 
 
 def test_folders_can_be_turned_off_for_a_shared_space(tiny_vae, monkeypatch):
-    from playground.checkpoints import folders_allowed
+    from playground.core.checkpoints import folders_allowed
 
     _, folder = tiny_vae
     monkeypatch.delenv("PLAYGROUND_ALLOW_FOLDERS", raising=False)
@@ -230,7 +230,7 @@ _HUB_SCRIPT = textwrap.dedent(
     """
     import json, sys
     sys.path.insert(0, {root!r})
-    from playground.checkpoints import load, CheckpointError
+    from playground.core.checkpoints import load, CheckpointError
     out = {{}}
     for source in sys.argv[1:]:
         try:
@@ -283,7 +283,7 @@ def test_hub_repo_ids_download_through_hf_hub_download(hub_server, tiny_vae, tmp
 def test_unpack_zip_round_trip_and_refusals(tiny_vae, tmp_path):
     import zipfile
 
-    from playground.checkpoints import unpack_zip
+    from playground.core.checkpoints import unpack_zip
 
     model, folder = tiny_vae
     folder_out = unpack_zip(export_zip(model, name="mine"), _fresh(tmp_path))

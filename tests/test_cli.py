@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 import soundfile
+from conftest import ROOT, single_thread
 from PIL import Image
 
-from conftest import ROOT, single_thread
 from playground.cli import main
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground import data as data_module
-from playground.data import BUNDLED_MNIST, batches, binarize, load_mnist, resolve_dataset_name, stratified_split
+from playground.core import data as data_module
+from playground.core.data import BUNDLED_MNIST, batches, binarize, load_mnist, resolve_dataset_name, stratified_split
 
 
 def test_bundled_split_is_stratified_4500_500(data):

@@ -20,7 +20,7 @@ from models.gan import (
     generator_loss,
     gradient_penalty,
 )
-from playground.training import TrainConfig, train
+from playground.core.training import TrainConfig, train
 
 LOGITS_REAL = torch.tensor([2.0, -1.0, 0.5])
 LOGITS_FAKE = torch.tensor([-3.0, 0.0, 1.5])

@@ -13,11 +13,11 @@ import torch
 
 from models.gan import LOSSES
 from models.gan2d import DivergedError, ToyGAN
-from playground import toy2d
-from playground.sessions import SessionRegistry
-from playground.tabs import gan_lab
-from playground.tabs.common import AppContext
-from playground.tabs.gan_lab import GanLab, LabSession
+from playground.core import toy2d
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs import gan_lab
+from playground.ui.tabs.gan_lab import GanLab, LabSession
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture

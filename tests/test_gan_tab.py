@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.metrics import classify
-from playground.sessions import SessionRegistry
-from playground.tabs.common import AppContext
-from playground.tabs.gan import POOL_SIZE, GanSession, GanTab, _parse_slot
+from playground.core.metrics import classify
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs.gan import POOL_SIZE, GanSession, GanTab, _parse_slot
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_sessions_do_not_share_trained_models(tab):
 def test_views_draw_each_panel_from_its_own_pool_seed(tab):
     """After a load or a training run the interpolation panel is redrawn from its own pool
     seed, the arithmetic panel from its own."""
-    from playground.tabs.gan import _views
+    from playground.ui.tabs.gan import _views
 
     session = tab.session(None)
     views = _views(tab, session, 5, 0, 1, 2, 4)
@@ -236,7 +236,7 @@ def test_views_draw_each_panel_from_its_own_pool_seed(tab):
 def test_views_keep_the_class_conditional_panels_settings(tab):
     """A refresh after a load redraws the digit grid and the label sweep with the digit,
     seed and rows the panel shows, not with the page's first ones."""
-    from playground.tabs.gan import _views
+    from playground.ui.tabs.gan import _views
 
     views = _views(tab, tab.session(None), 0, 0, 1, 2, 4, walk_seed=1, digit="7", cond_seed=2, sweep_rows=3)
     grid, note = tab.digit_grid(None, 7, 2)
@@ -246,7 +246,7 @@ def test_views_keep_the_class_conditional_panels_settings(tab):
 
 
 def test_the_description_names_the_digits_g_draws_least_and_most(tab):
-    from playground.tabs.gan import _digit_shares
+    from playground.ui.tabs.gan import _digit_shares
 
     assert _digit_shares([144, 18, 31, 70, 19, 132, 118, 84, 51, 104]) == (
         " · drawn least: 1 (2%), 4 (2%); most: 0 (19%), 5 (17%) (the data: 10% each)"

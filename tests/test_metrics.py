@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.metrics import classifier, classify, frechet_distance, sample_quality, test_nll as nll_of
+from playground.core.metrics import classifier, classify, frechet_distance, sample_quality
+from playground.core.metrics import test_nll as nll_of
 
 
 def test_shipped_classifier_is_accurate_on_the_test_split(data):
@@ -68,8 +69,8 @@ def test_test_nll_reports_nats_and_bits_per_dim(data):
 def test_stroke_score_separates_noise_templates_and_learnt_filters():
     import torch.nn.functional as F
 
-    from playground.checkpoints import load
-    from playground.metrics import filter_diversity, filter_smoothness, stroke_score
+    from playground.core.checkpoints import load
+    from playground.core.metrics import filter_diversity, filter_smoothness, stroke_score
 
     g = torch.Generator().manual_seed(0)
     noise = torch.randn(784, 50, generator=g)

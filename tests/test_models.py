@@ -7,12 +7,13 @@ import math
 
 import pytest
 import torch
-
 from conftest import TINY, single_thread
-from models import FAMILIES, GenerativeModel, VAE
-from models.base import CheckpointError, seeded_init
-from playground.audio import synthetic_audio
-from playground.training import _labels_if_needed, cycling_labels
+
+from models import FAMILIES, VAE, GenerativeModel
+from models.base import seeded_init
+from models.hub import CheckpointError
+from playground.core.audio import synthetic_audio
+from playground.core.training import _labels_if_needed, cycling_labels
 
 NAMES = sorted(TINY)
 AUDIO_STEPS = 200  # samples per audio clip in a test batch: 25 ms at 8 kHz
@@ -202,7 +203,7 @@ def test_iwae_refuses_an_empty_batch():
 
 
 def test_slerp_endpoints_norms_and_zero_vectors():
-    from playground.attributes import slerp
+    from playground.core.attributes import slerp
 
     a, b = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 1.0])
     path = slerp(a, b, torch.linspace(0, 1, 5))

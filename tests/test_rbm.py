@@ -12,7 +12,7 @@ import torch
 from models.base import seeded_init
 from models.dbn import DBN
 from models.rbm import RBM, ais_betas
-from playground.training import TrainConfig, train
+from playground.core.training import TrainConfig, train
 
 
 def _random_rbm(n_visible: int = 6, n_hidden: int = 4, scale: float = 1.0, seed: int = 0) -> RBM:

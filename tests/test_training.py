@@ -10,7 +10,7 @@ import torch
 
 from models import VAE
 from models.base import seeded_init
-from playground.training import TrainConfig, train
+from playground.core.training import TrainConfig, train
 
 
 def _tiny_vae(seed=0):

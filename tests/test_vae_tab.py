@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from models import VAE
-from playground.attributes import measure_traits
-from playground.metrics import classify
-from playground.sessions import SessionRegistry
-from playground.tabs.common import AppContext
-from playground.tabs.vae import N_SLIDERS, VaeSession, VaeTab
+from playground.core.attributes import measure_traits
+from playground.core.metrics import classify
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs.vae import N_SLIDERS, VaeSession, VaeTab
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_download_gives_a_loadable_zip(tab, tmp_path):
     with zipfile.ZipFile(path) as z:
         assert "vae-playground/model.safetensors" in z.namelist()
         z.extractall(tmp_path)
-    from playground.checkpoints import load
+    from playground.core.checkpoints import load
 
     assert load(str(tmp_path / "vae-playground"), family="vae").latent_dim == 16
 

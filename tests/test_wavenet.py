@@ -13,7 +13,7 @@ from models import WaveNet
 from models.base import seeded_init
 from models.layers import CausalConv1d
 from models.wavenet import linear_quantise, mu_law_decode, mu_law_encode, receptive_field
-from playground.audio import synthetic_audio
+from playground.core.audio import synthetic_audio
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -405,7 +405,7 @@ class _SineModel:
         self.detune = detune
 
     def sample(self, n, y, generator, *, n_samples, temperature):
-        from playground.audio import NOTE_HZ
+        from playground.core.audio import NOTE_HZ
 
         t = torch.arange(n_samples) / self.sample_rate_hz
         freqs = torch.tensor([NOTE_HZ[int(c)] * self.detune[int(c)] for c in y])
@@ -413,7 +413,7 @@ class _SineModel:
 
 
 def test_pitch_accuracy_counts_the_clips_at_the_right_pitch():
-    from playground.metrics import pitch_accuracy
+    from playground.core.metrics import pitch_accuracy
 
     right = pitch_accuracy(_SineModel([1.0] * 8), n_per_class=2, seconds=0.25)
     assert right["pitch_accuracy"] == 1.0 and right["pitch_clips"] == 16
@@ -426,7 +426,7 @@ def test_pitch_accuracy_counts_the_clips_at_the_right_pitch():
 
 
 def test_pitch_accuracy_refuses_an_unconditional_wavenet():
-    from playground.metrics import pitch_accuracy
+    from playground.core.metrics import pitch_accuracy
 
     with pytest.raises(ValueError, match="conditioned"):
         pitch_accuracy(_model(SMALL["k2"]), n_per_class=1, seconds=0.01)

@@ -12,9 +12,9 @@ import torch
 
 from models import WaveNet
 from models.base import seeded_init
-from playground.sessions import SessionRegistry
-from playground.tabs import wavenet as wn
-from playground.tabs.common import AppContext
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs import wavenet as wn
+from playground.ui.widgets import AppContext
 
 
 @pytest.fixture(scope="module")

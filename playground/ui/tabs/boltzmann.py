@@ -24,12 +24,14 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from models.base import N_PIXELS, SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import seeded_init
+from models.checks import N_PIXELS, SEED_MAX, check_bool, check_choice, check_float, check_int
 from models.dbn import DBN
 from models.rbm import RBM, bernoulli, weights_as_images
-from playground import plots
-from playground.metrics import classify
-from playground.tabs.common import (
+from playground.core import plots
+from playground.core.metrics import classify
+from playground.core.training import TrainConfig
+from playground.ui.widgets import (
     AppContext,
     BundledViews,
     ModelView,
@@ -49,7 +51,6 @@ from playground.tabs.common import (
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig
 
 FAMILIES = ("rbm", "dbn")
 DEFAULT_RBM = "rbm"

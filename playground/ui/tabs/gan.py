@@ -23,21 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.base import (
-    N_CLASSES,
-    SEED_MAX,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    seeded_init,
-)
+from models.base import seeded_init
+from models.checks import N_CLASSES, SEED_MAX, check_bool, check_choice, check_float, check_int
 from models.gan import GAN, LATENT_DIM_RANGE, LOSS_NAMES, LOSSES, ConditionalGAN
-from playground import plots
-from playground.attributes import measure_traits, slerp
-from playground.metrics import CONFIDENCE, classify, sample_quality
-from playground.tabs import gan_lab
-from playground.tabs.common import (
+from playground.core import plots
+from playground.core.attributes import measure_traits, slerp
+from playground.core.metrics import CONFIDENCE, classify, sample_quality
+from playground.core.training import TrainConfig, train
+from playground.ui.tabs import gan_lab
+from playground.ui.widgets import (
     AppContext,
     BundledViews,
     ModelView,
@@ -51,7 +45,6 @@ from playground.tabs.common import (
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig, train
 
 DEFAULT_CHECKPOINT = "gan"
 CONDITIONAL_CHECKPOINT = "cgan"

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import seeded_init
+from models.checks import SEED_MAX, check_bool, check_choice, check_float, check_int
 from models.wavenet import WaveNet, linear_quantise, mu_law_decode, mu_law_encode, receptive_field
-from playground import checkpoints, plots
-from playground.audio import (
+from playground.core import checkpoints, plots
+from playground.core.audio import (
     CLASS_NAMES,
     N_NOTE_CLASSES,
     NOTE_HZ,
@@ -41,7 +42,8 @@ from playground.audio import (
     synthetic_audio,
     to_wav,
 )
-from playground.tabs.common import (
+from playground.core.training import TrainConfig
+from playground.ui.widgets import (
     AppContext,
     BundledViews,
     ModelView,
@@ -53,7 +55,6 @@ from playground.tabs.common import (
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig
 
 FAMILY = "wavenet"
 MAX_SECONDS = 10.0
@@ -447,7 +448,7 @@ class WaveNetTab:
 
         Args:
             source: "synthetic notes" or "my clip" (then ``clip``: an audio file, read as
-                ``playground.audio.read_audio`` does, at least 0.25 s, cut into crops).
+                ``playground.core.audio.read_audio`` does, at least 0.25 s, cut into crops).
             channels: residual channels in [4, 64] (skip channels: twice that);
             layers: per stack in [1, 12] (dilations 1 ... 2^(layers-1)); stacks: [1, 3];
             conditional: bool, on the synthetic set's 10 classes (synthetic notes only);

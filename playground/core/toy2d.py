@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.base import check_choice, check_int
-from playground.plots import PLAIN_AXIS
+from models.checks import check_choice, check_int
+from playground.core.plots import PLAIN_AXIS
 
 DATASETS = ("ring", "grid", "spiral", "moons")
 USER_SOURCES = ("drawn", "csv")

@@ -23,12 +23,14 @@ import torch
 from torch import Tensor
 
 from models import FAMILIES as MODEL_FAMILIES
-from models.base import N_CLASSES, SEED_MAX, AutoregressiveModel, check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import AutoregressiveModel, seeded_init
+from models.checks import N_CLASSES, SEED_MAX, check_bool, check_choice, check_float, check_int
 from models.made import MADE
-from playground import plots
-from playground.drawing import digit_from_drawing
-from playground.metrics import classify, test_nll
-from playground.tabs.common import (
+from playground.core import plots
+from playground.core.drawing import digit_from_drawing
+from playground.core.metrics import classify, test_nll
+from playground.core.training import TrainConfig
+from playground.ui.widgets import (
     AppContext,
     BundledViews,
     ModelView,
@@ -48,7 +50,6 @@ from playground.tabs.common import (
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig
 
 FAMILIES = ("nade", "made", "pixelcnn", "gated_pixelcnn", "pixelrnn")
 NAMES = {"nade": "NADE", "made": "MADE", "pixelcnn": "PixelCNN", "gated_pixelcnn": "Gated PixelCNN", "pixelrnn": "PixelRNN (Row LSTM)"}

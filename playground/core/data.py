@@ -22,15 +22,15 @@ import functools
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import Tensor
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_MNIST = ASSETS_DIR / "data" / "mnist_5k.npz"
 DATASET_ENV = "PLAYGROUND_DATASET"
 DATA_DIR_ENV = "PLAYGROUND_DATA_DIR"

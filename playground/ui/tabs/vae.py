@@ -20,12 +20,14 @@ import torch
 from torch import Tensor
 
 from models import VAE
-from models.base import SEED_MAX, check_choice, check_float, check_int, seeded_init
+from models.base import seeded_init
+from models.checks import SEED_MAX, check_choice, check_float, check_int
 from models.vae import ARCHITECTURES, LATENT_DIM_RANGE
-from playground import plots
-from playground.attributes import TRAITS, attribute_vectors, measure_traits, slerp
-from playground.metrics import classify
-from playground.tabs.common import (
+from playground.core import plots
+from playground.core.attributes import TRAITS, attribute_vectors, measure_traits, slerp
+from playground.core.metrics import classify
+from playground.core.training import TrainConfig, evaluate_losses, train
+from playground.ui.widgets import (
     AppContext,
     BundledViews,
     ModelView,
@@ -42,7 +44,6 @@ from playground.tabs.common import (
     training_panel,
     ui_handler,
 )
-from playground.training import TrainConfig, evaluate_losses, train
 
 DEFAULT_CHECKPOINT = "vae"
 N_SLIDERS = 8

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 
 from models import GenerativeModel, MnistClassifier
-from models.base import check_int
-from playground.data import MnistSplits
+from models.checks import check_int
+from playground.core.data import MnistSplits
 
 CONFIDENCE = 0.9
 CLASSIFIER_NAME = "classifier"
@@ -34,7 +34,7 @@ CLASSIFIER_NAME = "classifier"
 @functools.lru_cache(maxsize=1)
 def classifier() -> MnistClassifier:
     """The shipped judge, on the CPU, in eval mode. Shared read-only: never train it."""
-    from playground.checkpoints import load
+    from playground.core.checkpoints import load
 
     return load(CLASSIFIER_NAME, family="classifier")
 
@@ -227,7 +227,7 @@ def pitch_accuracy(model: GenerativeModel, n_per_class: int = 10, seconds: float
     """How well a WaveNet conditioned on a note's class plays that note: for each note
     class (C4-C5 of the synthetic set), ``n_per_class`` clips of ``seconds`` are
     generated (fast generation, one batch), and a clip counts as right when its dominant
-    frequency (FFT peak, ``playground.audio.dominant_frequency``) is within 3% (about half
+    frequency (FFT peak, ``playground.core.audio.dominant_frequency``) is within 3% (about half
     a semitone) of the note's pitch.
 
     Returns:
@@ -239,7 +239,7 @@ def pitch_accuracy(model: GenerativeModel, n_per_class: int = 10, seconds: float
         ValueError: a model that is not a conditional WaveNet with at least 8 classes, or
             a setting out of range.
     """
-    from playground.audio import N_NOTE_CLASSES, NOTE_HZ, NOTE_NAMES, note_pitches
+    from playground.core.audio import N_NOTE_CLASSES, NOTE_HZ, NOTE_NAMES, note_pitches
 
     if getattr(model, "data_kind", None) != "audio" or getattr(model, "n_classes", 0) < N_NOTE_CLASSES:
         raise ValueError("pitch accuracy needs a WaveNet conditioned on the synthetic set's classes")

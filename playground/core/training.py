@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, GenerativeModel, HubModel, check_choice, check_float, check_int
-from playground.audio import AudioSplits
-from playground.data import MnistSplits, batches
+from models.base import GenerativeModel
+from models.checks import SEED_MAX, check_choice, check_float, check_int
+from models.hub import HubModel
+from playground.core.audio import AudioSplits
+from playground.core.data import MnistSplits, batches
 
 MAX_STEPS = 200_000
 MAX_BATCH_SIZE = 1024

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gradio as gr
 import torch
 
-from playground.data import load_mnist
-from playground.device import describe_device, get_device
-from playground.sessions import SessionRegistry
-from playground.tabs import autoregressive, boltzmann, gan, vae, wavenet
-from playground.tabs.common import CSS, HEAD, AppContext
+from playground.core.data import load_mnist
+from playground.core.device import describe_device, get_device
+from playground.core.sessions import SessionRegistry
+from playground.ui.tabs import autoregressive, boltzmann, gan, vae, wavenet
+from playground.ui.widgets import CSS, HEAD, AppContext
 
 TITLE = "Generative Models Playground"
 

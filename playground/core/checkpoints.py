@@ -22,8 +22,8 @@ import tempfile
 import time
 import zipfile
 import zlib
-from pathlib import Path, PurePosixPath
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import torch
@@ -38,8 +38,8 @@ from huggingface_hub.errors import (
 )
 
 from models import FAMILIES, CheckpointError, HubModel
-from models.base import CONFIG_NAME, read_config
-from playground.data import ASSETS_DIR
+from models.hub import CONFIG_NAME, read_config
+from playground.core.data import ASSETS_DIR
 
 BUNDLED_DIR = ASSETS_DIR / "checkpoints"
 ALLOW_FOLDERS_ENV = "PLAYGROUND_ALLOW_FOLDERS"

@@ -19,13 +19,14 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from models.base import HubModel, check_int
-from playground import checkpoints
-from playground.checkpoints import bundled_names
-from playground.data import MnistSplits
-from playground.metrics import CONFIDENCE, classify
-from playground.plots import image_grid
-from playground.sessions import SessionRegistry
+from models.checks import check_int
+from models.hub import HubModel
+from playground.core import checkpoints
+from playground.core.checkpoints import bundled_names
+from playground.core.data import MnistSplits
+from playground.core.metrics import CONFIDENCE, classify
+from playground.core.plots import image_grid
+from playground.core.sessions import SessionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def checkpoint_panel(family: str | Sequence[str], default: str, description: str
 def stream_training(
     model: HubModel, data, config, stop: threading.Event, record: Callable, every_s: float = 0.3,
 ) -> Iterator[tuple]:
-    """Run the trainer (``playground.training.train``) and pass on ``(event, history,
+    """Run the trainer (``playground.core.training.train``) and pass on ``(event, history,
     learnt)`` every ``every_s`` seconds, at every event with samples, and at the end, for
     a tab's Train handler to turn into updates.
 
@@ -328,7 +329,7 @@ def stream_training(
         whether the model holds anything to keep: False only for a run that diverged
         before its first event).
     """
-    from playground.training import train
+    from playground.core.training import train
 
     history: list[dict] = []
     last_yield = 0.0

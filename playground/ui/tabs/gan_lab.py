@@ -25,7 +25,8 @@ import gradio as gr
 import torch
 from torch import Tensor
 
-from models.base import SEED_MAX, check_bool, check_choice, check_float, check_int, seeded_init
+from models.base import seeded_init
+from models.checks import SEED_MAX, check_bool, check_choice, check_float, check_int
 from models.gan import D_STEPS_RANGE, LOSS_NAMES, LOSSES
 from models.gan2d import (
     HIDDEN_RANGE,
@@ -35,8 +36,8 @@ from models.gan2d import (
     DivergedError,
     ToyGAN,
 )
-from playground import toy2d
-from playground.tabs.common import AppContext, session_key, ui_handler
+from playground.core import toy2d
+from playground.ui.widgets import AppContext, session_key, ui_handler
 
 LAB_KEY = "gan-lab-train"
 DEFAULT_SOURCE = "ring"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.base import check_float
+from models.checks import check_float
 from models.wavenet import mu_law_decode, mu_law_encode
 
 SAMPLE_RATE_HZ = 8000
