@@ -98,6 +98,13 @@ class GenerativeModel(HubModel):
         """``n`` samples, (n, 1, 28, 28) float32 in [0, 1], on the model's device."""
         raise NotImplementedError
 
+    def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
+        """``sample`` in steps that a caller may stop between (a trainer's Stop button):
+        yields None after each step of work and the samples, as ``sample`` returns them,
+        last. Families whose sampling is one cheap pass do it in one step (the default);
+        sequential samplers (pixel by pixel, sample by sample) yield as they go."""
+        yield self.sample(n, y, generator)
+
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Log-likelihood of each image in nats, shape (B,); see ``nll_kind``."""
         raise NotImplementedError
@@ -325,3 +332,12 @@ class AutoregressiveModel(GenerativeModel):
         n = check_int("samples", n, 1, 10_000)
         s = self.image_size
         return self.complete(torch.zeros(n, 1, s, s, device=self.device), 0, y, generator)[0]
+
+    @torch.no_grad()
+    def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
+        """``sample`` one row of pixels per step: yields None after each row (S - 1 times)
+        and the samples (n, 1, S, S) last, the same as ``sample`` draws."""
+        n = check_int("samples", n, 1, 10_000)
+        s = self.image_size
+        for step, images, _ in self.draw(torch.zeros(n, 1, s, s, device=self.device), 0, y, generator, every=s):
+            yield images if step == s * s else None

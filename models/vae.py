@@ -31,6 +31,8 @@ from models.checks import IMAGE_SHAPE, N_PIXELS, check_choice, check_float, chec
 
 ARCHITECTURES = ("mlp", "conv")
 LATENT_DIM_RANGE = (2, 32)
+# The hidden width of each architecture when the app trains a VAE from scratch.
+TRAIN_HIDDEN_DIM = {"mlp": 512, "conv": 256}
 _LOG_2PI = math.log(2 * math.pi)
 
 

@@ -47,6 +47,7 @@ MAX_LAYERS = 64
 MAX_DILATION = 4096
 MAX_CLASSES = 64
 MAX_GENERATE_SAMPLES = 10 * 48_000
+SAMPLE_STEP = 250  # audio samples between the yields of ``sample_iter``
 
 
 def mu_law_encode(x: Tensor, n_codes: int = N_CODES) -> Tensor:
@@ -440,3 +441,12 @@ class WaveNet(GenerativeModel, paper_url="https://arxiv.org/abs/1609.03499", tag
         ):
             pass
         return mu_law_decode(codes, self.n_codes)
+
+    @torch.no_grad()
+    def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
+        """``sample`` (fast, temperature 1, ``clip_seconds`` long) in steps of
+        ``SAMPLE_STEP`` audio samples: yields None after each and the waveforms
+        (n, clip_samples) in [-1, 1] last, the same as ``sample`` draws."""
+        n_samples = self.clip_samples
+        for codes in self.generate(n, n_samples, y, generator=generator, chunk=SAMPLE_STEP):
+            yield mu_law_decode(codes, self.n_codes) if codes.shape[1] == n_samples else None

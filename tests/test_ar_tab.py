@@ -13,7 +13,7 @@ from models import MADE, NADE, GatedPixelCNN, PixelCNN, PixelRNN
 from models.base import seeded_init
 from playground.core.sessions import SessionRegistry
 from playground.ui.tabs import autoregressive as ar
-from playground.ui.widgets import AppContext
+from playground.ui.legacy import AppContext
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from models.dbn import DBN
 from models.rbm import RBM
 from playground.core.sessions import SessionRegistry
 from playground.ui.tabs.boltzmann import BoltzmannSession, BoltzmannTab, DbnView, RbmView
-from playground.ui.widgets import AppContext
+from playground.ui.legacy import AppContext
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from playground.core import toy2d
 from playground.core.sessions import SessionRegistry
 from playground.ui.tabs import gan_lab
 from playground.ui.tabs.gan_lab import GanLab, LabSession
-from playground.ui.widgets import AppContext
+from playground.ui.legacy import AppContext
 
 
 @pytest.fixture

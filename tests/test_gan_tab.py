@@ -15,7 +15,7 @@ from PIL import Image
 from playground.core.metrics import classify
 from playground.core.sessions import SessionRegistry
 from playground.ui.tabs.gan import POOL_SIZE, GanSession, GanTab, _parse_slot
-from playground.ui.widgets import AppContext
+from playground.ui.legacy import AppContext
 
 
 @pytest.fixture(scope="module")

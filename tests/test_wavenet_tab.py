@@ -14,7 +14,7 @@ from models import WaveNet
 from models.base import seeded_init
 from playground.core.sessions import SessionRegistry
 from playground.ui.tabs import wavenet as wn
-from playground.ui.widgets import AppContext
+from playground.ui.legacy import AppContext
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Figure builders: image grids as uint8 arrays and plotly figures. No gradio here."""
+"""Figure builders: image grids as uint8 arrays, GIF animations and plotly figures. No gradio here."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
+
+from playground.core.checkpoints import new_export_dir
 
 # Ten colours that stay distinct for the ten digits (plotly's D3 palette).
 DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -35,6 +38,32 @@ def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
     grid = make_grid(images, nrow=nrow, padding=padding, pad_value=0.35)  # (3, H', W')
     return (grid[0] * 255).round().to(torch.uint8).numpy()
 
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Two uint8 pictures of the same height (grey (H, W) or RGB (H, W, 3), the same kind)
+    next to each other, with a dark gap ``gap`` pixels wide."""
+    spacer = np.full((left.shape[0], gap, *left.shape[2:]), 40, dtype=np.uint8)
+    return np.concatenate([left, spacer, right], axis=1)
+
+
+def save_animation(frames: Sequence[np.ndarray], name: str, frame_ms: int = 250, scale: int = 2) -> str:
+    """Write uint8 image frames (H, W) or (H, W, 3), all the same size, as a looping GIF
+    for display and download; returns its path (under the pruned export folder).
+
+    Raises:
+        ValueError: no frames, or frames of different sizes.
+    """
+    if not frames:
+        raise ValueError("there are no frames to animate yet")
+    if len({f.shape for f in frames}) != 1:
+        raise ValueError("animation frames must all have the same size")
+    images = [Image.fromarray(f).convert("RGB") for f in frames]
+    if scale > 1:
+        images = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in images]
+    path = new_export_dir() / f"{name}.gif"
+    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return str(path)
 
 def training_curves(history: Sequence[dict], terms: dict[str, str], title: str = "") -> go.Figure:
     """One panel per loss term, training (solid) and test (dashed) against step.

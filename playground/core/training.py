@@ -119,13 +119,18 @@ class TrainEvent:
 
 
 @torch.no_grad()
-def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: int | None = None, seed: int = 0) -> dict[str, float]:
+def evaluate_losses(
+    model: HubModel, x: Tensor, y: Tensor | None, batch_size: int | None = None, seed: int = 0, stop: threading.Event | None = None,
+) -> dict[str, float] | None:
     """Mean loss terms of ``model`` on inputs ``x`` (images (N, 1, 28, 28), or (N, T)
     mu-law codes for audio), in eval mode, ``batch_size`` at a time (default: the
     family's ``eval_batch_size``).
 
+    Args:
+        stop: checked between batches; once it is set the evaluation ends early.
+
     Returns:
-        ``{term: mean value}``, weighted by batch size.
+        ``{term: mean value}``, weighted by batch size; None when ``stop`` ended it.
     """
     was_training = model.training
     model.eval()
@@ -133,12 +138,16 @@ def evaluate_losses(model: HubModel, x: Tensor, y: Tensor | None, batch_size: in
     batch_size = batch_size or model.eval_batch_size
     generator = torch.Generator(device=device).manual_seed(seed)
     totals: dict[str, float] = {}
-    for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size].to(device)
-        yb = y[start : start + batch_size].to(device) if y is not None else None
-        for k, v in model.loss(xb, yb, generator=generator).items():
-            totals[k] = totals.get(k, 0.0) + float(v) * len(xb)
-    model.train(was_training)
+    try:
+        for start in range(0, len(x), batch_size):
+            if stop is not None and stop.is_set():
+                return None
+            xb = x[start : start + batch_size].to(device)
+            yb = y[start : start + batch_size].to(device) if y is not None else None
+            for k, v in model.loss(xb, yb, generator=generator).items():
+                totals[k] = totals.get(k, 0.0) + float(v) * len(xb)
+    finally:
+        model.train(was_training)
     return {k: v / len(x) for k, v in totals.items()}
 
 
@@ -152,17 +161,24 @@ def _labels_if_needed(model: HubModel, y: Tensor) -> Tensor | None:
     return y if model.conditional else None
 
 
-def _sample_grid(model: HubModel, n: int, seed: int) -> Tensor | None:
+def _sample_grid(model: HubModel, n: int, seed: int, stop: threading.Event) -> Tensor | None:
     """Samples from fixed noise (the same seed every time), or None for non-generative
-    models. Conditional models get labels 0..9 cycling, one digit per column of 10."""
+    models and when ``stop`` is set before they are drawn (checked between the steps of
+    ``sample_iter``). Conditional models get labels 0..9 cycling, one digit per column
+    of 10."""
     if not isinstance(model, GenerativeModel):
         return None
     was_training = model.training
     model.eval()
     y = cycling_labels(n, model.device) if model.conditional else None
-    samples = model.sample(n, y=y, generator=torch.Generator().manual_seed(seed)).float().cpu()
-    model.train(was_training)
-    return samples
+    samples = None
+    try:
+        for samples in model.sample_iter(n, y=y, generator=torch.Generator().manual_seed(seed)):
+            if stop.is_set():
+                return None
+    finally:
+        model.train(was_training)
+    return samples.float().cpu()
 
 
 def train(
@@ -183,7 +199,10 @@ def train(
         ``TrainEvent`` every ``config.log_every`` steps, and a final one whose ``status``
         is ``"done"``, ``"stopped"`` (``stop`` was set; the model keeps its weights) or
         ``"diverged"`` (a non-finite loss; the model is restored to the weights of the
-        last event whose losses were all finite).
+        last event whose losses were all finite). The final event carries the test
+        losses and samples of the finished model, except after a Stop: ``stop`` ends
+        the run within one training step (or one test batch, or one step of
+        ``sample_iter``), and such an event has neither.
     """
     device = model.device
     stop = stop or threading.Event()
@@ -192,6 +211,9 @@ def train(
     y_train = data.labels("train").to(device)
     x_test = data.inputs("test", model.data_kind)[: config.n_eval]
     y_test = _labels_if_needed(model, data.labels("test")[: config.n_eval])
+    # Test batches no larger than training batches: each costs less than a training step,
+    # so a Stop is seen as soon during an evaluation as between steps.
+    eval_batch = min(model.eval_batch_size, config.batch_size)
     optimizers = model.configure_optimizers(config.lr, config.lr_d)
     schedulers = []
     if config.lr_schedule == "linear":
@@ -238,19 +260,18 @@ def train(
         snapshot = {k: v.detach().clone() for k, v in state.items()}
         event = TrainEvent(step=step, losses=means, elapsed_s=time.perf_counter() - start)
         if config.eval_every and step % config.eval_every == 0 and step != config.steps:
-            event.test_losses = evaluate_losses(model, x_test, y_test, seed=config.seed)
+            event.test_losses = evaluate_losses(model, x_test, y_test, eval_batch, config.seed, stop)
         if config.sample_every and step % config.sample_every == 0 and step != config.steps:
-            event.samples = _sample_grid(model, config.n_samples, config.seed)
+            event.samples = _sample_grid(model, config.n_samples, config.seed, stop)
         yield event
     if status == "done":
         message = f"trained {step} steps in {time.perf_counter() - start:.1f} s"
     model.eval()
-    yield TrainEvent(
-        step=step,
-        losses=means,
-        status=status,
-        elapsed_s=time.perf_counter() - start,
-        test_losses=evaluate_losses(model, x_test, y_test, seed=config.seed),
-        samples=_sample_grid(model, config.n_samples, config.seed),
-        message=message,
-    )
+    final = TrainEvent(step=step, losses=means, status=status, message=message)
+    # A stopped run ends at once: its test losses and samples, which can take seconds
+    # (pixel by pixel), are left to whoever needs them next.
+    if status != "stopped":
+        final.test_losses = evaluate_losses(model, x_test, y_test, eval_batch, config.seed, stop)
+        final.samples = _sample_grid(model, config.n_samples, config.seed, stop)
+    final.elapsed_s = time.perf_counter() - start
+    yield final

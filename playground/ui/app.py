@@ -7,9 +7,9 @@ import torch
 
 from playground.core.data import load_mnist
 from playground.core.device import describe_device, get_device
-from playground.core.sessions import SessionRegistry
 from playground.ui.tabs import autoregressive, boltzmann, gan, vae, wavenet
-from playground.ui.widgets import CSS, HEAD, AppContext
+from playground.ui.widgets import CSS, HEAD
+from playground.views.base import Context
 
 TITLE = "Generative Models Playground"
 
@@ -25,7 +25,7 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
     Raises:
         ValueError: for an unknown device or dataset.
     """
-    ctx = AppContext(device=get_device(str(device) if device else None), data=load_mnist(dataset), sessions=SessionRegistry())
+    ctx = Context(device=get_device(str(device) if device else None), data=load_mnist(dataset))
     # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
     # older than an hour are removed hourly.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:

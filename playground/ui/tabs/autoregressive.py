@@ -30,7 +30,7 @@ from playground.core import plots
 from playground.core.drawing import digit_from_drawing
 from playground.core.metrics import classify, test_nll
 from playground.core.training import TrainConfig
-from playground.ui.widgets import (
+from playground.ui.legacy import (
     AppContext,
     BundledViews,
     ModelView,

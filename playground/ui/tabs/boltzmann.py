@@ -31,7 +31,7 @@ from models.rbm import RBM, bernoulli, weights_as_images
 from playground.core import plots
 from playground.core.metrics import classify
 from playground.core.training import TrainConfig
-from playground.ui.widgets import (
+from playground.ui.legacy import (
     AppContext,
     BundledViews,
     ModelView,

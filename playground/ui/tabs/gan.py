@@ -30,8 +30,7 @@ from playground.core import plots
 from playground.core.attributes import measure_traits, slerp
 from playground.core.metrics import CONFIDENCE, classify, sample_quality
 from playground.core.training import TrainConfig, train
-from playground.ui.tabs import gan_lab
-from playground.ui.widgets import (
+from playground.ui.legacy import (
     AppContext,
     BundledViews,
     ModelView,
@@ -45,6 +44,7 @@ from playground.ui.widgets import (
     training_panel,
     ui_handler,
 )
+from playground.ui.tabs import gan_lab
 
 DEFAULT_CHECKPOINT = "gan"
 CONDITIONAL_CHECKPOINT = "cgan"

@@ -37,7 +37,7 @@ from models.gan2d import (
     ToyGAN,
 )
 from playground.core import toy2d
-from playground.ui.widgets import AppContext, session_key, ui_handler
+from playground.ui.legacy import AppContext, session_key, ui_handler
 
 LAB_KEY = "gan-lab-train"
 DEFAULT_SOURCE = "ring"

@@ -43,7 +43,7 @@ from playground.core.audio import (
     to_wav,
 )
 from playground.core.training import TrainConfig
-from playground.ui.widgets import (
+from playground.ui.legacy import (
     AppContext,
     BundledViews,
     ModelView,

@@ -1,0 +1,262 @@
+"""What every family's view shares: the app context, read-only model views and the
+cache of the bundled ones, a session of models, loading checkpoints, the training
+stream and the classifier's reading of a batch. No gradio here.
+
+A view computes what a panel shows (uint8 pictures, plotly figures, markdown) from a
+session and the panel's own settings, and raises ``ValueError`` with a readable text for
+a bad setting. The UI (``playground.ui``) only validates the shape of what arrives, calls
+a view and formats; the CLI, the bench and notebooks call the same views.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import Tensor
+
+from models.checks import check_choice, check_int
+from models.hub import HubModel
+from playground.core import checkpoints
+from playground.core.data import MnistSplits
+from playground.core.metrics import CONFIDENCE, classify
+from playground.core.sessions import SessionRegistry
+from playground.core.training import TrainConfig, TrainEvent, train
+
+V = TypeVar("V", bound="ModelView")
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is being done)
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """What every view needs from the app: the device models run on, the digits, and the
+    registry of per-session stop flags (used by the UI's Train and Stop buttons)."""
+
+    device: torch.device
+    data: MnistSplits
+    sessions: SessionRegistry = field(default_factory=SessionRegistry)
+
+
+def check_index(name: str, value: Any, n: int) -> int:
+    """An index in [0, n - 1] from the UI or the API.
+
+    Raises:
+        ValueError: not an integer in range (the message names ``name``).
+    """
+    return check_int(name, value, 0, n - 1)
+
+
+def quality_line(images: Tensor) -> str:
+    """The classifier's reading of a batch of images (N, 1, 28, 28) in [0, 1] as a markdown
+    line: the share it reads confidently and how many different digits (with counts)."""
+    probs = classify(images)[0]
+    conf, pred = probs.max(1)
+    confident = conf >= CONFIDENCE
+    counts = torch.bincount(pred[confident], minlength=10).tolist()
+    shown = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+    return (
+        f"The classifier reads **{float(confident.float().mean()):.0%}** of these {len(images)} confidently "
+        f"(p ≥ {CONFIDENCE:g}), **{sum(c > 0 for c in counts)}** different digits{f' ({shown})' if shown else ''}."
+    )
+
+
+class ModelView:
+    """A loaded model with its display name, as a tab shows it; read-only (eval mode,
+    never trained further), so sessions share the bundled ones. Subclasses add what they
+    compute once (cached properties) and ``describe``."""
+
+    def __init__(self, model: HubModel, name: str, ctx: Context):
+        self.model, self.name, self.ctx = model.eval(), name, ctx
+
+    @functools.cached_property
+    def export(self) -> Path:
+        """The model as a checkpoint zip (made once: a view's model never changes)."""
+        return checkpoints.export_zip(self.model, name=f"{self.model.family}-playground", notes=self.describe())
+
+    def describe(self) -> str:
+        """One markdown line about the model."""
+        raise NotImplementedError
+
+
+class Session:
+    """One browser session's models: a read-only view per slot (e.g. ``"rbm"`` and
+    ``"dbn"``), replaced in place by Load, Restore or a finished training run, so that a
+    run that holds the session and a Load made meanwhile do not undo each other."""
+
+    def __init__(self, views: dict[str, ModelView]):
+        self.views = views
+
+
+S = TypeVar("S", bound=Session)
+
+
+class FamilyViews(Generic[S]):
+    """The views of one tab: its session (bundled models, loaded, uploaded or trained
+    ones) and the checkpoint panel's actions. A family's module subclasses it with the
+    computations of its panels.
+
+    Class attributes:
+        families: the checkpoint families the tab takes (``config.json``'s ``family``).
+        bundled: {slot: bundled checkpoint name} of a new session.
+        session_class: the session type (a ``Session`` subclass).
+    """
+
+    families: ClassVar[tuple[str, ...]] = ()
+    bundled: ClassVar[dict[str, str]] = {}
+    session_class: ClassVar[type] = Session
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self._bundled: dict[str, ModelView] = {}
+        self._lock = threading.Lock()
+
+    # -- what a subclass decides ------------------------------------------------------------
+    def wrap(self, model: HubModel, name: str) -> ModelView:
+        """The read-only view of ``model`` (named ``name``) the panels use."""
+        raise NotImplementedError
+
+    def slot(self, model: HubModel) -> str:
+        """The session slot a loaded ``model`` goes to (by default its family).
+
+        Raises:
+            ValueError: a model this tab cannot show.
+        """
+        return model.family
+
+    # -- sessions -------------------------------------------------------------------------------
+    def bundled_view(self, name: str) -> ModelView:
+        """The view of bundled checkpoint ``name``, loaded once (under a lock) and shared.
+
+        Raises:
+            ValueError: (CheckpointError) no such bundled checkpoint of these families.
+        """
+        with self._lock:
+            if name not in self._bundled:
+                model = checkpoints.load(name, family=self.families, device=self.ctx.device)
+                self._bundled[name] = self.wrap(model, f"bundled `{name}`")
+            return self._bundled[name]
+
+    def session(self, state: Any) -> S:
+        """The session in ``state`` (a ``gr.State`` value), or a new one on the bundled
+        models (a new browser session, or an API client's first call)."""
+        if isinstance(state, self.session_class):
+            return state
+        return self.session_class({slot: self.bundled_view(name) for slot, name in self.bundled.items()})
+
+    def use(self, session: S, view: ModelView) -> None:
+        """Put ``view`` in its slot of ``session`` (in place)."""
+        session.views[self.slot(view.model)] = view
+
+    def load(self, session: S, choice: Any, source: Any) -> str:
+        """Load the checkpoint a checkpoint panel names into ``session``: ``source`` (a Hub
+        repo id or, where folders are allowed, a local folder) when it is not empty, else
+        the bundled ``choice``. Returns the name it loaded.
+
+        Raises:
+            ValueError: (CheckpointError) it cannot be found or loaded, or the tab cannot
+                show it; the session keeps its models.
+        """
+        name = str(source or "").strip() or str(choice or "").strip()
+        model = checkpoints.load(name, family=self.families, device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
+        self.slot(model)  # refuse what this tab cannot show before changing anything
+        self.use(session, self.wrap(model, f"`{name}`"))
+        return name
+
+    def load_zip(self, session: S, path: Any) -> None:
+        """Load a model from an uploaded checkpoint zip (as "Download this model" gives).
+
+        Raises:
+            ValueError: no file, not a safe checkpoint zip, or a checkpoint the tab cannot
+                show; the session keeps its models.
+        """
+        if not path:
+            raise ValueError("upload a checkpoint .zip first")
+        with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
+            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=self.families, device=self.ctx.device)
+        self.slot(model)
+        self.use(session, self.wrap(model, "uploaded checkpoint"))
+
+    def restore(self, session: S) -> None:
+        """Put the bundled models back into every slot of ``session``."""
+        for slot, name in self.bundled.items():
+            self.use(session, self.bundled_view(name))
+
+    def describe(self, session: S) -> str:
+        """Markdown: one line per model of the session."""
+        return "  \n".join(view.describe() for view in self.session(session).views.values())
+
+    def download(self, session: S, slot: Any = None) -> str:
+        """The session's model in ``slot`` (default: the first) as a checkpoint zip (path).
+
+        Raises:
+            ValueError: an unknown slot.
+        """
+        session = self.session(session)
+        slots = tuple(session.views)
+        slot = slots[0] if slot is None else check_choice("model", slot, slots)
+        return str(session.views[slot].export)
+
+
+# -- training ----------------------------------------------------------------------------------------
+def stream_training(
+    model: HubModel, data: Any, config: TrainConfig, stop: threading.Event, record: Callable[[TrainEvent], dict],
+    every_s: float = 0.3,
+) -> Iterator[tuple[TrainEvent, list[dict], bool]]:
+    """Run the trainer (``playground.core.training.train``) and pass on ``(event, history,
+    learnt)`` every ``every_s`` seconds, at every event with samples, and at the end, for
+    a view's training stream to turn into panel updates.
+
+    Args:
+        record: turns each event into a ``plots.training_curves`` history entry.
+
+    Yields:
+        (the event, the history so far (a list the caller must not change), ``learnt``:
+        whether the model holds anything to keep: False only for a run that diverged
+        before its first event).
+    """
+    history: list[dict] = []
+    last_yield = 0.0
+    n_good = 0
+    for event in train(model, data, config, stop=stop):
+        history.append(record(event))
+        n_good += not event.final
+        now = time.perf_counter()
+        if event.final or event.samples is not None or now - last_yield >= every_s:
+            last_yield = now
+            yield event, history, bool(n_good) or event.status != "diverged"
+
+
+def trained_name(event: TrainEvent, total: int, seed: int, per_unit: int = 1, unit: str = "steps", what: str = "") -> str:
+    """The name of a model trained in the app, with the training actually done: e.g.
+    "trained here (600 steps, seed 0)", or "(60 of 600 steps, ...)" after a Stop. With
+    ``per_unit`` > 1 the count is in ``unit`` (e.g. epochs of ``per_unit`` updates)."""
+    done = event.step / per_unit
+    done_text = f"{done:,.0f}" if float(done).is_integer() else f"{done:,.1f}"
+    count = f"{done_text} {unit}" if event.step >= total * per_unit else f"{done_text} of {total:,} {unit}"
+    return f"trained here ({count}{f' {what}' if what else ''}, seed {seed})"
+
+
+def final_status(event: TrainEvent, learnt: bool, kept: str = "model") -> str:
+    """The first sentence of a finished run's status: done, stopped or diverged, and
+    whether anything was learnt (else the session keeps its previous ``kept``)."""
+    text = f"**{event.status}**: {event.message}."
+    if not learnt:
+        text += f" Nothing finite was learnt, so your previous {kept} is kept."
+    return text
+
+
+def history_entry(event: TrainEvent, train: dict[str, str], test: dict[str, str] | None = None) -> dict:
+    """A ``plots.training_curves`` history entry of ``event``: {curve: loss term} of the
+    training losses (``train``) and, at evaluation events, of the test losses (``test``,
+    default the same mapping); a term the event lacks is NaN."""
+    entry: dict[str, Any] = {"step": event.step, "losses": {k: event.losses.get(v, float("nan")) for k, v in train.items()}}
+    if event.test_losses:
+        entry["test_losses"] = {k: event.test_losses[v] for k, v in (test or train).items() if v in event.test_losses}
+    return entry
