@@ -79,11 +79,7 @@ class GenerativeModel(HubModel):
         return [torch.optim.Adam(self.parameters(), lr=lr)]
 
     def train_step(
-        self,
-        x: Tensor,
-        y: Tensor | None,
-        optimizers: list[torch.optim.Optimizer],
-        generator: torch.Generator | None = None,
+        self, x: Tensor, y: Tensor | None, optimizers: list[torch.optim.Optimizer], generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
         """One gradient step on ``loss``; returns the detached loss terms."""
         (optimizer,) = optimizers

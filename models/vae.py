@@ -36,26 +36,20 @@ TRAIN_HIDDEN_DIM = {"mlp": 512, "conv": 256}
 _LOG_2PI = math.log(2 * math.pi)
 
 
+def _dense(*sizes: int) -> list[nn.Module]:
+    """Linear layers through ``sizes`` (n_in, n_hidden..., n_out), a ReLU between each two."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return layers[:-1]
+
+
 def _mlp_encoder(hidden_dim: int, out_dim: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Flatten(),  # (B, 784)
-        nn.Linear(N_PIXELS, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, out_dim),
-    )
+    return nn.Sequential(nn.Flatten(), *_dense(N_PIXELS, hidden_dim, hidden_dim, out_dim))  # (B, 784) -> (B, out_dim)
 
 
 def _mlp_decoder(latent_dim: int, hidden_dim: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(latent_dim, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, N_PIXELS),
-        nn.Unflatten(1, IMAGE_SHAPE),  # (B, 1, 28, 28)
-    )
+    return nn.Sequential(*_dense(latent_dim, hidden_dim, hidden_dim, N_PIXELS), nn.Unflatten(1, IMAGE_SHAPE))  # (B, 1, 28, 28)
 
 
 def _conv_encoder(hidden_dim: int, out_dim: int) -> nn.Module:
@@ -65,17 +59,13 @@ def _conv_encoder(hidden_dim: int, out_dim: int) -> nn.Module:
         nn.Conv2d(32, 64, 4, stride=2, padding=1),  # (B, 64, 7, 7)
         nn.ReLU(),
         nn.Flatten(),  # (B, 3136)
-        nn.Linear(64 * 7 * 7, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, out_dim),
+        *_dense(64 * 7 * 7, hidden_dim, out_dim),
     )
 
 
 def _conv_decoder(latent_dim: int, hidden_dim: int) -> nn.Module:
     return nn.Sequential(
-        nn.Linear(latent_dim, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, 64 * 7 * 7),
+        *_dense(latent_dim, hidden_dim, 64 * 7 * 7),
         nn.ReLU(),
         nn.Unflatten(1, (64, 7, 7)),  # (B, 64, 7, 7)
         nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),  # (B, 32, 14, 14)

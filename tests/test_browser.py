@@ -107,6 +107,40 @@ def test_one_click_downloads_the_sessions_model(page, tmp_path):
         assert {"vae-playground/config.json", "vae-playground/model.safetensors"} <= set(z.namelist())
 
 
+def test_an_invalid_field_breaks_only_its_panel_when_another_model_is_loaded(page):
+    """Issue 15's cascade: digit B = 500 in Interpolation (refused), then Load vae-2d. The
+    other panels are redrawn for the 2-D model; the interpolation panel says why it is not."""
+    _tab(page, "VAE")
+    _tab(page, "Interpolation")
+    box = page.get_by_label("digit B (test #, 0-499)")
+    box.fill("500")
+    box.press("Enter")
+    page.wait_for_function("() => /got 500/.test(document.querySelector('#vae-interp-note').innerText)", timeout=20_000)
+    page.locator("#vae-ckpt-choice input").click()
+    page.get_by_role("option", name="vae-2d").click()
+    page.click("#vae-ckpt-load")
+    page.wait_for_function("() => /latent size 2 /.test(document.querySelector('#vae-ckpt-info').innerText)", timeout=30_000)
+    page.wait_for_function(
+        "() => /Not redrawn for this model: digit B must be in \\[0, 499\\], got 500/.test(document.querySelector('#vae-interp-note').innerText)",
+        timeout=30_000,
+    )
+    _tab(page, "Latent sliders")
+    page.wait_for_selector("#vae-slider-2", state="hidden", timeout=20_000)  # a 2-D code: two sliders
+    assert page.locator("#vae-slider-0").is_visible() and page.locator("#vae-slider-image img").count() == 1
+    _tab(page, "Manifold")
+    page.wait_for_function("() => /z\\[0\\] · KL/.test(document.body.innerText)", timeout=20_000)
+    for tab in ("Latent sliders", "Manifold", "Latent scatter", "Attribute editing"):
+        _tab(page, tab)
+        assert "Not redrawn" not in page.inner_text("body").replace(page.inner_text("#vae-interp-note"), ""), tab
+    # fixing the field redraws the panel and clears its note; Restore brings the bundled VAE back
+    _tab(page, "Interpolation")
+    box.fill("18")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#vae-interp-note').innerText.trim() === ''", timeout=20_000)
+    page.click("#vae-ckpt-restore")
+    page.wait_for_function("() => /latent size 16 /.test(document.querySelector('#vae-ckpt-info').innerText)", timeout=30_000)
+
+
 def test_gan_tab_shows_pretrained_samples_runs_arithmetic_and_the_2d_lab(page):
     _tab(page, "GAN")
     page.wait_for_selector("#gan-samples img", timeout=30_000)

@@ -181,13 +181,22 @@ def _sample_grid(model: HubModel, n: int, seed: int, stop: threading.Event) -> T
     return samples.float().cpu()
 
 
-def train(
-    model: HubModel,
-    data: MnistSplits | AudioSplits,
-    config: TrainConfig,
-    *,
-    stop: threading.Event | None = None,
-) -> Iterator[TrainEvent]:
+def _non_finite(interval: dict[str, float], state: dict[str, Tensor]) -> list[str]:
+    """What became NaN or infinite: the interval's mean losses, and the first bad weight
+    (each loss is computed before its update, so the last update of an interval may have
+    broken the weights even though every loss was finite)."""
+    bad = [f"{k} became {v}" for k, v in interval.items() if not math.isfinite(v)]
+    return bad + [f"weight {k} became non-finite" for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())][:1]
+
+
+def _schedulers(optimizers: list[torch.optim.Optimizer], config: TrainConfig) -> list:
+    """Learning-rate schedulers of ``config.lr_schedule`` ("linear": to 0 at the last step)."""
+    if config.lr_schedule != "linear":
+        return []
+    return [torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / config.steps) for opt in optimizers]
+
+
+def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig, *, stop: threading.Event | None = None) -> Iterator[TrainEvent]:
     """Train ``model`` in place on the train split of ``data``; yield progress events.
 
     The model is trained on the device it is on, on the inputs it asks for
@@ -215,9 +224,7 @@ def train(
     # so a Stop is seen as soon during an evaluation as between steps.
     eval_batch = min(model.eval_batch_size, config.batch_size)
     optimizers = model.configure_optimizers(config.lr, config.lr_d)
-    schedulers = []
-    if config.lr_schedule == "linear":
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / config.steps) for opt in optimizers]
+    schedulers = _schedulers(optimizers, config)
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     sums: dict[str, Tensor] = {}
     n_summed = 0
@@ -243,18 +250,12 @@ def train(
             continue
         interval = {k: float(v) / n_summed for k, v in sums.items()}
         sums, n_summed = {}, 0
-        bad = [f"{k} became {v}" for k, v in interval.items() if not math.isfinite(v)]
-        # Each loss is computed before its update, so the last update of the interval
-        # may have broken the weights even though every loss was finite.
         state = model.state_dict()
-        bad += [f"weight {k} became non-finite" for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())][:1]
+        bad = _non_finite(interval, state)
         if bad:
             model.load_state_dict(snapshot)
             status = "diverged"
-            message = (
-                f"training diverged by step {step} ({'; '.join(bad)}); "
-                "restored the last finite weights. Try a lower learning rate."
-            )
+            message = f"training diverged by step {step} ({'; '.join(bad)}); restored the last finite weights. Try a lower learning rate."
             break
         means = interval
         snapshot = {k: v.detach().clone() for k, v in state.items()}

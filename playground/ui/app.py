@@ -8,7 +8,7 @@ import torch
 from playground.core.data import load_mnist
 from playground.core.device import describe_device, get_device
 from playground.ui.tabs import autoregressive, boltzmann, gan, vae, wavenet
-from playground.ui.widgets import CSS, HEAD
+from playground.ui.page import CSS, HEAD
 from playground.views.base import Context
 
 TITLE = "Generative Models Playground"

@@ -28,16 +28,7 @@ from playground.core.attributes import TRAITS, attribute_vectors, measure_traits
 from playground.core.metrics import classify
 from playground.core.plots import image_grid
 from playground.core.training import TrainConfig, evaluate_losses
-from playground.views.base import (
-    FamilyViews,
-    ModelView,
-    Session,
-    check_index,
-    final_status,
-    history_entry,
-    stream_training,
-    trained_name,
-)
+from playground.views.base import FamilyViews, ModelView, Session, check_index, final_status, history_entry, stream_training, trained_name
 
 N_SLIDERS = 8
 SLIDER = Range(-4.0, 4.0, 0.0, integer=False)
