@@ -17,6 +17,7 @@ frozen layer 1, and so on; the last layer trains for the rest of the run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -189,6 +190,38 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         return self.generate(n, self.n_gibbs, generator=generator)[0]
 
     @torch.no_grad()
+    def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
+        """``sample`` with the top chain run a few Gibbs steps at a time (``RBM.gibbs_runs``;
+        a trainer's Stop is seen between them): yields None after each run but the last,
+        then the samples, the same draws as ``sample``."""
+        self.check_labels(y, n)
+        v_top, _ = self._start(n, generator, None)
+        for run in self.top.gibbs_runs(v_top, self.n_gibbs, generator):
+            yield None if run is None else self._to_pixels(*run, generator)
+
+    def _start(self, n: int, generator: torch.Generator | None, start: Tensor | None) -> tuple[Tensor, torch.Generator | None]:
+        """The top chain's first states (n, top units): noise, or the up-pass of binary
+        images ``start`` (n, 1, 28, 28); and the generator that passes frames down."""
+        n = check_int("samples", n, 1, 10_000)
+        # Frames are passed down with their own generator, so the samples do not depend on
+        # how many frames are drawn (with 3 or more layers the down-pass samples too).
+        frame_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)) if generator is not None else None
+        frame_generator = torch.Generator().manual_seed(frame_seed) if frame_seed is not None else None
+        if start is None:
+            return bernoulli(torch.full((n, self.top.n_visible), 0.5, device=self.device), generator), frame_generator
+        if len(start) != n:
+            raise ValueError(f"start must hold n = {n} images, got {len(start)}")
+        return self.up(start.to(self.device), len(self.layers) - 1, sample=True, generator=generator), frame_generator
+
+    def _to_pixels(self, states: Tensor, means: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Pixel means (B, 1, 28, 28) of top-chain ``states`` (B, top units) and their
+        ``means``: the top-down pass (a one-layer DBN's means are the pixels)."""
+        depth = len(self.layers) - 1
+        if depth == 0:
+            return means.view(-1, 1, 28, 28)
+        return self.down(states.to(self.device), depth, generator).view(-1, 1, 28, 28)
+
+    @torch.no_grad()
     def generate(
         self, n: int, n_gibbs: int, every: int = 0, generator: torch.Generator | None = None, start: Tensor | None = None,
     ) -> tuple[Tensor, list[tuple[int, Tensor]]]:
@@ -207,28 +240,10 @@ class DBN(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/f
         Raises:
             ValueError: counts out of range or labels given.
         """
-        n = check_int("samples", n, 1, 10_000)
-        top = self.top
-        # Frames are passed down with their own generator, so the samples do not depend on
-        # how many frames are drawn (with 3 or more layers the down-pass samples too).
-        frame_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)) if generator is not None else None
-        frame_generator = torch.Generator().manual_seed(frame_seed) if frame_seed is not None else None
-        if start is not None:
-            if len(start) != n:
-                raise ValueError(f"start must hold n = {n} images, got {len(start)}")
-            v_top = self.up(start.to(self.device), len(self.layers) - 1, sample=True, generator=generator)
-        else:
-            v_top = bernoulli(torch.full((n, top.n_visible), 0.5, device=self.device), generator)
-        states, mean, chain_frames = top.gibbs_chain(v_top, n_gibbs, every=every, generator=generator)
-        depth = len(self.layers) - 1
-
-        def to_pixels(states: Tensor, means: Tensor, g: torch.Generator | None) -> Tensor:
-            if depth == 0:
-                return means.view(-1, 1, 28, 28)
-            return self.down(states.to(self.device), depth, g).view(-1, 1, 28, 28)
-
-        frames = [(step, to_pixels(s, m, frame_generator).cpu()) for step, s, m in chain_frames]
-        return to_pixels(states, mean, generator), frames
+        v_top, frame_generator = self._start(n, generator, start)
+        states, mean, chain_frames = self.top.gibbs_chain(v_top, n_gibbs, every=every, generator=generator)
+        frames = [(step, self._to_pixels(s, m, frame_generator).cpu()) for step, s, m in chain_frames]
+        return self._to_pixels(states, mean, generator), frames
 
     @torch.no_grad()
     def receptive_fields(self, layer: int) -> Tensor:

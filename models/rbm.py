@@ -1,5 +1,5 @@
-"""The restricted Boltzmann machine: energy, block Gibbs sampling, contrastive divergence
-and annealed importance sampling of its partition function.
+"""The restricted Boltzmann machine: energy, block Gibbs sampling and contrastive
+divergence (its partition function is in ``models.partition``).
 
 A Bernoulli-Bernoulli RBM has binary visible units v in {0, 1}^V (the binarised pixels)
 and binary hidden units h in {0, 1}^H, joined by weights W (V, H) with biases a (V) and
@@ -25,17 +25,14 @@ Gradient", ICML) keeps the negative chains running from one update to the next, 
 approach the model's distribution. Updates use SGD with momentum and L2 weight decay on W
 (Hinton 2010, "A Practical Guide to Training Restricted Boltzmann Machines", UTML TR 2010-003).
 
-Test log-likelihoods need log Z. Annealed importance sampling (AIS; Neal 2001,
-arXiv:physics/9803008; for RBMs Salakhutdinov & Murray 2008, "On the Quantitative Analysis
-of Deep Belief Networks", ICML) anneals from a base-rate RBM (W = 0, whose Z is known)
-to the model through intermediate distributions with inverse temperatures beta in [0, 1],
-and averages importance weights over independent runs. For an RBM with at most
-``MAX_EXACT_HIDDEN`` hidden units, ``exact_log_partition`` enumerates h instead.
+Test log-likelihoods need log Z, exact for a few hidden units and otherwise estimated by
+annealed importance sampling (Salakhutdinov & Murray 2008): ``models.partition``, mixed
+into the RBM.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -44,43 +41,13 @@ from torch import Tensor, nn
 
 from models.base import GenerativeModel
 from models.checks import N_PIXELS, check_bool, check_float, check_int
+from models.partition import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS, PartitionFunction, bernoulli
 
 MAX_HIDDEN = 4096  # the largest layer the constructor accepts (about 3.2 M weights on digits)
 MAX_VISIBLE = 4096
 MAX_CD_K = 100
 MAX_GIBBS_STEPS = 100_000
-MAX_EXACT_HIDDEN = 20  # exact log Z enumerates 2^H hidden states
-MAX_AIS_BETAS = 100_000
-MAX_AIS_RUNS = 10_000
-
-
-def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
-    """U(0, 1) noise drawn on the generator's device (so a CPU-seeded run is the same on
-    any device), then moved to ``device``."""
-    if generator is None:
-        return torch.rand(shape, device=device)
-    return torch.rand(shape, generator=generator, device=generator.device).to(device)
-
-
-def bernoulli(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Binary states {0., 1.} drawn with the given probabilities (any shape, float)."""
-    return (_uniform(tuple(probs.shape), generator, probs.device) < probs).to(probs.dtype)
-
-
-def ais_betas(n_betas: int) -> Tensor:
-    """The inverse temperatures of AIS: ``n_betas`` + 1 values from 0 to 1, float64,
-    spaced as in Salakhutdinov & Murray (2008): 500 : 4,000 : 10,000 of them in [0, 0.5),
-    [0.5, 0.9) and [0.9, 1], so most of them sit near beta = 1, where the distributions
-    change fastest."""
-    n_betas = check_int("AIS temperatures", n_betas, 10, MAX_AIS_BETAS)
-    n1 = max(1, round(n_betas * 500 / 14500))
-    n2 = max(1, round(n_betas * 4000 / 14500))
-    n3 = n_betas - n1 - n2
-    return torch.cat([
-        torch.linspace(0, 0.5, n1 + 1, dtype=torch.float64)[:-1],
-        torch.linspace(0.5, 0.9, n2 + 1, dtype=torch.float64)[:-1],
-        torch.linspace(0.9, 1.0, n3 + 1, dtype=torch.float64),
-    ])
+SAMPLE_STEP = 50  # Gibbs steps between the yields of ``sample_iter``
 
 
 def weights_as_images(w: Tensor) -> Tensor:
@@ -98,7 +65,7 @@ def weights_as_images(w: Tensor) -> Tensor:
     return (0.5 + 0.5 * w / scale).view(-1, 1, 28, 28)
 
 
-class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/guideTR.pdf"):
+class RBM(PartitionFunction, GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/guideTR.pdf"):
     """Bernoulli-Bernoulli RBM on binary images (V = 784 pixels by default).
 
     Args:
@@ -150,14 +117,14 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
         self.momentum = check_float("momentum", momentum, 0.0, 0.99)
         self.weight_decay = check_float("weight decay", weight_decay, 0.0, 0.1)
         self.n_gibbs = check_int("Gibbs steps", n_gibbs, 1, MAX_GIBBS_STEPS)
-        self.ais_betas = check_int("AIS temperatures", ais_betas, 10, MAX_AIS_BETAS)
-        self.ais_runs = check_int("AIS runs", ais_runs, 2, MAX_AIS_RUNS)
+        self.ais_betas = check_int("AIS temperatures", ais_betas, MIN_AIS_BETAS, MAX_AIS_BETAS)
+        self.ais_runs = check_int("AIS runs", ais_runs, MIN_AIS_RUNS, MAX_AIS_RUNS)
         # Hinton (2010), section 8: small random weights, zero biases.
         self.weight = nn.Parameter(0.01 * torch.randn(self.n_visible, self.n_hidden))  # W (V, H)
         self.visible_bias = nn.Parameter(torch.zeros(self.n_visible))  # a (V,)
         self.hidden_bias = nn.Parameter(torch.zeros(self.n_hidden))  # b (H,)
         self._chains: Tensor | None = None  # PCD's persistent visible states (B, V)
-        self._log_z_cache: tuple[Any, dict[str, float]] | None = None
+        self._log_z_cache: tuple[Any, dict[str, Any]] | None = None
         self._base_data: Tensor | None = None  # images whose pixel means set AIS's base rates
 
     # -- the energy and its conditionals ------------------------------------------------
@@ -340,166 +307,34 @@ class RBM(GenerativeModel, paper_url="https://www.cs.toronto.edu/~hinton/absps/g
             ValueError: ``n`` not in [1, 100,000], labels given, or a model whose visible
                 layer is not 28 x 28.
         """
+        *_, images = self.sample_iter(n, y, generator)
+        return images
+
+    @torch.no_grad()
+    def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
+        """``sample`` in runs of ``SAMPLE_STEP`` Gibbs steps (see ``gibbs_runs``), so that
+        a trainer's Stop is seen between them: yields None after each run but the last,
+        then the samples, the same draws as ``sample``."""
         n = check_int("samples", n, 1, 100_000)
         self.check_labels(y, n)
         if self.n_visible != N_PIXELS:
             raise ValueError(f"only an RBM with {N_PIXELS} visible units draws images")
         noise = bernoulli(torch.full((n, self.n_visible), 0.5, device=self.device), generator)
-        _, mean, _ = self.gibbs_chain(noise, self.n_gibbs, generator=generator)
-        return mean.view(n, 1, 28, 28)
-
-    # -- the partition function --------------------------------------------------------------
-    @torch.no_grad()
-    def exact_log_partition(self) -> float:
-        """log Z by enumerating the 2^H hidden states (H <= 20), in nats (float64):
-        log Z = logsumexp_h [b.h + sum_i softplus(a_i + W[i, :].h)].
-
-        Raises:
-            ValueError: more than ``MAX_EXACT_HIDDEN`` hidden units.
-        """
-        if self.n_hidden > MAX_EXACT_HIDDEN:
-            raise ValueError(f"exact log Z enumerates 2^H states: at most {MAX_EXACT_HIDDEN} hidden units, this RBM has {self.n_hidden}")
-        w, a, b = self.weight.double(), self.visible_bias.double(), self.hidden_bias.double()
-        bits = torch.arange(self.n_hidden, device=w.device)
-        chunks = []
-        for start in range(0, 2**self.n_hidden, 2**14):
-            codes = torch.arange(start, min(start + 2**14, 2**self.n_hidden), device=w.device)
-            h = ((codes[:, None] >> bits) & 1).double()  # (C, H)
-            chunks.append(torch.logsumexp(h @ b + F.softplus(h @ w.T + a).sum(1), 0))
-        return float(torch.logsumexp(torch.stack(chunks), 0))
-
-    def base_rate_bias(self, data: Tensor | None) -> Tensor:
-        """Visible biases (V,) of AIS's base-rate RBM: log(p / (1 - p)) of the pixel means
-        of ``data`` (N, V) or images, smoothed; zeros (p = 1/2) without data."""
-        if data is None:
-            return torch.zeros(self.n_visible, dtype=torch.float64, device=self.device)
-        p = self.flat(data.to(self.device)).double().mean(0)
-        p = (p * len(data) + 0.05) / (len(data) + 0.1)  # never exactly 0 or 1
-        return torch.log(p) - torch.log1p(-p)
+        for run in self.gibbs_runs(noise, self.n_gibbs, generator):
+            yield None if run is None else run[1].view(n, 1, 28, 28)
 
     @torch.no_grad()
-    def log_z_floor(self, states: Tensor | None = None) -> float:
-        """A sure lower bound on log Z: logsumexp of -F(v) over distinct binary states
-        ``states`` (N, V) or images, plus the blank and the all-ones image. AIS tends to
-        underestimate log Z when its runs miss a mode; an estimate below this floor is
-        certainly too low (then some known image would get log p(v) > 0).
-
-        Returns:
-            The floor in nats (float).
-        """
-        extremes = torch.stack([torch.zeros(self.n_visible), torch.ones(self.n_visible)]).to(self.device)
-        v = extremes if states is None else torch.cat([extremes, self.flat(states.to(self.device)).round()])
-        v = torch.unique(v, dim=0)  # distinct states: each counts once in Z
-        return float(torch.logsumexp(-self.free_energy(v).double(), 0))
-
-    @torch.no_grad()
-    def ais(
-        self, n_betas: int | None = None, n_runs: int | None = None, base_data: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> dict[str, Any]:
-        """Estimate log Z by annealed importance sampling (Salakhutdinov & Murray 2008).
-
-        The base model A has W = 0, visible biases a_A (``base_rate_bias(base_data)``) and
-        log Z_A = sum_i softplus(a_A,i) + H log 2. The intermediate distributions are
-
-            p*_beta(v) = exp((1 - beta) a_A.v + beta a.v) prod_j (1 + exp(beta (b_j + v.W[:, j]))),
-
-        each sampled by one Gibbs step at its temperature. Each run's log weight is
-        sum_k [log p*_k(v_k) - log p*_{k-1}(v_k)], and log Z = log Z_A + log mean_runs w.
-
-        Args:
-            n_betas: intermediate distributions (default ``self.ais_betas``), in [10, 100,000].
-            n_runs: independent runs (default ``self.ais_runs``), in [2, 10,000].
-            base_data: training images for the base rates (None: p = 1/2).
-
-        Returns:
-            ``log_z`` (nats), ``log_z_low`` and ``log_z_high`` (log of mean w -/+ 3
-            standard errors; low is -inf when the interval reaches 0), ``log_z_base``,
-            ``log_z_floor`` (``log_z_floor(base_data)``: an estimate below it is surely too
-            low), ``log_weights`` (n_runs,) float64 on the CPU, ``n_betas``, ``n_runs``.
-
-        Raises:
-            ValueError: counts out of range.
-        """
-        betas = ais_betas(self.ais_betas if n_betas is None else n_betas).tolist()
-        n_runs = check_int("AIS runs", self.ais_runs if n_runs is None else n_runs, 2, MAX_AIS_RUNS)
-        w, a, b = self.weight.detach(), self.visible_bias.detach(), self.hidden_bias.detach()
-        a_base = self.base_rate_bias(base_data)
-        log_z_base = float(F.softplus(a_base).sum()) + self.n_hidden * math.log(2)
-        a_base = a_base.to(w.dtype)
-        v = bernoulli(torch.sigmoid(a_base).expand(n_runs, -1), generator)
-        log_w = torch.zeros(n_runs, dtype=torch.float64, device=self.device)
-        for k in range(1, len(betas)):
-            beta, previous = betas[k], betas[k - 1]
-            # log p*_k(v) - log p*_{k-1}(v), from x = vW + b, which the Gibbs step reuses.
-            x = v @ w + b  # (R, H)
-            step = (beta - previous) * (v @ (a - a_base)) + (F.softplus(beta * x) - F.softplus(previous * x)).sum(1)
-            log_w += step.double()
-            h = bernoulli(torch.sigmoid(beta * x), generator)
-            v = bernoulli(torch.sigmoid((1 - beta) * a_base + beta * (a + h @ w.T)), generator)
-        log_mean = float(torch.logsumexp(log_w, 0)) - math.log(n_runs)
-        # The spread: mean w +/- 3 standard errors, in log space, relative to the mean.
-        ratio = torch.exp(log_w - log_w.max())
-        rel = float(ratio.std() / ratio.mean()) * 3 / math.sqrt(n_runs)
-        return {
-            "log_z": log_z_base + log_mean,
-            "log_z_low": log_z_base + log_mean + (math.log(1 - rel) if rel < 1 else -math.inf),
-            "log_z_high": log_z_base + log_mean + math.log(1 + rel),
-            "log_z_base": log_z_base,
-            "log_z_floor": self.log_z_floor(base_data),
-            "log_weights": log_w.cpu(),
-            "n_betas": len(betas) - 1,
-            "n_runs": n_runs,
-        }
-
-    def _weights_key(self) -> tuple:
-        return tuple((p.data_ptr(), p._version) for p in (self.weight, self.visible_bias, self.hidden_bias))
-
-    def log_partition(self, base_data: Tensor | None = None, seed: int = 0) -> dict[str, float]:
-        """log Z for ``log_prob``: exact when H <= ``MAX_EXACT_HIDDEN``, else by ``ais``
-        (with ``ais_betas`` and ``ais_runs``, seeded). Cached until the weights change.
-
-        Returns:
-            ``log_z``, ``log_z_low``, ``log_z_high`` (equal to log_z when exact),
-            ``log_z_floor`` (see ``log_z_floor``), ``exact`` (1.0 or 0.0), ``n_betas``,
-            ``n_runs`` (0 when exact).
-        """
-        key = (self._weights_key(), self.ais_betas, self.ais_runs, id(base_data), seed)
-        if self._log_z_cache is not None and self._log_z_cache[0] == key:
-            return self._log_z_cache[1]
-        if self.n_hidden <= MAX_EXACT_HIDDEN:
-            log_z = self.exact_log_partition()
-            result = {"log_z": log_z, "log_z_low": log_z, "log_z_high": log_z, "log_z_floor": log_z, "exact": 1.0, "n_betas": 0, "n_runs": 0}
-        else:
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            est = self.ais(base_data=base_data, generator=generator)
-            result = {k: est[k] for k in ("log_z", "log_z_low", "log_z_high", "log_z_floor", "n_betas", "n_runs")} | {"exact": 0.0}
-        self._log_z_cache = (key, result)
-        return result
-
-    def set_base_data(self, data: Tensor | None) -> None:
-        """Images whose pixel means set AIS's base-rate model (the CLI passes the train
-        split); None for p = 1/2. Forgets a cached log Z."""
-        self._base_data = data
-        self._log_z_cache = None
-
-    @torch.no_grad()
-    def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """log p(x) = -F(x) - log Z in nats, (B,), for binary images (B, 1, 28, 28); log Z
-        from ``log_partition`` (an AIS estimate for H > 20: see ``nll_details``)."""
-        self.check_labels(y, len(x))
-        log_z = self.log_partition(self._base_data)["log_z"]
-        return -self.free_energy(x).double() - log_z
-
-    def nll_details(self) -> dict[str, Any]:
-        """log Z behind the last ``log_prob`` and its spread (nats). The test NLL's range
-        is NLL + (log_z_low - log_z) to NLL + (log_z_high - log_z); ``log_z_below_floor``
-        says the estimate is surely too low (see ``log_z_floor``)."""
-        if self._log_z_cache is None:
-            return {}
-        r = self._log_z_cache[1]
-        return {
-            "log_z": r["log_z"], "log_z_low": r["log_z_low"], "log_z_high": r["log_z_high"], "log_z_floor": r["log_z_floor"],
-            "log_z_below_floor": r["log_z"] < r["log_z_floor"],
-            "log_z_exact": bool(r["exact"]), "ais_betas": int(r["n_betas"]), "ais_runs": int(r["n_runs"]),
-        }
+    def gibbs_runs(self, v: Tensor, n_steps: int, generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor] | None]:
+        """``gibbs_chain`` from ``v`` (B, V) for ``n_steps`` (>= 1) steps, ``SAMPLE_STEP``
+        at a time: yields None after each run but the last, then (states, means), each
+        (B, V), the same draws as one ``gibbs_chain`` (the runs consume ``generator`` in
+        the same order)."""
+        done = 0
+        while True:
+            chunk = min(SAMPLE_STEP, n_steps - done)
+            v, mean, _ = self.gibbs_chain(v, chunk, generator=generator)
+            done += chunk
+            if done >= n_steps:
+                break
+            yield None
+        yield v, mean

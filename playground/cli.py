@@ -235,12 +235,12 @@ def _set_ais(model: GenerativeModel, ais_betas: int | None, ais_runs: int | None
         if ais_betas is not None or ais_runs is not None:
             raise ValueError(f"--ais-betas and --ais-runs apply to an rbm, not to a {model.family}")
         return
-    from models.rbm import MAX_AIS_BETAS, MAX_AIS_RUNS
+    from models.rbm import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS
 
     if ais_betas is not None:
-        model.ais_betas = check_int("--ais-betas", ais_betas, 10, MAX_AIS_BETAS)
+        model.ais_betas = check_int("--ais-betas", ais_betas, MIN_AIS_BETAS, MAX_AIS_BETAS)
     if ais_runs is not None:
-        model.ais_runs = check_int("--ais-runs", ais_runs, 2, MAX_AIS_RUNS)
+        model.ais_runs = check_int("--ais-runs", ais_runs, MIN_AIS_RUNS, MAX_AIS_RUNS)
     model.set_base_data(data.images("train", model.data_kind))
 
 

@@ -11,7 +11,8 @@ import torch
 
 from models.base import seeded_init
 from models.dbn import DBN
-from models.rbm import RBM, ais_betas
+from models.partition import ais_betas
+from models.rbm import RBM
 from playground.core.training import TrainConfig, train
 
 
@@ -258,3 +259,37 @@ def test_dbn_samples_do_not_depend_on_how_many_frames_are_drawn():
     a, frames_a = model.generate(4, 20, every=0, generator=torch.Generator().manual_seed(0))
     b, frames_b = model.generate(4, 20, every=5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and not frames_a and len(frames_b) == 5
+
+
+def test_log_z_report_is_exact_for_few_hidden_units_and_ais_otherwise(data):
+    # One method chooses for log_prob (the CLI) and the app: exact up to 20 hidden units.
+    small = _random_rbm(n_visible=784, n_hidden=12, scale=0.01)
+    report = small.log_z_report(100, 10, progress=lambda done: pytest.fail("no AIS when exact"))
+    assert report["exact"] is True and report["log_z"] == pytest.approx(small.exact_log_partition())
+    assert report["log_z_low"] == report["log_z_high"] == report["log_z"] and report["log_weights"] is None
+    assert report["n_runs"] == 0 and not report["below_floor"]
+    assert small.log_partition()["log_z"] == report["log_z"]
+    big = seeded_init(RBM, 0, n_hidden=21, ais_betas=50, ais_runs=4)
+    heard: list[float] = []
+    x = data.images("train", "binary")[:100]
+    report = big.log_z_report(60, 8, base_data=x, generator=torch.Generator().manual_seed(0), progress=heard.append)
+    assert report["exact"] is False and report["n_betas"] == 60 and report["log_weights"].shape == (8,)
+    assert report["log_z_low"] <= report["log_z"] <= report["log_z_high"]
+    assert report["below_floor"] == (report["log_z"] < report["log_z_floor"])
+    assert heard == sorted(heard) and heard[-1] == 1.0
+    # log_prob goes the same way, with the model's own settings, and says so.
+    big.set_base_data(x)
+    big.log_prob(x[:2])
+    details = big.nll_details()
+    assert details["log_z_exact"] is False and details["ais_betas"] == 50 and details["ais_runs"] == 4
+    with pytest.raises(ValueError, match="AIS runs"):
+        small.log_z_report(100, 1)
+
+
+def test_sampling_runs_in_steps_a_trainer_can_stop_between():
+    rbm = seeded_init(RBM, 0, n_hidden=8, n_gibbs=120).eval()
+    steps = list(rbm.sample_iter(3, generator=torch.Generator().manual_seed(0)))
+    assert steps[:-1] == [None, None] and torch.equal(steps[-1], rbm.sample(3, generator=torch.Generator().manual_seed(0)))
+    dbn = seeded_init(DBN, 0, hidden_sizes=[16, 12, 8], n_gibbs=120).eval()
+    steps = list(dbn.sample_iter(3, generator=torch.Generator().manual_seed(0)))
+    assert steps[:-1] == [None, None] and torch.equal(steps[-1], dbn.sample(3, generator=torch.Generator().manual_seed(0)))
