@@ -154,6 +154,23 @@ def d_output(kind: str, logits: Tensor) -> Tensor:
     return logits if kind == "wgan_gp" else torch.sigmoid(logits)
 
 
+def label_blends(labels: Tensor, t: Tensor) -> Tensor:
+    """The conditional GAN's label input along a path through digit classes, for
+    ``GAN.generate_mixed``: on the leg from ``labels[i]`` to ``labels[i + 1]``, the weights
+    (1 - t) one_hot(labels[i]) + t one_hot(labels[i + 1]) at each point of ``t``.
+
+    Args:
+        labels: (L,) int64 digits in [0, 9], L >= 2.
+        t: (T,) float positions along each leg, in [0, 1].
+
+    Returns:
+        ((L - 1) * T, 10) float32, leg after leg; rows are non-negative and sum to 1.
+    """
+    onehot = F.one_hot(labels, N_CLASSES).float()  # (L, 10)
+    t = t.float()[:, None]  # (T, 1)
+    return torch.cat([(1 - t) * onehot[i] + t * onehot[i + 1] for i in range(len(labels) - 1)])
+
+
 def _maybe_sn(layer: nn.Module, on: bool) -> nn.Module:
     return _spectral_norm(layer) if on else layer
 

@@ -19,6 +19,7 @@ from models.gan import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    label_blends,
 )
 from playground.core.training import TrainConfig, train
 
@@ -144,6 +145,15 @@ def test_the_label_changes_the_image_and_mixed_labels_agree_with_one_hot():
         model.generate(z, torch.full((10,), 10))
     with pytest.raises(ValueError, match="not class-conditional"):
         seeded_init(GAN, 0, latent_dim=8, width=8).generate(z, torch.zeros(10, dtype=torch.int64))
+
+
+def test_label_blends_walk_from_one_digit_to_the_next_leg_by_leg():
+    t = torch.linspace(0, 1, 5)
+    weights = label_blends(torch.tensor([3, 8, 1]), t)
+    assert weights.shape == (10, 10) and weights.dtype == torch.float32
+    assert torch.allclose(weights.sum(1), torch.ones(10)) and bool((weights >= 0).all())
+    assert weights[0, 3] == 1 and weights[4, 8] == 1 and weights[5, 8] == 1 and weights[9, 1] == 1
+    assert weights[2, 3] == weights[2, 8] == 0.5
 
 
 @pytest.mark.parametrize(

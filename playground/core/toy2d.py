@@ -1,4 +1,5 @@
-"""Points of the plane for the 2D GAN lab: datasets, user points, distances and figures.
+"""Points of the plane for the 2D GAN lab: datasets, user points and distances (the lab's
+figures are in ``playground.core.plots``).
 
 Every dataset lies in the data square [-2, 2]^2; the lab draws the view square
 [-2.5, 2.5]^2 (``BOX``) with fixed axes, so nothing jumps while G's points move.
@@ -13,8 +14,6 @@ Every dataset lies in the data square [-2, 2]^2; the lab draws the view square
   arXiv:1705.07761): a generated point is of high quality if it lies within 3 standard
   deviations of a mode's centre; a mode is covered if it gets at least a fifth of its
   fair share (1 / n_modes) of the generated points.
-- Figures: D's decision surface as a heatmap with real and generated points and optional
-  arrows of -dL_G/dx; and the losses and the JS divergence against step.
 
 No gradio here.
 """
@@ -27,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from models.checks import check_choice, check_int
-from playground.core.plots import PLAIN_AXIS
 
 DATASETS = ("ring", "grid", "spiral", "moons")
 USER_SOURCES = ("drawn", "csv")
@@ -378,140 +375,9 @@ def mode_coverage(points: Tensor, centres: Tensor, std: float, min_share: float 
     return int((counts >= share * len(points)).sum()), float(good.float().mean())
 
 
-# --- figures ----------------------------------------------------------------------------
-
-REAL_COLOUR = "#1b7837"  # green, as in GAN Lab
-FAKE_COLOUR = "#762a83"  # purple
-ARROW_COLOUR = "#e08214"
-# Purple (fake-looking) through white to green (real-looking), a little washed out so the
-# points on top stay readable.
-_SURFACE_SCALE = [[0.0, "#9970ab"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#5aae61"]]
-_FONT = {"size": 13}
-# constrain="domain": the square view shrinks to fit the figure instead of widening x.
-_AXIS = {
-    "range": [-BOX, BOX], "showgrid": False, "zeroline": False, "ticks": "outside", "fixedrange": True,
-    "linecolor": "#888", "mirror": True, "constrain": "domain",
-}
+# --- the lab's grid -------------------------------------------------------------------
 
 
 def grid_axis(n: int = N_BINS) -> Tensor:
     """n bin centres across [-2.5, 2.5], the coordinates of the decision-surface grid."""
     return (torch.arange(n, dtype=torch.float32) + 0.5) * (2 * BOX / n) - BOX
-
-
-def _f32(values: Tensor) -> np.ndarray:
-    # Numpy arrays, not lists: plotly validates them in one go and sends them as base64
-    # typed arrays (4 bytes a float32) instead of decimal text.
-    return values.detach().cpu().numpy().astype(np.float32)
-
-
-def lab_figure(
-    surface: Tensor,
-    real: Tensor,
-    fake: Tensor,
-    arrows: Tensor | None = None,
-    critic: bool = False,
-    title: str = "",
-) -> go.Figure:
-    """D's view of the plane with both point clouds on it.
-
-    Args:
-        surface: D on the ``grid_axis`` grid (n, n), row i at y = grid_axis(n)[i]:
-            probabilities D(x) in [0, 1], or critic values f(x) when ``critic``.
-        real, fake: real and generated points (n, 2), drawn green and purple.
-        arrows: -dL_G/dx at the first len(arrows) generated points (m, 2), already
-            scaled to plot units; drawn as orange arrows.
-        critic: colour the surface as a critic (centred on 0, symmetric range) instead
-            of a probability (centred on 0.5, range [0, 1]).
-
-    Returns:
-        A square plotly figure with fixed axes [-2.5, 2.5]^2.
-    """
-    n = surface.shape[0]
-    axis = _f32(grid_axis(n))
-    z = surface.detach().cpu()
-    if critic:
-        top = max(float(z.abs().max()), 1e-6)
-        scale = {"zmin": -top, "zmax": top, "zmid": 0.0}
-        bar_title = "critic f(x)"
-    else:
-        scale = {"zmin": 0.0, "zmax": 1.0}
-        bar_title = "D(x)"
-    data: list[dict] = [
-        {
-            "type": "heatmap", "x": axis, "y": axis, "z": _f32(z),
-            "colorscale": _SURFACE_SCALE, **scale, "zsmooth": "best", "name": bar_title,
-            "colorbar": {"title": {"text": bar_title, "side": "right"}, "thickness": 14, "len": 0.9},
-            "hovertemplate": "(%{x:.2f}, %{y:.2f})<br>" + bar_title + " = %{z:.2f}<extra></extra>",
-        },
-        {
-            "type": "scattergl" if len(real) > 2000 else "scatter", "x": _f32(real[:, 0]), "y": _f32(real[:, 1]),
-            "mode": "markers", "name": "real", "hoverinfo": "skip",
-            "marker": {"size": 5, "color": REAL_COLOUR, "opacity": 0.75, "line": {"width": 0.5, "color": "white"}},
-        },
-        {
-            "type": "scatter", "x": _f32(fake[:, 0]), "y": _f32(fake[:, 1]), "mode": "markers", "name": "generated",
-            "hoverinfo": "skip",
-            "marker": {"size": 5, "color": FAKE_COLOUR, "opacity": 0.85, "line": {"width": 0.5, "color": "white"}},
-        },
-    ]
-    if arrows is not None and len(arrows):
-        start = fake[: len(arrows)].detach().cpu().double()
-        end = start + arrows.detach().cpu().double()
-        # One trace for every arrow: segments separated by None, a head at each end.
-        xs, ys, sizes = [], [], []
-        for (x0, y0), (x1, y1) in zip(np.round(start.numpy(), 3).tolist(), np.round(end.numpy(), 3).tolist()):
-            xs += [x0, x1, None]
-            ys += [y0, y1, None]
-            sizes += [0, 7, 0]
-        data.append(
-            {
-                "type": "scatter", "x": xs, "y": ys, "mode": "lines+markers", "name": "G's gradient", "hoverinfo": "skip",
-                "line": {"color": ARROW_COLOUR, "width": 1.5},
-                "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOUR},
-            }
-        )
-    layout = {
-        "margin": {"l": 45, "r": 10, "t": 50 if title else 30, "b": 50}, "font": _FONT, "height": 540,
-        "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "title": {"text": title, "x": 0.02, "font": {"size": 14}} if title else None,
-        "xaxis": {**_AXIS, "title": {"text": "x₁"}},
-        "yaxis": {**_AXIS, "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
-        "legend": {"orientation": "h", "x": 0.0, "y": -0.12, "yanchor": "top"},
-        # Keeps the user's zoom and hidden traces across the many updates of a run.
-        "uirevision": "gan-lab",
-    }
-    return go.Figure({"data": data, "layout": layout})
-
-
-def curves_figure(history: list[dict]) -> go.Figure:
-    """Two panels against step: D's and G's losses, and the JS divergence (nats).
-
-    Args:
-        history: dicts with ``step`` and any of ``d_loss``, ``g_loss``, ``js`` (floats).
-    """
-    data = []
-    for key, name, colour, axis in (
-        ("d_loss", "D loss", "#1f77b4", ""), ("g_loss", "G loss", "#ff7f0e", ""), ("js", "JS(real ‖ generated)", "#2ca02c", "2"),
-    ):
-        points = [(h["step"], h[key]) for h in history if h.get(key) is not None]
-        # Empty traces too: they keep both panels' axes on screen before the first step.
-        steps, values = zip(*points) if points else ((), ())
-        data.append(
-            {
-                "type": "scatter", "x": np.asarray(steps, dtype=np.int32), "y": np.asarray(values, dtype=np.float32), "name": name,
-                "mode": "lines+markers" if len(points) < 3 else "lines", "line": {"color": colour, "width": 1.5},
-                "xaxis": f"x{axis}", "yaxis": f"y{axis}",
-            }
-        )
-    layout = {
-        "margin": {"l": 50, "r": 10, "t": 50, "b": 40}, "font": {"size": 12}, "height": 260,
-        "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "xaxis": {**PLAIN_AXIS, "domain": [0, 0.45], "title": {"text": "step"}},
-        "yaxis": {**PLAIN_AXIS, "title": {"text": "loss (nats)"}},
-        "xaxis2": {**PLAIN_AXIS, "domain": [0.58, 1], "anchor": "y2", "title": {"text": "step"}},
-        "yaxis2": {**PLAIN_AXIS, "anchor": "x2", "title": {"text": "JS (nats)"}, "rangemode": "tozero"},
-        # Right-aligned above the panels: Gradio's label covers the top-left corner.
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.03, "yanchor": "bottom"},
-    }
-    return go.Figure({"data": data, "layout": layout})
