@@ -8,7 +8,7 @@ import pytest
 import soundfile
 import torch
 
-from models.wavenet import mu_law_decode, mu_law_encode
+from models.mu_law import mu_law_decode, mu_law_encode
 from playground.core.audio import (
     CLASS_NAMES,
     NOTE_HZ,

@@ -12,7 +12,8 @@ import torch
 from models import WaveNet
 from models.base import seeded_init
 from models.layers import CausalConv1d
-from models.wavenet import linear_quantise, mu_law_decode, mu_law_encode, receptive_field
+from models.mu_law import linear_quantise, mu_law_decode, mu_law_encode
+from models.wavenet import measured_receptive_field, receptive_field
 from playground.core.audio import synthetic_audio
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -107,6 +108,35 @@ def test_the_receptive_field_formula_matches_a_gradient_probe(dilations, kernel_
     grad = _stack_gradient(model, t, n_steps)
     seen = torch.nonzero(grad).flatten()
     assert int(seen.min()) == t - (field - 1) and int(seen.max()) == t
+
+
+@pytest.mark.parametrize(
+    "dilations, kernel_size",
+    [([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], 2), ([1, 2, 4, 8] * 3, 3), ([1, 3, 9, 27], 3), ([1, 1, 1], 2), ([1], 2)],
+)
+def test_the_measured_receptive_field_agrees_with_the_formula(dilations, kernel_size):
+    assert measured_receptive_field(dilations, kernel_size) == receptive_field(dilations, kernel_size)
+    assert measured_receptive_field(tuple(dilations), kernel_size) == receptive_field(dilations, kernel_size)  # cached
+
+
+def test_a_stack_with_gaps_reaches_fewer_inputs_than_it_spans():
+    assert receptive_field([2, 4]) == 7 and measured_receptive_field([2, 4]) == 4  # x_{t-1} - {0, 2, 4, 6}
+
+
+def test_the_measured_receptive_field_refuses_a_bad_stack():
+    for dilations, kernel_size in (([0], 2), ([1] * 65, 2), ([1, 2], 5)):
+        with pytest.raises(ValueError):
+            measured_receptive_field(dilations, kernel_size)
+
+
+def test_skip_sum_checks_its_features_and_classes():
+    model = _model(SMALL["k2-cond"])
+    h = torch.zeros(2, 4, 10)
+    assert model.skip_sum(h, torch.tensor([0, 3])).shape == (2, 6, 10)
+    with pytest.raises(ValueError, match="features"):
+        model.skip_sum(torch.zeros(2, 3, 10), torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="conditional"):
+        model.skip_sum(h)
 
 
 def test_receptive_field_in_milliseconds_and_the_default_stack():

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from models.checks import check_float
-from models.wavenet import mu_law_decode, mu_law_encode
+from models.mu_law import linear_quantise, mu_law_decode, mu_law_encode
 
 SAMPLE_RATE_HZ = 8000
 CLIP_SECONDS = 0.25
@@ -210,6 +210,45 @@ def join_clips(clips: Tensor, rate: int, gap_s: float) -> np.ndarray:
     return torch.cat([clips.float().cpu(), gap], 1).reshape(-1)[: -gap.shape[1] or None].numpy()
 
 
+@dataclass(frozen=True)
+class Quantised:
+    """A clip played quietly and quantised to 8 bits both ways (``quantise_at_level``).
+
+    Attributes:
+        waves: {"original", "linear", "mu"}: (T,) float32 waveforms, each scaled back up
+            to the clip's own loudness (so the quantisation noise is heard as it is).
+        snr_db: {"linear", "mu"}: signal-to-noise ratio against the original, dB.
+        levels_used: {"linear", "mu"}: how many of the 256 levels the quiet clip uses.
+    """
+
+    waves: dict[str, np.ndarray]
+    snr_db: dict[str, float]
+    levels_used: dict[str, int]
+
+
+def quantise_at_level(wave: np.ndarray, level_db: float, n_codes: int = 256) -> Quantised:
+    """Scale ``wave`` (T,) in [-1, 1] to a peak of ``level_db`` dBFS, quantise it to
+    ``n_codes`` levels linearly (plain 8-bit PCM) and by the mu-law, and scale both back
+    up by the same gain, which shows what each quantiser does to quiet sounds.
+
+    Raises:
+        ValueError: ``level_db`` outside [-120, 0].
+    """
+    level_db = check_float("level (dBFS)", level_db, -120.0, 0.0)
+    gain = 10 ** (level_db / 20) / max(float(np.abs(wave).max()), 1e-9)
+    quiet = torch.from_numpy((np.asarray(wave) * gain).astype(np.float32))
+    waves = {
+        "original": quiet.numpy() / gain,
+        "linear": linear_quantise(quiet, n_codes).numpy() / gain,
+        "mu": mu_law_decode(mu_law_encode(quiet, n_codes), n_codes).numpy() / gain,
+    }
+    clean = waves["original"].astype(np.float64)
+    power = float(np.mean(clean**2))
+    snr = {k: 10 * math.log10(power / max(float(np.mean((clean - waves[k]) ** 2)), 1e-20)) for k in ("linear", "mu")}
+    levels = {k: len(np.unique(np.round(waves[k] * gain, 6))) for k in ("linear", "mu")}
+    return Quantised(waves, snr, levels)
+
+
 # -- the user's clips ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UserClip:
@@ -342,6 +381,7 @@ def to_wav(wave: np.ndarray | Tensor, rate: int, path: str | os.PathLike) -> str
 
 
 __all__ = [
-    "AudioSplits", "CLASS_NAMES", "NOTE_HZ", "NOTE_NAMES", "SAMPLE_RATE_HZ", "UserClip", "clip_splits", "dominant_frequency",
-    "join_clips", "mu_law_decode", "mu_law_encode", "note_pitches", "pitch_matches", "read_audio", "synth_clip", "synthetic_audio", "to_wav",
+    "AudioSplits", "CLASS_NAMES", "NOTE_HZ", "NOTE_NAMES", "Quantised", "SAMPLE_RATE_HZ", "UserClip", "clip_splits", "dominant_frequency",
+    "join_clips", "mu_law_decode", "mu_law_encode", "note_pitches", "pitch_matches", "quantise_at_level", "read_audio", "synth_clip",
+    "synthetic_audio", "to_wav",
 ]
