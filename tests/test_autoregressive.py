@@ -207,6 +207,35 @@ def test_nade_incremental_conditionals_equal_full_passes():
             assert torch.allclose(fast(i), full[:, i], atol=1e-6), i
 
 
+@pytest.mark.parametrize("name,mask", [("made", 0), ("made-masks", 2)])
+def test_made_incremental_conditionals_equal_full_passes_while_pixels_are_drawn(name, mask):
+    model = _model(name, 5)
+    model.use_mask(mask)
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(3, 1, 5, 5, generator=g) < 0.5).float()
+    drawn = (torch.rand(3, 25, generator=g) < 0.5).float()
+    with torch.no_grad():
+        fast = model.conditional_fn(x, None)
+        for i in model.ordering().tolist():  # as ``draw`` does: ask for pixel i, then fill it in
+            assert torch.allclose(fast(i), torch.sigmoid(model.logits(x)).view(3, -1)[:, i], atol=1e-5), i
+            x.view(3, -1)[:, i] = drawn[:, i]
+    model.use_mask(0)
+
+
+def test_made_dependency_is_the_product_of_its_masks():
+    model = _model("made-masks", 4)
+    for m in range(model.n_masks):
+        order = model.orderings[m]
+        dependency = model.dependency(m)
+        assert dependency.dtype == torch.bool and dependency.shape == (16, 16)
+        assert not torch.triu(dependency[order][:, order]).any() and dependency.any()
+        model.use_mask(m)
+        probes = torch.rand(8, 1, 4, 4, generator=torch.Generator().manual_seed(m))
+        for pixel in (int(order[5]), int(order[15])):  # a path of kept connections is a non-zero gradient
+            assert torch.equal(dependency[pixel], _input_gradient(model, probes, pixel) > 0)
+    model.use_mask(0)
+
+
 def test_a_conditional_model_gives_an_exact_marginal_and_label_posterior():
     model = _model("gated_pixelcnn-cond", 3)
     images = torch.tensor(list(itertools.product([0.0, 1.0], repeat=9))).view(-1, 1, 3, 3)
