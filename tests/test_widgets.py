@@ -3,7 +3,6 @@ the names of trained models."""
 
 from __future__ import annotations
 
-import threading
 import time
 from types import SimpleNamespace
 

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gradio as gr
 import torch
@@ -268,10 +268,11 @@ class CheckpointPanel:
 
     def bind(
         self, views: FamilyViews, state: gr.State, api: str, extra: Callable[[Any], tuple] | None = None,
-        extra_outputs: Sequence = (), download_inputs: Sequence = (),
+        extra_outputs: Sequence = (), which: gr.components.Component | None = None, which_name: str = "which",
     ) -> list[Any]:
         """Bind Load (``{api}_load``), Upload (``{api}_load_zip``), Restore
-        (``{api}_restore``) and Download (``{api}_download``, reading ``download_inputs``).
+        (``{api}_restore``) and Download (``{api}_download``, reading ``which`` of the
+        session's models, when it has several; its API parameter is named ``which_name``).
         Each change of model also returns ``extra(session)`` to ``extra_outputs`` (what the
         tab's API gave after a load). Returns the three model-changing events, for
         ``redraw_on``."""
@@ -298,13 +299,16 @@ class CheckpointPanel:
             return after(session, "Restored the bundled model")
 
         @ui_handler
-        def download(state_value: Any, *args: Any) -> str:
-            return views.download(views.session(state_value), *args)
+        def download(state_value: Any, which: Any = None) -> str:
+            return views.download(views.session(state_value), which)
 
         load.__doc__ = "Load a checkpoint: the bundled name, or a Hub repo id (owner/name) or local folder when that box is not empty."
         load_zip.__doc__ = "Load a checkpoint zip, as Download this model gives it."
         restore.__doc__ = "Put the bundled model(s) back into this session."
-        download.__doc__ = "This session's model as a checkpoint zip (config.json, model.safetensors, model card)."
+        download.__doc__ = "This session's model (which one, where it has several) as a checkpoint zip: config.json, model.safetensors, model card."
+        if which is not None:
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            download.__signature__ = inspect.Signature([inspect.Parameter("state_value", kind), inspect.Parameter(which_name, kind, default=None)])
         outputs = [state, self.info, *extra_outputs]
         events = [
             self.load.click(load, [state, self.choice, self.source], outputs, api_name=f"{api}_load"),
@@ -315,31 +319,37 @@ class CheckpointPanel:
         self.choice.input(lambda: "", None, self.source, api_visibility="private", show_progress="hidden")
         # A DownloadButton downloads the file it holds when clicked; its own click (the
         # API's {api}_download) returns that file, and a redraw keeps it current.
-        self.download.click(download, [state, *download_inputs], self.download, api_name=f"{api}_download", show_progress="hidden")
+        self.download.click(download, [state, *([which] if which else [])], self.download, api_name=f"{api}_download", show_progress="hidden")
         return events
 
-    def panel(self, views: FamilyViews, state: gr.State, download_inputs: Sequence = ()) -> Panel:
+    def panel(self, views: FamilyViews, state: gr.State, which: gr.components.Component | None = None) -> Panel:
         """The panel that redraws the description and keeps the download button's file
-        current (reading ``download_inputs``, e.g. which of the session's models)."""
+        current (reading ``which`` of the session's models, when it has several)."""
 
-        def redraw(state_value: Any, *args: Any) -> tuple[str, str]:
+        def redraw(state_value: Any, which: Any = None) -> tuple[str, str]:
             session = views.session(state_value)
-            return views.describe(session), views.download(session, *args)
+            return views.describe(session), views.download(session, which)
 
-        return Panel(redraw, [state, *download_inputs], [self.info, self.download], self.note)
+        return Panel(redraw, [state, *([which] if which else [])], [self.info, self.download], self.note)
 
 
 # -- the training panel -------------------------------------------------------------------------------------
+class HasSessions(Protocol):
+    """What the training binding needs of a tab's views: its session from a State value."""
+
+    def session(self, state: Any) -> Any: ...
+
+
 def bind_training(
-    ctx: Context, views: FamilyViews, key: str, train: gr.Button, stop: gr.Button, status: gr.Markdown, state: gr.State,
+    ctx: Context, views: HasSessions, key: str, train: gr.Button, stop: gr.Button, status: gr.Markdown, state: gr.State,
     run: Callable[..., Iterator[tuple]], inputs: Sequence, outputs: Sequence, api_name: str, stop_api: str | None,
     **kwargs: Any,
 ) -> Any:
     """Bind a Train button to a view's training stream and a Stop button to its flag.
 
     ``run(session, *values, stop=flag)`` is a generator of tuples for ``(status,
-    *outputs)`` (None: unchanged) that replaces the session's model in place when it
-    ends. The handler starts this session's flag ``key`` (one run at a time per session
+    *outputs)``, or for ``outputs`` alone when ``status`` is one of them (None: unchanged),
+    that replaces the session's model in place when it ends. The handler starts this session's flag ``key`` (one run at a time per session
     and key), yields the session first (so the tab's State holds it and a Load made during
     the run is not undone), then the stream. Stop sets the flag: the run ends within a
     training step and keeps the weights reached; a cancelled generator would never yield
@@ -374,8 +384,9 @@ def bind_training(
         """Ask this session's run to stop; it keeps the weights reached."""
         return "Stopping…" if ctx.sessions.set_flag(session_key(request), key) else "Nothing is training."
 
+    shown = list(outputs) if any(o is status for o in outputs) else [status, *outputs]
     event = train.click(
-        handler, [state, *inputs], [state, status, *outputs], api_name=api_name,
+        handler, [state, *inputs], [state, *shown], api_name=api_name,
         concurrency_limit=kwargs.pop("concurrency_limit", 2), concurrency_id=kwargs.pop("concurrency_id", "train"), **kwargs,
     )
     stop.click(stop_handler, None, status, api_name=stop_api or False, api_visibility="public" if stop_api else "private", concurrency_limit=None)

@@ -239,7 +239,10 @@ def trained_name(event: TrainEvent, total: int, seed: int, per_unit: int = 1, un
     ``per_unit`` > 1 the count is in ``unit`` (e.g. epochs of ``per_unit`` updates)."""
     done = event.step / per_unit
     done_text = f"{done:,.0f}" if float(done).is_integer() else f"{done:,.1f}"
-    count = f"{done_text} {unit}" if event.step >= total * per_unit else f"{done_text} of {total:,} {unit}"
+    if event.step < total * per_unit:
+        count = f"{done_text} of {total:,} {unit}"
+    else:
+        count = f"{done_text} {unit[:-1] if done == 1 and unit.endswith('s') else unit}"
     return f"trained here ({count}{f' {what}' if what else ''}, seed {seed})"
 
 
