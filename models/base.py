@@ -143,6 +143,7 @@ class AutoregressiveModel(GenerativeModel):
     """
 
     nll_kind: ClassVar[str] = "exact"
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
     image_size: int = 28
     # Rows above a pixel that can influence its conditional, for models in raster order
     # whose logits(x) works on any number of rows (convolutions): ``complete`` then feeds

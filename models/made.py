@@ -17,7 +17,7 @@ exact, normalised likelihood (a mixture). Mask 0 uses the raster order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -42,13 +42,11 @@ class MADE(AutoregressiveModel, paper_url="https://arxiv.org/abs/1502.03509"):
         mask_seed: seeds the orderings and degrees (so a config rebuilds the same masks).
 
     Raises:
-        ValueError: any argument out of range.
+        ValueError: hidden sizes, masks, image size or mask seed out of range.
     """
 
     family: ClassVar[str] = "made"
     title: ClassVar[str] = "MADE (Germain et al. 2015)"
-    data_kind: ClassVar[str] = "binary"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
 
     def __init__(self, hidden_sizes: list[int] | tuple[int, ...] = (500,), n_masks: int = 1, image_size: int = 28, mask_seed: int = 0):
         super().__init__()

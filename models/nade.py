@@ -14,7 +14,7 @@ row (cumulative sums over rows, a triangular product within each row). The order
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,13 +36,11 @@ class NADE(AutoregressiveModel, paper_url="https://proceedings.mlr.press/v15/lar
     Memory: a forward pass holds a (B, D, H) tensor (B = 64, D = 784, H = 500: 100 MB).
 
     Raises:
-        ValueError: any argument out of range.
+        ValueError: the hidden units or the image size out of range.
     """
 
     family: ClassVar[str] = "nade"
     title: ClassVar[str] = "NADE (Larochelle & Murray 2011)"
-    data_kind: ClassVar[str] = "binary"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
 
     def __init__(self, n_hidden: int = 500, image_size: int = 28):
         super().__init__()

@@ -50,13 +50,11 @@ class PixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
         image_size: side S, in [2, 64] (28 for digits).
 
     Raises:
-        ValueError: any argument out of range.
+        ValueError: the channels, layers or image size out of range.
     """
 
     family: ClassVar[str] = "pixelcnn"
     title: ClassVar[str] = "PixelCNN (van den Oord, Kalchbrenner & Kavukcuoglu 2016)"
-    data_kind: ClassVar[str] = "binary"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
 
     def __init__(self, channels: int = 32, n_layers: int = 6, image_size: int = 28):
         super().__init__()
@@ -136,13 +134,11 @@ class GatedPixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1606.0
             a learnt per-class bias on every gate (h = tanh(W_f x + V_f y) * sigmoid(...)).
 
     Raises:
-        ValueError: any argument out of range.
+        ValueError: the channels, layers or image size out of range, or n_classes not 0 or 10.
     """
 
     family: ClassVar[str] = "gated_pixelcnn"
     title: ClassVar[str] = "Gated PixelCNN (van den Oord et al. 2016)"
-    data_kind: ClassVar[str] = "binary"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 6000, "lr": 1e-3, "batch_size": 64}
 
     def __init__(self, channels: int = 32, n_layers: int = 6, image_size: int = 28, n_classes: int = 0):
         super().__init__()

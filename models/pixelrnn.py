@@ -118,7 +118,6 @@ class PixelRNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
 
     family: ClassVar[str] = "pixelrnn"
     title: ClassVar[str] = "PixelRNN, Row LSTM (van den Oord, Kalchbrenner & Kavukcuoglu 2016)"
-    data_kind: ClassVar[str] = "binary"
     train_defaults: ClassVar[dict[str, Any]] = {"steps": 3000, "lr": 3e-3, "batch_size": 64}
 
     def __init__(self, channels: int = 32, n_layers: int = 2, image_size: int = 28, kernel_size: int = 3):

@@ -8,8 +8,8 @@ import threading
 import gradio as gr
 import pytest
 import torch
-
 from panels import SKIP, check_panels_draw, check_panels_independent
+
 from playground.ui.tabs import autoregressive as ar_tab
 from playground.views.base import Context
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models drawn pixel by
 @pytest.fixture(scope="module")
 def tab(data):
     with gr.Blocks():
-        return ar_tab.build(Context(torch.device("cpu"), data))
+        return ar_tab.ArTab.create(Context(torch.device("cpu"), data))
 
 
 def _train(tab, session, **overrides):

@@ -181,7 +181,7 @@ def test_bad_training_settings_get_a_clear_message(views, bad, message):
 
 def test_the_train_panels_defaults_build_every_family(views):
     for family in ar.FAMILIES:
-        d = ar.default_settings(family)
+        d = ar_model.default_settings(family)
         cls, config = ar.model_config(family, d["size"], d["layers"], d["masks"], d["conditional"], 0)
         assert cls.family == family and d["lr"] in (1e-3, 3e-3, 5e-3)
 

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 import torch
+from conftest import single_thread
+from panels import check_panels_draw, check_panels_independent
 
 from models.base import seeded_init
 from models.dbn import DBN
 from models.rbm import RBM
-from conftest import single_thread
-from panels import check_panels_draw, check_panels_independent
 from playground.ui.tabs import boltzmann as boltzmann_tab
 from playground.views.base import Context
 from playground.views.boltzmann import BoltzmannSession, DbnView, RbmView
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models, step by step
 @pytest.fixture(scope="module")
 def built(data):
     with single_thread(), gr.Blocks() as demo:
-        tab = boltzmann_tab.build(Context(torch.device("cpu"), data))
+        tab = boltzmann_tab.BoltzmannTab.create(Context(torch.device("cpu"), data))
     return tab, demo
 
 

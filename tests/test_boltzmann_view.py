@@ -17,7 +17,7 @@ from models.dbn import DBN
 from models.partition import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS
 from models.rbm import MAX_CD_K, MAX_GIBBS_STEPS, MAX_HIDDEN, RBM
 from playground.views.base import Context
-from playground.views.boltzmann import EPOCHS, HIDDEN, K, TRAIN_DEFAULTS, BoltzmannSession, BoltzmannViews, DbnView, RbmView
+from playground.views.boltzmann import EPOCHS, HIDDEN, TRAIN_DEFAULTS, BoltzmannSession, BoltzmannViews, DbnView, K, RbmView
 from playground.views.energy import AIS_BETAS, AIS_RUNS
 from playground.views.gibbs import COMPLETE_STEPS, GIBBS_STEPS
 
@@ -328,7 +328,7 @@ def test_stacking_a_layer_on_the_sessions_rbm_makes_a_new_dbn(views):
     status, fields, curves, samples = events[-1]
     assert "**done**" in status and "Samples of the new DBN" in status
     assert session.dbn.model.hidden_sizes == [24, 12] and session.rbm is rbm_before
-    assert session.dbn.name == "trained here (1 epochs of a 12-unit layer 2, seed 0)"
+    assert session.dbn.name == "trained here (1 epoch of a 12-unit layer 2, seed 0)"
     assert torch.equal(session.dbn.model.layers[0].weight, session.rbm.model.weight)
     assert fields.shape == (2 * 30 + 2, 10 * 30 + 2) and samples.shape == (6 * 30 + 2, 6 * 30 + 2)
     assert {trace.name for trace in curves.data} >= {"train", "test"}

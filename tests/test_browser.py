@@ -128,7 +128,7 @@ def test_an_invalid_field_breaks_only_its_panel_when_another_model_is_loaded(pag
     page.wait_for_selector("#vae-slider-2", state="hidden", timeout=20_000)  # a 2-D code: two sliders
     assert page.locator("#vae-slider-0").is_visible() and page.locator("#vae-slider-image img").count() == 1
     _tab(page, "Manifold")
-    page.wait_for_function("() => /z\\[0\\] · KL/.test(document.body.innerText)", timeout=20_000)
+    page.wait_for_function("() => [...document.querySelectorAll('input')].some(i => /z\\[[01]\\] · KL/.test(i.value))", timeout=20_000)
     for tab in ("Latent sliders", "Manifold", "Latent scatter", "Attribute editing"):
         _tab(page, tab)
         assert "Not redrawn" not in page.inner_text("body").replace(page.inner_text("#vae-interp-note"), ""), tab

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (see conftes
 @pytest.fixture(scope="module")
 def built(data):
     with gr.Blocks() as demo:
-        tab = gan_tab.build(Context(torch.device("cpu"), data))
+        tab = gan_tab.GanTab.create(Context(torch.device("cpu"), data))
     return demo, tab
 
 
@@ -113,7 +113,7 @@ def test_lab_handlers_return_the_lab_and_refuse_bad_values(tab):
     assert out[0] is session and session.n_d == 10
     fresh = lab._stepper("g")(None, 1)  # an API client with no state
     assert fresh[0].n_g == 1
-    drawn = lab.paste_csv(session, "x,y\n0,0\n1,1\n2,0\n")
+    drawn = lab._points("paste_csv", "text", "")(session, "x,y\n0,0\n1,1\n2,0\n")
     assert drawn[1] == "csv" and len(drawn) == 5
     with pytest.raises(ValueError, match="learning rate of D"):
         lab.step(None, 1, float("nan"), 1e-3, 1, False)
@@ -122,18 +122,20 @@ def test_lab_handlers_return_the_lab_and_refuse_bad_values(tab):
     assert all(isinstance(o, SKIP) for o in outputs) and "show gradient must be true or false" in note
 
 
-def test_lab_train_one_run_per_session_and_stop(tab, monkeypatch):
+def test_lab_train_one_run_per_session_and_stop(built, monkeypatch):
     monkeypatch.setattr(gan_lab, "YIELD_EVERY_S", 0.0)
-    lab = tab.lab
+    demo, tab = built
+    fns = {f.api_name: f.fn for f in demo.fns.values()}
+    train, stop = fns["gan_lab_train"], fns["gan_lab_stop"]
     request = _request("bob")
-    run = lab.train(None, 200, 1e-3, 1e-3, 1, False, request)
+    run = train(None, 200, 1e-3, 1e-3, 1, False, request)
     session, *_ = next(run)
     assert isinstance(session, gan_lab.LabSession)
     assert isinstance(next(run)[0], SKIP)  # the session is sent once
-    with pytest.raises(ValueError, match="already training"):
-        next(lab.train(session, 5, 1e-3, 1e-3, 1, False, request))
-    assert lab.stop(request) == "Stopping…"
+    with pytest.raises(gr.Error, match="already training"):
+        next(train(session, 5, 1e-3, 1e-3, 1, False, request))
+    assert stop(request) == "Stopping…"
     *_, status = list(run)[-1]
     assert "Stopped after" in status
-    assert lab.stop(request) == "Nothing is training."
-    assert len(lab.ctx.sessions) == 0
+    assert stop(request) == "Nothing is training."
+    assert len(tab.ctx.sessions) == 0

@@ -8,8 +8,8 @@ import threading
 import gradio as gr
 import pytest
 import torch
-
 from panels import check_panels_draw, check_panels_independent
+
 from playground.ui.tabs import vae as vae_tab
 from playground.views.base import Context
 
@@ -17,7 +17,7 @@ from playground.views.base import Context
 @pytest.fixture(scope="module")
 def tab(data):
     with gr.Blocks():
-        return vae_tab.build(Context(torch.device("cpu"), data))
+        return vae_tab.VaeTab.create(Context(torch.device("cpu"), data))
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):

@@ -29,7 +29,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def built(data):
     with gr.Blocks() as demo:
-        tab = wn_tab.build(Context(torch.device("cpu"), data))
+        tab = wn_tab.WaveNetTab.create(Context(torch.device("cpu"), data))
     return tab, demo
 
 

@@ -10,7 +10,8 @@ import gradio as gr
 import pytest
 
 from playground.core.training import TrainEvent
-from playground.ui.widgets import Panel, bind_training, panel_note, ui_handler
+from playground.ui.panels import bind_training
+from playground.ui.widgets import Panel, panel_note, ui_handler
 from playground.views.base import Context, FamilyViews, Session, trained_name
 
 SKIP = type(gr.skip())

@@ -15,8 +15,8 @@ from playground.core.data import load_mnist
 from playground.core.device import get_device
 from playground.core.metrics import test_nll
 from playground.core.training import TrainConfig, train
-from playground.views.ar_model import STEPS, model_config
-from playground.views.autoregressive import FAMILIES, ArViews, default_settings
+from playground.views.ar_model import STEPS, default_settings, model_config
+from playground.views.autoregressive import FAMILIES, ArViews
 
 # Test NLL (nats) after 90 s of training on 2 cores, on this split, of a popular
 # reference zoo's models with their published configurations (issue 5 of the project).

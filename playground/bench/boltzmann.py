@@ -12,7 +12,7 @@ import torch
 
 from models import RBM
 from models.base import seeded_init
-from playground.bench.common import best_of, context, grid_tiles, stop_to_idle, sync, timed_drain
+from playground.bench.common import best_of, context, grid_tiles, rates, stop_to_idle, sync, timed_drain
 from playground.bench.loops import plain_cd_loop
 from playground.core.data import load_mnist
 from playground.core.device import get_device
@@ -40,9 +40,7 @@ def bench_boltzmann(steps: int, repeats: int, quick: bool, log: Callable[[str], 
     )
     figures: dict = {
         "model": f"RBM {RBM().config}",
-        "plain_loop_updates_per_s": round(steps / best_plain, 1),
-        "train_updates_per_s": round(steps / best_trainer, 1),
-        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+        **rates(steps, "updates", best_plain, best_trainer),
     }
     model = seeded_init(RBM, 0).to(device).eval()
     n_gibbs = 100 if quick else 1000

@@ -106,6 +106,19 @@ def time_to_recognisable(run, pick: Callable, stop: Callable, budget_s: float, l
         drain(run)
 
 
+def rates(amount: float, unit: str, best_plain: float, best_other: float, other: str = "trainer", ndigits: int = 1) -> dict:
+    """A measured loop against the plain loop: ``amount`` units (steps, images...) in
+    each's best seconds, as ``plain_loop_<unit>_per_s``, ``train_<unit>_per_s`` and
+    ``trainer_overhead`` (time / plain time - 1), or for ``other="ui"`` the
+    ``ui_plain_loop_...``, ``ui_train_handler_...`` and ``ui_train_handler_overhead`` keys."""
+    prefix, name = ("", "train") if other == "trainer" else ("ui_", "train_handler")
+    return {
+        f"{prefix}plain_loop_{unit}_per_s": round(amount / best_plain, ndigits),
+        f"{prefix}{name}_{unit}_per_s": round(amount / best_other, ndigits),
+        f"{prefix}{'trainer' if other == 'trainer' else name}_overhead": round(best_other / best_plain - 1, 4),
+    }
+
+
 def stop_to_idle(start: Callable[[threading.Event], Iterator], after_s: list[float], log: Callable[[str], None], name: str) -> dict:
     """Seconds from Stop to the end of a training stream, as the UI sees them.
 

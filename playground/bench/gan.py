@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from models import GAN
 from models.base import seeded_init
-from playground.bench.common import best_of, context, stop_to_idle, time_to_recognisable, timed_drain
+from playground.bench.common import best_of, context, rates, stop_to_idle, time_to_recognisable, timed_drain
 from playground.bench.loops import plain_gan_loop
 from playground.core.data import load_mnist
 from playground.core.device import get_device
@@ -44,13 +44,9 @@ def bench_gan(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
         "model": f"DCGAN {GAN().config}",
         "batch_size": config.batch_size,
         "steps_timed": steps,
-        "plain_loop_steps_per_s": round(steps / best_plain, 2),
-        "train_steps_per_s": round(steps / best_trainer, 2),
-        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+        **rates(steps, "steps", best_plain, best_trainer, ndigits=2),
         "ui_model": f"DCGAN width {ui['width']}, latent {ui['latent_dim']} (the tab's defaults)",
-        "ui_plain_loop_steps_per_s": round(steps / ui_plain, 2),
-        "ui_train_handler_steps_per_s": round(steps / ui_handler, 2),
-        "ui_train_handler_overhead": round(ui_handler / ui_plain - 1, 4),
+        **rates(steps, "steps", ui_plain, ui_handler, other="ui", ndigits=2),
     }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from models import VAE
 from models.base import seeded_init
 from models.vae import TRAIN_HIDDEN_DIM
-from playground.bench.common import best_of, context, stop_to_idle, time_to_recognisable, timed_drain
+from playground.bench.common import best_of, context, rates, stop_to_idle, time_to_recognisable, timed_drain
 from playground.bench.loops import plain_vae_loop
 from playground.core.data import load_mnist
 from playground.core.device import get_device
@@ -42,9 +42,7 @@ def bench_trainer(steps: int, repeats: int, log: Callable[[str], None]) -> dict:
         "model": f"VAE {VAE().config}",
         "batch_size": config.batch_size,
         "steps_timed": steps,
-        "plain_loop_images_per_s": round(images / best_plain, 1),
-        "train_images_per_s": round(images / best_trainer, 1),
-        "trainer_overhead": round(best_trainer / best_plain - 1, 4),
+        **rates(images, "images", best_plain, best_trainer),
     }
 
 
@@ -60,11 +58,7 @@ def bench_ui_overhead(views: VaeViews, steps: int, repeats: int, log: Callable[[
         lambda: timed_drain(lambda: views.train(views.session(None), *_ui_settings(steps), stop=threading.Event()), device),
         "Train stream", steps, log,
     )
-    return {
-        "ui_plain_loop_steps_per_s": round(steps / best_plain, 1),
-        "ui_train_handler_steps_per_s": round(steps / best_stream, 1),
-        "ui_train_handler_overhead": round(best_stream / best_plain - 1, 4),
-    }
+    return rates(steps, "steps", best_plain, best_stream, other="ui")
 
 
 def bench_ui_training(views: VaeViews, budget_s: float, log: Callable[[str], None]) -> dict:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import torch
 
 from playground.core.data import load_mnist
 from playground.core.device import describe_device, get_device
-from playground.ui.tabs import autoregressive, boltzmann, gan, vae, wavenet
 from playground.ui.page import CSS, HEAD
+from playground.ui.panels import tabs
+from playground.ui.tabs.autoregressive import ArTab
+from playground.ui.tabs.boltzmann import BoltzmannTab
+from playground.ui.tabs.gan import GanTab
+from playground.ui.tabs.vae import VaeTab
+from playground.ui.tabs.wavenet import WaveNetTab
 from playground.views.base import Context
 
 TITLE = "Generative Models Playground"
+# (title, id, tab): a new family's tab is added here.
+TABS = [
+    ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
+    ("Autoregressive", "autoregressive", ArTab), ("WaveNet", "wavenet", WaveNetTab),
+]
 
 
 def build_demo(device: torch.device | str | None = None, dataset: str | None = None) -> gr.Blocks:
@@ -35,17 +47,7 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
             f"Device: **{describe_device(ctx.device)}** · data: **{ctx.data.describe()}**",
             elem_classes=["pg-header"],
         )
-        with gr.Tabs():
-            with gr.Tab("VAE", id="vae"):
-                vae.build(ctx)
-            with gr.Tab("GAN", id="gan"):
-                gan.build(ctx)
-            with gr.Tab("Boltzmann machines", id="boltzmann"):
-                boltzmann.build(ctx)
-            with gr.Tab("Autoregressive", id="autoregressive"):
-                autoregressive.build(ctx)
-            with gr.Tab("WaveNet", id="wavenet"):
-                wavenet.build(ctx)
+        tabs([(title, id_, functools.partial(tab.create, ctx)) for title, id_, tab in TABS])
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)

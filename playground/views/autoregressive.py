@@ -36,18 +36,7 @@ from playground.core.plots import image_grid, save_animation
 from playground.core.training import TrainConfig, TrainEvent
 from playground.views import ar_pictures as pictures
 from playground.views.ar_model import FAMILIES, LR, NAMES, STEPS, ArView, model_config
-from playground.views.ar_model import default_settings  # noqa: F401 - the Train panel's defaults, also read by the bench
-from playground.views.base import (
-    FamilyViews,
-    ModelView,
-    Session,
-    check_index,
-    final_status,
-    history_entry,
-    quality_line,
-    stream_training,
-    trained_name,
-)
+from playground.views.base import FamilyViews, ModelView, Session, check_index, final_status, history_entry, quality_line, stream_training, trained_name
 
 CHOICES = [(NAMES[f], f) for f in FAMILIES]
 DEFAULT = "gated_pixelcnn"
@@ -109,9 +98,7 @@ class ArViews(FamilyViews[ArSession]):
     families = FAMILIES
     bundled = {f: f for f in FAMILIES}
     session_class = ArSession
-
-    def wrap(self, model: AutoregressiveModel, name: str) -> ArView:
-        return ArView(model, name, self.ctx)
+    view_classes = dict.fromkeys(FAMILIES, ArView)
 
     def slot(self, model: Any) -> str:
         """A model's family.

@@ -93,6 +93,11 @@ class Session:
     def __init__(self, views: dict[str, ModelView]):
         self.views = views
 
+    @property
+    def view(self) -> ModelView:
+        """The model of the first slot: the one every panel of a one-model tab uses."""
+        return next(iter(self.views.values()))
+
 
 S = TypeVar("S", bound=Session)
 
@@ -106,21 +111,23 @@ class FamilyViews(Generic[S]):
         families: the checkpoint families the tab takes (``config.json``'s ``family``).
         bundled: {slot: bundled checkpoint name} of a new session.
         session_class: the session type (a ``Session`` subclass).
+        view_classes: {family: the ``ModelView`` subclass that shows a model of it}.
     """
 
     families: ClassVar[tuple[str, ...]] = ()
     bundled: ClassVar[dict[str, str]] = {}
     session_class: ClassVar[type] = Session
+    view_classes: ClassVar[dict[str, type[ModelView]]] = {}
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._bundled: dict[str, ModelView] = {}
         self._lock = threading.Lock()
 
-    # -- what a subclass decides ------------------------------------------------------------
+    # -- what a subclass may change ------------------------------------------------------------
     def wrap(self, model: HubModel, name: str) -> ModelView:
         """The read-only view of ``model`` (named ``name``) the panels use."""
-        raise NotImplementedError
+        return self.view_classes[model.family](model, name, self.ctx)
 
     def slot(self, model: HubModel) -> str:
         """The session slot a loaded ``model`` goes to (by default its family).

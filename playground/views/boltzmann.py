@@ -34,16 +34,7 @@ from playground.core import plots
 from playground.core.data import MnistSplits
 from playground.core.plots import image_grid
 from playground.core.training import TrainConfig, TrainEvent
-from playground.views.base import (
-    FamilyViews,
-    ModelView,
-    Session,
-    final_status,
-    history_entry,
-    quality_line,
-    stream_training,
-    trained_name,
-)
+from playground.views.base import FamilyViews, ModelView, Session, final_status, history_entry, quality_line, stream_training, trained_name
 from playground.views.energy import EnergyViews, NllEstimate
 from playground.views.gibbs import GibbsStreams
 
@@ -172,9 +163,7 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
     families = ("rbm", "dbn")
     bundled = {"rbm": "rbm", "dbn": "dbn"}
     session_class = BoltzmannSession
-
-    def wrap(self, model: RBM | DBN, name: str) -> RbmView | DbnView:
-        return RbmView(model, name, self.ctx) if isinstance(model, RBM) else DbnView(model, name, self.ctx)
+    view_classes = {"rbm": RbmView, "dbn": DbnView}
 
     def slot(self, model: Any) -> str:
         """"rbm" or "dbn".

@@ -156,11 +156,6 @@ class GanSession(Session):
         self.replay: str | None = None  # the frames as a GIF (path), made when first asked for
         self.readings: tuple[tuple, list[int]] | None = None  # the arithmetic's last (inputs, digits read)
 
-    @property
-    def view(self) -> GanView:
-        """The GAN every panel but the class-conditional one uses."""
-        return self.views["gan"]
-
 
 class GanViews(LatentPanels, FamilyViews[GanSession]):
     """What the GAN tab's panels compute (see the module docstring)."""
@@ -168,9 +163,7 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
     families = ("gan", "cgan")
     bundled = {"gan": "gan"}
     session_class = GanSession
-
-    def wrap(self, model: GAN, name: str) -> GanView:
-        return GanView(model, name, self.ctx)
+    view_classes = {"gan": GanView, "cgan": GanView}
 
     def slot(self, model: GAN) -> str:
         """One slot for the session's model, conditional or not."""

@@ -143,11 +143,6 @@ class VaeSession(Session):
         super().__init__(views)
         self.z = torch.zeros(self.view.latent_dim)  # (D,); dimensions past the sliders keep these values
 
-    @property
-    def view(self) -> VaeView:
-        """The VAE every panel uses."""
-        return self.views["vae"]
-
 
 class VaeViews(FamilyViews[VaeSession]):
     """What the VAE tab's panels compute (see the module docstring)."""
@@ -155,9 +150,7 @@ class VaeViews(FamilyViews[VaeSession]):
     families = ("vae",)
     bundled = {"vae": "vae"}
     session_class = VaeSession
-
-    def wrap(self, model: VAE, name: str) -> VaeView:
-        return VaeView(model, name, self.ctx)
+    view_classes = {"vae": VaeView}
 
     def use(self, session: VaeSession, view: ModelView) -> None:
         """A new model starts its sliders at the origin."""

@@ -50,25 +50,8 @@ from playground.core.audio import (
     to_wav,
 )
 from playground.core.training import TrainConfig
-from playground.views.base import (
-    FamilyViews,
-    ModelView,
-    Progress,
-    Session,
-    final_status,
-    history_entry,
-    stream_training,
-    trained_name,
-)
-from playground.views.wavenet_lessons import (
-    FIELD_LAYERS,
-    FIELD_STACKS,
-    KERNEL,
-    RATE,
-    dilation_text,
-    mu_law_comparison,
-    stack_diagram,
-)
+from playground.views.base import FamilyViews, ModelView, Progress, Session, final_status, history_entry, stream_training, trained_name
+from playground.views.wavenet_lessons import FIELD_LAYERS, FIELD_STACKS, KERNEL, RATE, dilation_text, mu_law_comparison, stack_diagram
 
 # Generate and the race. Ten seconds at the model's highest rate is what it generates at most.
 MAX_SECONDS = MAX_GENERATE_SAMPLES / MAX_SAMPLE_RATE_HZ
@@ -164,11 +147,6 @@ class WnView(ModelView):
 class WnSession(Session):
     """One browser session's WaveNet (slot ``"wavenet"``)."""
 
-    @property
-    def view(self) -> WnView:
-        """The WaveNet every panel uses."""
-        return self.views["wavenet"]
-
 
 class WnViews(FamilyViews[WnSession]):
     """What the WaveNet tab's panels compute (see the module docstring)."""
@@ -176,9 +154,7 @@ class WnViews(FamilyViews[WnSession]):
     families = ("wavenet",)
     bundled = {"wavenet": "wavenet"}
     session_class = WnSession
-
-    def wrap(self, model: WaveNet, name: str) -> WnView:
-        return WnView(model, name, self.ctx)
+    view_classes = {"wavenet": WnView}
 
     def classes(self, session: Any) -> tuple[list[tuple[str, str]], str]:
         """The class picker for the session's model: ((name, value) choices, the value

@@ -16,22 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.checks import SEED_MAX, Range, check_int
-from models.wavenet import (
-    MAX_DILATION,
-    MAX_LAYERS,
-    MAX_SAMPLE_RATE_HZ,
-    measured_receptive_field,
-    receptive_field,
-)
+from models.wavenet import MAX_DILATION, MAX_LAYERS, MAX_SAMPLE_RATE_HZ, measured_receptive_field, receptive_field
 from playground.core import checkpoints, plots
-from playground.core.audio import (
-    CLASS_NAMES,
-    SAMPLE_RATE_HZ,
-    quantise_at_level,
-    read_audio,
-    synth_clip,
-    to_wav,
-)
+from playground.core.audio import CLASS_NAMES, SAMPLE_RATE_HZ, quantise_at_level, read_audio, synth_clip, to_wav
 
 # Mu-law.
 LEVEL_DB = Range(-60.0, 0.0, -30.0, integer=False)  # the clip's peak, dBFS

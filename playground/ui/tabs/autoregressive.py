@@ -1,8 +1,4 @@
 """The autoregressive tab: layout and thin handlers over ``playground.views.autoregressive``.
-
-Each handler takes the session from ``gr.State`` (None for a new session or an API
-client, which then gets the bundled models), calls the view and formats what it returns;
-the docstrings are what the API page shows.
 """
 
 from __future__ import annotations
@@ -12,44 +8,11 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui.widgets import (
-    CheckpointPanel,
-    Panel,
-    TrainingPanel,
-    bind_pick,
-    digit_gallery,
-    how_it_works,
-    image_output,
-    index_box,
-    keep,
-    panel_note,
-    redraw_on,
-    seed_box,
-    slider,
-    ui_handler,
-)
+from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, tabs
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, keep, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
-from playground.views.ar_model import ANY_DEPTH, ANY_WIDTH, DEPTH, MASKS, TRAIN_FAMILY, WIDTH
-from playground.views.autoregressive import (
-    CHOICES,
-    COMPLETIONS,
-    DEFAULT,
-    EVERY,
-    FAMILIES,
-    LABEL_ANY,
-    LABELS,
-    LR,
-    N_SHOWN,
-    PIXEL,
-    ROWS_KEPT,
-    SAMPLES,
-    SOURCES,
-    STEPS,
-    WATCH,
-    ArViews,
-    default_settings,
-)
-from playground.views.base import Context
+from playground.views.ar_model import ANY_DEPTH, ANY_WIDTH, DEPTH, MASKS, TRAIN_FAMILY, WIDTH, default_settings
+from playground.views.autoregressive import CHOICES, COMPLETIONS, DEFAULT, EVERY, FAMILIES, LABEL_ANY, LABELS, LR, N_SHOWN, PIXEL, ROWS_KEPT, SAMPLES, SOURCES, STEPS, WATCH, ArViews
 
 API = "ar"
 SAMPLING = {"concurrency_limit": 4, "concurrency_id": "ar-sampling"}  # samples, watch and completion share 4 workers
@@ -61,12 +24,10 @@ DEPTH_LABEL = f"layers (PixelCNNs ≤ {DEPTH['pixelcnn'].high}, PixelRNN ≤ {DE
 CONDITIONAL_LABEL = "digit (class-conditional Gated PixelCNN)"
 
 
-class ArTab:
-    """The autoregressive tab's components and handlers (built by ``build``)."""
+class ArTab(Tab):
+    """The autoregressive tab (see the module docstring)."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.views = ArViews(ctx)
+    views_class = ArViews
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, family: Any = DEFAULT, n: Any = N_SHOWN, seed: Any = 0):
@@ -125,19 +86,15 @@ class ArTab:
                 self.sample_img = image_output("samples, drawn one pixel at a time", size=300, value=grid, elem_id="ar-samples")
                 self.quality = gr.Markdown(quality, label="about these samples", elem_id="ar-quality")
                 self.sample_note = panel_note()
-        with gr.Tabs():
-            with gr.Tab("Watch a sample", id="ar-watch"):
-                self._watch_layout()
-            with gr.Tab("Complete a digit", id="ar-complete"):
-                self._complete_layout()
-            with gr.Tab("Likelihood table", id="ar-table") as self.table_tab:
-                self._table_layout(first)
-            with gr.Tab("Train a model", id="ar-train"):
-                self._train_layout()
-            with gr.Tab("Receptive field and blind spot", id="ar-field"):
-                self._field_layout(first)
-            with gr.Tab("How it works", id="ar-explain"):
-                how_it_works("autoregressive")
+        pages = tabs([
+            ("Watch a sample", "ar-watch", self._watch_layout),
+            ("Complete a digit", "ar-complete", self._complete_layout),
+            ("Likelihood table", "ar-table", lambda: self._table_layout(first)),
+            ("Train a model", "ar-train", self._train_layout),
+            ("Receptive field and blind spot", "ar-field", lambda: self._field_layout(first)),
+            ("How it works", "ar-explain", lambda: how_it_works("autoregressive")),
+        ])
+        self.table_tab = pages["ar-table"]
         self._bind()
 
     def _watch_layout(self) -> None:
@@ -300,10 +257,3 @@ def _defaults_of(family: str) -> tuple:
 
 def _clicked_pixel(evt: gr.SelectData) -> tuple[int, int]:
     return ar_pictures.pixel_at(*evt.index)
-
-
-def build(ctx: Context) -> ArTab:
-    """Build the autoregressive tab inside the current Blocks; returns it (its handlers and views)."""
-    tab = ArTab(ctx)
-    tab.build()
-    return tab

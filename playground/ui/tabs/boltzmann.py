@@ -1,10 +1,6 @@
 """The Boltzmann machines tab: layout and thin handlers over ``playground.views.boltzmann``
 (an RBM trained live, its fantasies, completion, a deep belief net stacked on it, and the
 energy panel with the test NLL).
-
-Each handler takes the session from ``gr.State`` (None for a new session or an API
-client, which then gets the bundled ``rbm`` and ``dbn``), calls the view and formats what
-it returns; the docstrings are what the API page shows.
 """
 
 from __future__ import annotations
@@ -15,39 +11,11 @@ from typing import Any
 import gradio as gr
 
 from playground.core.plots import image_grid
-from playground.ui.widgets import (
-    CheckpointPanel,
-    Panel,
-    TrainingPanel,
-    bind_pick,
-    bind_training,
-    digit_gallery,
-    how_it_works,
-    image_output,
-    index_box,
-    keep,
-    panel_note,
-    redraw_on,
-    seed_box,
-    slider,
-    ui_handler,
-)
-from playground.views.base import Context
+from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, bind_training, tabs
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, keep, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views.boltzmann import EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
 from playground.views.energy import AIS_BETAS, AIS_RUNS, SHIFT
-from playground.views.gibbs import (
-    CHAINS,
-    CLAMPED_ROWS,
-    COMPLETE_DIGITS,
-    COMPLETE_STEPS,
-    COMPLETIONS,
-    DBN_FRAME_EVERY,
-    DBN_SAMPLES,
-    FRAME_EVERY,
-    GIBBS_STEPS,
-    MAX_FRAMES,
-    STARTS,
-)
+from playground.views.gibbs import CHAINS, CLAMPED_ROWS, COMPLETE_DIGITS, COMPLETE_STEPS, COMPLETIONS, DBN_FRAME_EVERY, DBN_SAMPLES, FRAME_EVERY, GIBBS_STEPS, MAX_FRAMES, STARTS
 
 API = "boltzmann"
 TRAIN_KEY = "boltzmann-train"  # Train and "Stack and train layer 2": one run at a time per session
@@ -60,12 +28,10 @@ def _kept(stream: Iterator[tuple]) -> Iterator[tuple]:
         yield tuple(keep(value) for value in update)
 
 
-class BoltzmannTab:
-    """The Boltzmann tab's components and handlers (built by ``build``)."""
+class BoltzmannTab(Tab):
+    """The Boltzmann tab (see the module docstring)."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.views = BoltzmannViews(ctx)
+    views_class = BoltzmannViews
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
@@ -137,19 +103,14 @@ class BoltzmannTab:
             with gr.Column(scale=3), gr.Row():
                 self.rbm_img = image_output("RBM fantasies: Gibbs chains from noise", size=300, value=image_grid(means), elem_id="boltzmann-rbm-samples")
                 self.dbn_img = image_output("DBN samples: top-level Gibbs, then top-down", size=300, value=image_grid(dbn), elem_id="boltzmann-dbn-samples")
-        with gr.Tabs():
-            with gr.Tab("Train an RBM", id="boltzmann-train"):
-                self._train_layout(first)
-            with gr.Tab("Fantasies", id="boltzmann-fantasies"):
-                self._fantasies_layout(image_grid(states), image_grid(means))
-            with gr.Tab("Completion", id="boltzmann-complete"):
-                self._completion_layout()
-            with gr.Tab("Deep belief net", id="boltzmann-dbn"):
-                self._dbn_layout(first, image_grid(dbn))
-            with gr.Tab("Energy and AIS", id="boltzmann-energy"):
-                self._energy_layout(first)
-            with gr.Tab("How it works", id="boltzmann-explain"):
-                how_it_works("boltzmann")
+        tabs([
+            ("Train an RBM", "boltzmann-train", lambda: self._train_layout(first)),
+            ("Fantasies", "boltzmann-fantasies", lambda: self._fantasies_layout(image_grid(states), image_grid(means))),
+            ("Completion", "boltzmann-complete", self._completion_layout),
+            ("Deep belief net", "boltzmann-dbn", lambda: self._dbn_layout(first, image_grid(dbn))),
+            ("Energy and AIS", "boltzmann-energy", lambda: self._energy_layout(first)),
+            ("How it works", "boltzmann-explain", lambda: how_it_works("boltzmann")),
+        ])
         self._bind()
 
     def _train_layout(self, first: Any) -> None:
@@ -345,10 +306,3 @@ class BoltzmannTab:
             Panel(self.energy, [state, self.e_index, self.e_shift, self.e_seed], [self.e_img, self.e_plot, self.e_table], self.energy_note),
             Panel(views.estimate_shown, [state], [self.ais_text, self.ais_plot], self.ais_note),
         ]
-
-
-def build(ctx: Context) -> BoltzmannTab:
-    """Build the Boltzmann tab inside the current Blocks; returns it (its handlers and views)."""
-    tab = BoltzmannTab(ctx)
-    tab.build()
-    return tab

@@ -1,9 +1,5 @@
 """The GAN tab: layout and thin handlers over ``playground.views.gan``, with the 2D GAN
 lab (``playground.ui.tabs.gan_lab``) in a sub-tab.
-
-Each handler takes the session from ``gr.State`` (None for a new session or an API
-client, which then gets the bundled DCGAN and cGAN), calls the view and formats what it
-returns; the docstrings are what the API page shows.
 """
 
 from __future__ import annotations
@@ -13,20 +9,9 @@ from typing import Any
 import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
-from playground.ui.tabs import gan_lab
-from playground.ui.widgets import (
-    CheckpointPanel,
-    Panel,
-    TrainingPanel,
-    how_it_works,
-    image_output,
-    panel_note,
-    redraw_on,
-    seed_box,
-    slider,
-    ui_handler,
-)
-from playground.views.base import Context
+from playground.ui.panels import Tab, TrainingPanel, tabs
+from playground.ui.tabs.gan_lab import LabTab
+from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views.gan import D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TRAIN_DEFAULTS, WIDTHS, GanViews
 from playground.views.gan_latent import DEFAULT_INTERPOLATION, INTERPOLATION_STEPS, MAX_SLOT, POOL_COLUMNS, POOL_SIZE
 
@@ -34,12 +19,10 @@ API = "gan"
 DIGITS = [str(d) for d in range(10)]
 
 
-class GanTab:
-    """The GAN tab's components and handlers (built by ``build``)."""
+class GanTab(Tab):
+    """The GAN tab (see the module docstring)."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.views = GanViews(ctx)
+    views_class = GanViews
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
@@ -97,29 +80,19 @@ class GanTab:
         """Lay out the tab inside the current Blocks and bind its events."""
         first = self.views.session(None)
         self.state = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                self.models = CheckpointPanel.build(["gan", "cgan"], "gan", self.views.describe(first), self.views.download(first), prefix="gan-ckpt")
-                with gr.Row():
-                    self.seed = seed_box("sample seed")
-                    self.resample = gr.Button("New samples")
-            with gr.Column(scale=3):
-                self.sample_img = image_output("samples G(z)", size=360, value=self.views.samples(first, 0), elem_id="gan-samples")
-                self.sample_note = panel_note()
-        with gr.Tabs():
-            with gr.Tab("Train", id="gan-train"):
-                self._train_layout()
-            with gr.Tab("Interpolation", id="gan-interp"):
-                self._interpolation_layout(first)
-            with gr.Tab("Vector arithmetic", id="gan-arith"):
-                self._arithmetic_layout(first)
-            with gr.Tab("Class-conditional", id="gan-cond"):
-                self._conditional_layout(first)
-            with gr.Tab("2D GAN lab", id="gan-lab"):
-                self.lab = gan_lab.build_lab(self.ctx)
-            with gr.Tab("How it works", id="gan-explain"):
-                how_it_works("gan")
+        self.samples_header(first, ["gan", "cgan"], "gan", "gan-ckpt", "samples G(z)", "gan-samples")
+        tabs([
+            ("Train", "gan-train", self._train_layout),
+            ("Interpolation", "gan-interp", lambda: self._interpolation_layout(first)),
+            ("Vector arithmetic", "gan-arith", lambda: self._arithmetic_layout(first)),
+            ("Class-conditional", "gan-cond", lambda: self._conditional_layout(first)),
+            ("2D GAN lab", "gan-lab", self._lab_layout),
+            ("How it works", "gan-explain", lambda: how_it_works("gan")),
+        ])
         self._bind()
+
+    def _lab_layout(self) -> None:
+        self.lab = LabTab.create(self.ctx)
 
     def _train_layout(self) -> None:
         t = TRAIN_DEFAULTS
@@ -294,10 +267,3 @@ def _add_to_slot(target: str, a: str, b: str, c: str, evt: gr.SelectData) -> tup
         current.append(str(int(evt.index)))
     slots[target] = ", ".join(current)
     return slots["A"], slots["B"], slots["C"]
-
-
-def build(ctx: Context) -> GanTab:
-    """Build the GAN tab inside the current Blocks; returns it (its handlers and views)."""
-    tab = GanTab(ctx)
-    tab.build()
-    return tab

@@ -1,18 +1,15 @@
 """The 2D GAN lab, a sub-tab of the GAN tab: layout and thin handlers over
-``playground.views.gan_lab``. The caller builds the lab inside its own tab:
+``playground.views.gan_lab``. The GAN tab builds it in its "2D GAN lab" page
+(``LabTab.create(ctx)``).
 
-    with gr.Tab("2D GAN lab"):
-        gan_lab.build_lab(ctx)
-
-Each handler takes the lab from ``gr.State`` (None for a new session or an API client,
-which then gets a fresh default lab); the docstrings are what the API page shows. Every
-handler answers in well under a second or streams, so progress is hidden: on an error
-Gradio would otherwise cover the lab with "Error" badges, where the toast and the lab's
-note say what went wrong and the lab stays.
+Every handler answers in well under a second or streams, so progress is hidden: on an
+error Gradio would otherwise cover the lab with "Error" badges, where the toast and the
+lab's note say what went wrong and the lab stays.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +17,8 @@ import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
 from playground.core import toy2d
-from playground.ui.widgets import Panel, bind_training, how_it_works, panel_note, seed_box, slider, ui_handler
+from playground.ui.panels import Tab, bind_training
+from playground.ui.widgets import Panel, how_it_works, panel_note, seed_box, slider, ui_handler
 from playground.views.base import Context
 from playground.views.gan_lab import COLLAPSE_PRESET, DEFAULT_LOSS, DEFAULT_SOURCE, HIDDEN, LR, NOISE_DIM, TRAIN_STEPS, K, LabFrame, LabViews
 
@@ -36,6 +34,12 @@ STEP_ARGS = (
     " If a step diverges, the weights from before it are kept and the status says so."
 )
 
+POINTS_DOCS = {
+    "draw": "Use the points drawn on the sketchpad (600 sampled from the black ink) as the real data and restart the GAN with the other settings, as reset does. Returns \"drawn\" for the dataset menu, the decision surface, the curves and the status.",
+    "load_csv": "Use the points of an uploaded CSV file (two numeric columns x, y; a header row is allowed; at most 5,000 rows and 1 MB), centred and scaled into the square from -2 to 2, and restart as draw does (\"csv\" for the dataset menu).",
+    "paste_csv": "As load_csv, with the CSV given as text (one point per line, x and y separated by a comma).",
+}
+
 
 def _shown(session: Any, frame: LabFrame, toast: Callable[[str], Any] | None = None) -> tuple:
     """(session, figure, curves, status) for the lab's outputs, toasting the frame's
@@ -45,8 +49,9 @@ def _shown(session: Any, frame: LabFrame, toast: Callable[[str], Any] | None = N
     return session, frame.figure, frame.curves, frame.status
 
 
-class LabTab:
-    """The lab's components and handlers (built by ``build_lab``)."""
+class LabTab(Tab):
+    """The 2D GAN lab, a page of the GAN tab (see the module docstring). Its views need no
+    model of the app, only the session registry of ``ctx``."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -89,29 +94,22 @@ class LabTab:
         session = self.views.session(state)
         return _shown(session, self.views.frame(session, show_gradient))
 
-    def draw(
-        self, state: Any, sketch: Any, loss: Any = DEFAULT_LOSS, noise_dim: Any = NOISE_DIM.default, hidden: Any = HIDDEN.default,
-        seed: Any = 0, show_gradient: Any = False,
-    ) -> tuple:
-        """Use the points drawn on the sketchpad (600 sampled from the black ink) as the real data and restart the GAN with the other settings, as reset does. Returns "drawn" for the dataset menu, the decision surface, the curves and the status."""
-        session, frame = self.views.draw(state, sketch, loss, noise_dim, hidden, seed, show_gradient)
-        return _with_source(session, frame)
+    def _points(self, kind: str, name: str, default: Any) -> Callable[..., tuple]:
+        """The handler of one way of giving the lab its real points (the view's ``kind``:
+        draw, load_csv or paste_csv), its first input named ``name`` on the API page."""
+        use = getattr(self.views, kind)
 
-    def load_csv(
-        self, state: Any, file: Any, loss: Any = DEFAULT_LOSS, noise_dim: Any = NOISE_DIM.default, hidden: Any = HIDDEN.default,
-        seed: Any = 0, show_gradient: Any = False,
-    ) -> tuple:
-        """Use the points of an uploaded CSV file (two numeric columns x, y; a header row is allowed; at most 5,000 rows and 1 MB), centred and scaled into the square from -2 to 2, and restart as draw does ("csv" for the dataset menu)."""
-        session, frame = self.views.load_csv(state, file, loss, noise_dim, hidden, seed, show_gradient)
-        return _with_source(session, frame)
+        def handler(
+            state: Any, points: Any = default, loss: Any = DEFAULT_LOSS, noise_dim: Any = NOISE_DIM.default,
+            hidden: Any = HIDDEN.default, seed: Any = 0, show_gradient: Any = False,
+        ) -> tuple:
+            return _with_source(*use(state, points, loss, noise_dim, hidden, seed, show_gradient))
 
-    def paste_csv(
-        self, state: Any, text: Any = "", loss: Any = DEFAULT_LOSS, noise_dim: Any = NOISE_DIM.default, hidden: Any = HIDDEN.default,
-        seed: Any = 0, show_gradient: Any = False,
-    ) -> tuple:
-        """As load_csv, with the CSV given as text (one point per line, x and y separated by a comma)."""
-        session, frame = self.views.paste_csv(state, text, loss, noise_dim, hidden, seed, show_gradient)
-        return _with_source(session, frame)
+        signature = inspect.signature(handler)
+        renamed = [p.replace(name=name) if p.name == "points" else p for p in signature.parameters.values()]
+        handler.__signature__ = signature.replace(parameters=renamed)
+        handler.__name__, handler.__doc__ = kind, POINTS_DOCS[kind]
+        return handler
 
     # -- layout ----------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -215,9 +213,9 @@ class LabTab:
         )
         lab.on(self.show_gradient.input, self.redraw, [state, self.show_gradient], api_name="gan_lab_view", **QUIET)
         with_source = [state, self.dataset, *lab.outputs[1:]]
-        lab.on(self.use_drawing.click, self.draw, [state, self.sketch, *settings], with_source, api_name="gan_lab_draw", **QUIET)
-        lab.on(self.csv_file.upload, self.load_csv, [state, self.csv_file, *settings], with_source, api_name="gan_lab_load_csv", **QUIET)
-        lab.on(self.use_csv.click, self.paste_csv, [state, self.csv_text, *settings], with_source, api_name="gan_lab_paste_csv", **QUIET)
+        lab.on(self.use_drawing.click, self._points("draw", "sketch", None), [state, self.sketch, *settings], with_source, api_name="gan_lab_draw", **QUIET)
+        lab.on(self.csv_file.upload, self._points("load_csv", "file", None), [state, self.csv_file, *settings], with_source, api_name="gan_lab_load_csv", **QUIET)
+        lab.on(self.use_csv.click, self._points("paste_csv", "text", ""), [state, self.csv_text, *settings], with_source, api_name="gan_lab_paste_csv", **QUIET)
 
     def panel(self) -> Panel:
         """The lab as one panel: its figures and status, and the note that says why an
@@ -230,10 +228,3 @@ def _with_source(session: Any, frame: LabFrame) -> tuple:
     points are used."""
     state, *shown = _shown(session, frame, gr.Info)
     return state, session.source, *shown
-
-
-def build_lab(ctx: Context) -> LabTab:
-    """Build the lab inside the current Blocks; returns it (its handlers and views)."""
-    lab = LabTab(ctx)
-    lab.build()
-    return lab

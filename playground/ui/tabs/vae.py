@@ -1,8 +1,4 @@
 """The VAE tab: layout and thin handlers over ``playground.views.vae``.
-
-Each handler takes the session from ``gr.State`` (None for a new session or an API
-client, which then gets the bundled VAE), calls the view and formats what it returns;
-the docstrings are what the API page shows.
 """
 
 from __future__ import annotations
@@ -13,37 +9,9 @@ import gradio as gr
 
 from models.vae import ARCHITECTURES
 from playground.core.attributes import TRAITS
-from playground.ui.widgets import (
-    CheckpointPanel,
-    Panel,
-    TrainingPanel,
-    bind_pick,
-    digit_gallery,
-    how_it_works,
-    image_output,
-    index_box,
-    panel_note,
-    redraw_on,
-    seed_box,
-    slider,
-)
-from playground.views.base import Context
-from playground.views.vae import (
-    ARCH_DEFAULT,
-    ATTRIBUTES,
-    BETA,
-    DEFAULT_EDIT,
-    DEFAULT_INTERPOLATION,
-    GRID,
-    INTERPOLATION_STEPS,
-    LATENT,
-    LR,
-    N_SLIDERS,
-    SLIDER,
-    STEPS,
-    STRENGTH,
-    VaeViews,
-)
+from playground.ui.panels import Tab, TrainingPanel, tabs
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider
+from playground.views.vae import ARCH_DEFAULT, ATTRIBUTES, BETA, DEFAULT_EDIT, DEFAULT_INTERPOLATION, GRID, INTERPOLATION_STEPS, LATENT, LR, N_SLIDERS, SLIDER, STEPS, STRENGTH, VaeViews
 
 API = "vae"
 
@@ -53,12 +21,10 @@ def _slider_updates(specs: list) -> list[dict]:
     return [gr.update(visible=True, value=s[1], label=s[0]) if s else gr.update(visible=False, value=0.0) for s in specs]
 
 
-class VaeTab:
-    """The VAE tab's components and handlers (built by ``build``)."""
+class VaeTab(Tab):
+    """The VAE tab (see the module docstring)."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.views = VaeViews(ctx)
+    views_class = VaeViews
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
@@ -128,30 +94,16 @@ class VaeTab:
         """Lay out the tab inside the current Blocks and bind its events."""
         first = self.views.session(None)
         self.state = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                self.models = CheckpointPanel.build(["vae"], "vae", self.views.describe(first), self.views.download(first), prefix="vae-ckpt")
-                with gr.Row():
-                    self.seed = seed_box("sample seed")
-                    self.resample = gr.Button("New samples")
-            with gr.Column(scale=3):
-                self.sample_img = image_output("samples from the prior", size=360, value=self.views.samples(first, 0), elem_id="vae-samples")
-                self.sample_note = panel_note()
-        with gr.Tabs():
-            with gr.Tab("Train", id="vae-train"):
-                self._train_layout()
-            with gr.Tab("Latent sliders", id="vae-sliders"):
-                self._sliders_layout(first)
-            with gr.Tab("Manifold", id="vae-manifold"):
-                self._manifold_layout(first)
-            with gr.Tab("Latent scatter", id="vae-scatter-tab"):
-                self._scatter_layout(first)
-            with gr.Tab("Interpolation", id="vae-interp"):
-                self._interpolation_layout(first)
-            with gr.Tab("Attribute editing", id="vae-edit"):
-                self._edit_layout(first)
-            with gr.Tab("How it works", id="vae-explain"):
-                how_it_works("vae")
+        self.samples_header(first, ["vae"], "vae", "vae-ckpt", "samples from the prior", "vae-samples")
+        tabs([
+            ("Train", "vae-train", self._train_layout),
+            ("Latent sliders", "vae-sliders", lambda: self._sliders_layout(first)),
+            ("Manifold", "vae-manifold", lambda: self._manifold_layout(first)),
+            ("Latent scatter", "vae-scatter-tab", lambda: self._scatter_layout(first)),
+            ("Interpolation", "vae-interp", lambda: self._interpolation_layout(first)),
+            ("Attribute editing", "vae-edit", lambda: self._edit_layout(first)),
+            ("How it works", "vae-explain", lambda: how_it_works("vae")),
+        ])
         self._bind()
 
     def _train_layout(self) -> None:
@@ -304,10 +256,3 @@ class VaeTab:
 
 def _pick_a_or_b(which: str, a: int, b: int, evt: gr.SelectData) -> tuple[int, int]:
     return (int(evt.index), b) if which == "A" else (a, int(evt.index))
-
-
-def build(ctx: Context) -> VaeTab:
-    """Build the VAE tab inside the current Blocks; returns it (its handlers and views)."""
-    tab = VaeTab(ctx)
-    tab.build()
-    return tab

@@ -1,8 +1,4 @@
 """The WaveNet tab: layout and thin handlers over ``playground.views.wavenet``.
-
-Each handler takes the session from ``gr.State`` (None for a new session or an API
-client, which then gets the bundled WaveNet), calls the view and formats what it
-returns; the docstrings are what the API page shows.
 """
 
 from __future__ import annotations
@@ -13,19 +9,8 @@ import gradio as gr
 
 from playground.core import plots
 from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
-from playground.ui.widgets import (
-    CheckpointPanel,
-    Panel,
-    TrainingPanel,
-    how_it_works,
-    keep,
-    panel_note,
-    redraw_on,
-    seed_box,
-    slider,
-    ui_handler,
-)
-from playground.views.base import Context
+from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, tabs
+from playground.ui.widgets import Panel, how_it_works, keep, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views.wavenet import (
     CHANNELS,
     CONDITIONAL_DEFAULT,
@@ -43,25 +28,16 @@ from playground.views.wavenet import (
     TEMPERATURE,
     WnViews,
 )
-from playground.views.wavenet_lessons import (
-    FIELD_LAYERS,
-    FIELD_STACKS,
-    KERNEL,
-    LEVEL_DB,
-    RATE,
-    RATES,
-)
+from playground.views.wavenet_lessons import FIELD_LAYERS, FIELD_STACKS, KERNEL, LEVEL_DB, RATE, RATES
 
 API = "wn"
 METHOD_CHOICES = [("fast: per-layer queues, O(layers) per sample", "fast"), ("naive: recompute the receptive field per sample", "naive")]
 
 
-class WaveNetTab:
-    """The WaveNet tab's components and handlers (built by ``build``)."""
+class WaveNetTab(Tab):
+    """The WaveNet tab (see the module docstring)."""
 
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.views = WnViews(ctx)
+    views_class = WnViews
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def scale(self, state: Any, seed: Any = 0):
@@ -111,17 +87,13 @@ class WaveNetTab:
         first = self.views.session(None)
         self.state = gr.State(None)
         self._header_layout(first)
-        with gr.Tabs():
-            with gr.Tab("Generate", id="wn-generate"):
-                self._generate_layout(first)
-            with gr.Tab("Mu-law", id="wn-mulaw"):
-                self._mu_law_layout()
-            with gr.Tab("Receptive field", id="wn-field"):
-                self._field_layout(first)
-            with gr.Tab("Train WaveNet", id="wn-train"):
-                self._train_layout()
-            with gr.Tab("How WaveNet works", id="wn-explain"):
-                how_it_works("wavenet")
+        tabs([
+            ("Generate", "wn-generate", lambda: self._generate_layout(first)),
+            ("Mu-law", "wn-mulaw", self._mu_law_layout),
+            ("Receptive field", "wn-field", lambda: self._field_layout(first)),
+            ("Train WaveNet", "wn-train", self._train_layout),
+            ("How WaveNet works", "wn-explain", lambda: how_it_works("wavenet")),
+        ])
         self._bind()
 
     def _header_layout(self, first: Any) -> None:
@@ -256,10 +228,3 @@ class WaveNetTab:
                 self.field_note,
             ),
         ]
-
-
-def build(ctx: Context) -> WaveNetTab:
-    """Build the WaveNet tab inside the current Blocks; returns it (its handlers and views)."""
-    tab = WaveNetTab(ctx)
-    tab.build()
-    return tab
