@@ -6,6 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gradio as gr
+import torch
+
+from playground.views.base import Context
 
 SKIP = type(gr.skip())
 
@@ -50,3 +53,32 @@ def check_panels_draw(panels: Sequence[Any], session: Any) -> None:
         *outputs, note = panel.quietly(*values)
         assert note == "", (panel.outputs, note)
         assert not all(isinstance(o, SKIP) for o in outputs), panel.outputs
+
+
+def build_tab(tab_class: Any, data: Any) -> tuple[gr.Blocks, Any]:
+    """A tab built on the CPU inside Blocks of its own: (the Blocks, the tab)."""
+    with gr.Blocks() as demo:
+        tab = tab_class.create(Context(torch.device("cpu"), data))
+    return demo, tab
+
+
+def redraw_all(panels: Sequence[Any], session: Any, bad: Any = None, value: Any = None) -> dict[int, tuple]:
+    """Every panel's redraw (outputs, then the note), with the input ``bad`` set to
+    ``value``, keyed by the id of the panel's first output."""
+    results = {}
+    for panel in panels:
+        values = [session if isinstance(c, gr.State) else (value if c is bad else c.value) for c in panel.inputs]
+        results[id(panel.outputs[0])] = panel.quietly(*values)
+    return results
+
+
+def check_around_a_load(tab: Any, name: str, minimum: int) -> Any:
+    """On a new session of ``tab``: at least ``minimum`` inputs each break only their own
+    panel; then Load ``name``: every panel draws, and each input still breaks only its own.
+    Returns the session (for a brief training next)."""
+    session = tab.views.session(None)
+    assert check_panels_independent(tab.panels(), session) >= minimum
+    tab.views.load(session, name, "")
+    check_panels_draw(tab.panels(), session)
+    check_panels_independent(tab.panels(), session)
+    return session

@@ -7,19 +7,16 @@ import threading
 
 import gradio as gr
 import pytest
-import torch
-from panels import SKIP, check_panels_draw, check_panels_independent
+from panels import SKIP, build_tab, check_around_a_load, check_panels_independent
 
 from playground.ui.tabs import autoregressive as ar_tab
-from playground.views.base import Context
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models drawn pixel by pixel
 
 
 @pytest.fixture(scope="module")
 def tab(data):
-    with gr.Blocks():
-        return ar_tab.ArTab.create(Context(torch.device("cpu"), data))
+    return build_tab(ar_tab.ArTab, data)[1]
 
 
 def _train(tab, session, **overrides):
@@ -35,12 +32,7 @@ def test_the_tab_opens_with_the_kept_figures_of_the_bundled_models(tab):
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):
-    views = tab.views
-    session = views.session(None)
-    assert check_panels_independent(tab.panels(), session) >= 5
-    views.load(session, "nade", "")
-    check_panels_draw(tab.panels(), session)
-    check_panels_independent(tab.panels(), session)
+    session = check_around_a_load(tab, "nade", 5)
     _train(tab, session)
     assert session.views["pixelcnn"].model.channels == 8
     check_panels_independent(tab.panels(), session)

@@ -8,12 +8,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
-import torch
-from panels import check_panels_draw, check_panels_independent
+from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all
 
 from playground.ui.tabs import gan as gan_tab
 from playground.views import gan_lab
-from playground.views.base import Context
 
 SKIP = type(gr.skip())
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (see conftest.single_thread)
@@ -21,9 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (see conftes
 
 @pytest.fixture(scope="module")
 def built(data):
-    with gr.Blocks() as demo:
-        tab = gan_tab.GanTab.create(Context(torch.device("cpu"), data))
-    return demo, tab
+    return build_tab(gan_tab.GanTab, data)
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +32,8 @@ def _request(name="alice"):
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):
+    session = check_around_a_load(tab, "cgan", 12)
     views = tab.views
-    session = views.session(None)
-    assert check_panels_independent(tab.panels(), session) >= 12
-    views.load(session, "cgan", "")
-    check_panels_draw(tab.panels(), session)
-    check_panels_independent(tab.panels(), session)
     list(views.train(session, False, "non_saturating", 1, 2e-4, 2e-4, 8, 16, False, False, 0.0, 20, 0, stop=threading.Event()))
     assert session.view.model.latent_dim == 8
     check_panels_independent(tab.panels(), session)
@@ -54,10 +46,7 @@ def test_a_bad_sample_number_then_a_load_fails_only_the_interpolation(tab):
     views = tab.views
     session = views.session(None)
     views.load(session, "cgan", "")
-    results = {}
-    for panel in tab.panels():
-        values = [session if isinstance(c, gr.State) else (500 if c is tab.index_b else c.value) for c in panel.inputs]
-        results[id(panel.outputs[0])] = panel.quietly(*values)
+    results = redraw_all(tab.panels(), session, tab.index_b, 500)
     assert "sample B must be in [0, 59], got 500" in results[id(tab.interp_img)][-1]
     assert "sample B must be in [0, 59], got 500" in results[id(tab.walk_img)][-1]
     pool, label_row, note = results[id(tab.pool_a)]

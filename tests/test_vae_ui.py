@@ -7,26 +7,19 @@ import threading
 
 import gradio as gr
 import pytest
-import torch
-from panels import check_panels_draw, check_panels_independent
+from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all
 
 from playground.ui.tabs import vae as vae_tab
-from playground.views.base import Context
 
 
 @pytest.fixture(scope="module")
 def tab(data):
-    with gr.Blocks():
-        return vae_tab.VaeTab.create(Context(torch.device("cpu"), data))
+    return build_tab(vae_tab.VaeTab, data)[1]
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):
+    session = check_around_a_load(tab, "vae-2d", 8)
     views = tab.views
-    session = views.session(None)
-    assert check_panels_independent(tab.panels(), session) >= 8
-    views.load(session, "vae-2d", "")
-    check_panels_draw(tab.panels(), session)
-    check_panels_independent(tab.panels(), session)
     list(views.train(session, 3, "mlp", 1.0, 3e-3, 20, 0, stop=threading.Event()))
     assert session.view.latent_dim == 3
     check_panels_independent(tab.panels(), session)
@@ -38,10 +31,7 @@ def test_the_interpolation_cascade_of_issue_15_is_gone(tab):
     views = tab.views
     session = views.session(None)
     views.load(session, "vae-2d", "")
-    results = {}
-    for panel in tab.panels():
-        values = [session if isinstance(c, gr.State) else (500 if c is tab.index_b else c.value) for c in panel.inputs]
-        results[id(panel.outputs[0])] = panel.quietly(*values)
+    results = redraw_all(tab.panels(), session, tab.index_b, 500)
     assert "digit B must be in [0, 499], got 500" in results[id(tab.interp_img)][-1]
     sliders = results[id(tab.slider_boxes[0])]
     assert sliders[2]["visible"] is False and sliders[-1] == ""  # a 2-D code: two sliders

@@ -8,12 +8,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
-import torch
 from conftest import single_thread
-from panels import check_panels_draw, check_panels_independent
+from panels import build_tab, check_panels_draw, check_panels_independent
 
 from playground.ui.tabs import wavenet as wn_tab
-from playground.views.base import Context
 from playground.views.wavenet import NO_CLASS
 
 SKIP = type(gr.skip())
@@ -28,8 +26,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def built(data):
-    with gr.Blocks() as demo:
-        tab = wn_tab.WaveNetTab.create(Context(torch.device("cpu"), data))
+    demo, tab = build_tab(wn_tab.WaveNetTab, data)
     return tab, demo
 
 
