@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,17 @@ def session_key(request: gr.Request | None) -> str:
 def keep(value: Any) -> Any:
     """A view's None ("unchanged") as ``gr.skip()``, anything else as it is."""
     return gr.skip() if value is None else value
+
+
+def kept(stream: Iterator[tuple]) -> Iterator[tuple]:
+    """A view's stream of updates with every None ("unchanged") as ``gr.skip()``."""
+    for update in stream:
+        yield tuple(keep(value) for value in update)
+
+
+def reporter(progress: gr.Progress) -> Callable[[float, str], None]:
+    """A view's ``progress(fraction, text)`` callback that moves Gradio's progress bar."""
+    return lambda fraction, text: progress(fraction, desc=text)
 
 
 # -- pictures and pickers -------------------------------------------------------------------------------

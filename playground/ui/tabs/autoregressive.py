@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, tabs
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, keep, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
 from playground.views.ar_model import ANY_DEPTH, ANY_WIDTH, DEPTH, MASKS, TRAIN_FAMILY, WIDTH, default_settings
 from playground.views.autoregressive import CHOICES, COMPLETIONS, DEFAULT, EVERY, FAMILIES, LABEL_ANY, LABELS, LR, N_SHOWN, PIXEL, ROWS_KEPT, SAMPLES, SOURCES, STEPS, WATCH, ArViews
@@ -37,8 +37,7 @@ class ArTab(Tab):
     @ui_handler
     def watch(self, state: Any, family: Any = DEFAULT, n: Any = WATCH.default, every: Any = EVERY.default, label: Any = LABEL_ANY, seed: Any = 0) -> Iterator[tuple]:
         """Draw 1 to 16 samples pixel by pixel, streaming the samples so far beside the probability each pixel was drawn from, a status line, and at the end an animated GIF of the draw. Pixels per frame: 1 to 784; label: "any" or a digit 0 to 9 (class-conditional models only); seed: 0 to 2^31 - 1."""
-        for picture, status, animation in self.views.watch(state, family, n, every, label, seed):
-            yield picture, status, keep(animation)
+        yield from kept(self.views.watch(state, family, n, every, label, seed))
 
     @ui_handler
     def complete(

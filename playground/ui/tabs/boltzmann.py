@@ -5,14 +5,13 @@ energy panel with the test NLL).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
 from playground.core.plots import image_grid
 from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, bind_training, tabs
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, keep, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.boltzmann import EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
 from playground.views.energy import AIS_BETAS, AIS_RUNS, SHIFT
 from playground.views.gibbs import CHAINS, CLAMPED_ROWS, COMPLETE_DIGITS, COMPLETE_STEPS, COMPLETIONS, DBN_FRAME_EVERY, DBN_SAMPLES, FRAME_EVERY, GIBBS_STEPS, MAX_FRAMES, STARTS
@@ -20,12 +19,6 @@ from playground.views.gibbs import CHAINS, CLAMPED_ROWS, COMPLETE_DIGITS, COMPLE
 API = "boltzmann"
 TRAIN_KEY = "boltzmann-train"  # Train and "Stack and train layer 2": one run at a time per session
 GIBBS = dict(concurrency_limit=4, concurrency_id="gibbs")
-
-
-def _kept(stream: Iterator[tuple]) -> Iterator[tuple]:
-    """A view's stream with its None ("unchanged") outputs as gr.skip()."""
-    for update in stream:
-        yield tuple(keep(value) for value in update)
 
 
 class BoltzmannTab(Tab):
@@ -43,21 +36,21 @@ class BoltzmannTab(Tab):
         every: Any = FRAME_EVERY.default, seed: Any = 0,
     ):
         """Run Gibbs chains in the session's RBM, streaming. start: "noise" or "test digits" (the chains start at test digits first, first + 1, ...); first: a test index (0 to 499), checked whichever the start; n_chains: 1 to 100; steps: Gibbs steps, 1 to 10,000; every: steps between frames, 1 to 500, at most 200 frames; seed: 0 to 2^31 - 1. Returns the sampled states, their means p(v = 1 | h), a status and (at the end) the animation GIF."""
-        yield from _kept(self.views.fantasies(state, start, first, n_chains, steps, every, seed))
+        yield from kept(self.views.fantasies(state, start, first, n_chains, steps, every, seed))
 
     def complete(
         self, state: Any, first: Any = 0, n_digits: Any = COMPLETE_DIGITS.default, rows: Any = CLAMPED_ROWS.default,
         n_samples: Any = COMPLETIONS.default, steps: Any = COMPLETE_STEPS.default, seed: Any = 0,
     ):
         """Completion by clamped Gibbs sampling, streaming: the top rows (1 to 27) of n_digits (1 to 8) test digits from first (0 to 499) are fixed and the chains sample the rest; n_samples completions per digit (1 to 8), steps Gibbs steps (1 to 5,000), seed 0 to 2^31 - 1. Returns a grid (per digit: the digit, what the chain sees, the completions) and a note."""
-        yield from _kept(self.views.complete(state, first, n_digits, rows, n_samples, steps, seed))
+        yield from kept(self.views.complete(state, first, n_digits, rows, n_samples, steps, seed))
 
     def dbn_samples(
         self, state: Any, n: Any = DBN_SAMPLES.default, steps: Any = GIBBS_STEPS.default, every: Any = DBN_FRAME_EVERY.default,
         start: Any = "noise", seed: Any = 0,
     ):
         """Samples of the session's DBN: n (1 to 100) samples after steps (1 to 10,000) Gibbs steps in the top RBM, from noise or from test digits 0, 1, ..., then the top-down pass; a frame every 1 to 500 steps (at most 200 frames); seed 0 to 2^31 - 1. Returns the samples grid, a status and the animation GIF of the top-level chain."""
-        yield from _kept(self.views.dbn_samples(state, n, steps, every, start, seed))
+        yield from kept(self.views.dbn_samples(state, n, steps, every, start, seed))
 
     def dbn_fields(self, state: Any, layer: Any = "1"):
         """What the first 100 units of a DBN hidden layer (1 to the number of layers) respond to: W1 for layer 1, W1 W2 for layer 2, and so on. Returns the mosaic and a caption."""
@@ -71,12 +64,8 @@ class BoltzmannTab(Tab):
 
     def ais(self, state: Any, n_betas: Any = AIS_BETAS.default, n_runs: Any = AIS_RUNS.default, seed: Any = 0, progress=gr.Progress()):
         """The test NLL of the session's RBM, mean F(test) + log Z in nats: log Z exact for 20 hidden units or fewer, else estimated by AIS with n_betas temperatures (100 to 20,000) and n_runs runs (10 to 500), seed 0 to 2^31 - 1. The RBM keeps the estimate. Returns the result, a histogram of the runs' log weights and the models' description."""
-
-        def report(fraction: float, text: str) -> None:
-            progress(fraction, desc=text)
-
         session = self.views.session(state)
-        text, figure = self.views.estimate(session, n_betas, n_runs, seed, progress=report)
+        text, figure = self.views.estimate(session, n_betas, n_runs, seed, progress=reporter(progress))
         return session, text, figure, self.views.describe(session)
 
     # -- what a change of model redraws ------------------------------------------------------------

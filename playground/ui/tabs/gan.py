@@ -11,7 +11,7 @@ import gradio as gr
 from models.gan import LOSS_NAMES, LOSSES
 from playground.ui.panels import Tab, TrainingPanel, tabs
 from playground.ui.tabs.gan_lab import LabTab
-from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.gan import D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TRAIN_DEFAULTS, WIDTHS, GanViews
 from playground.views.gan_latent import DEFAULT_INTERPOLATION, INTERPOLATION_STEPS, MAX_SLOT, POOL_COLUMNS, POOL_SIZE
 
@@ -56,7 +56,7 @@ class GanTab(Tab):
 
     def preset(self, state: Any, pool_seed: Any, progress: Any = gr.Progress()):  # noqa: B008 - Gradio's way to ask for progress
         """Fill the slots with the worked example thick 7 - thin 7 + thin 1 and compute it. An unconditional model searches pools from the seed on (up to 50) for one where the result reads as a thicker 1. Returns the pool seed taken, its pool, the three slots, their digits and the arithmetic's three outputs."""
-        return self.views.preset(state, pool_seed, progress=lambda fraction, text: progress(fraction, desc=text))
+        return self.views.preset(state, pool_seed, progress=reporter(progress))
 
     def digit_grid(self, state: Any, digit: Any = str(DEFAULT_DIGIT), seed: Any = 0):
         """64 styles of one digit (0 to 9) from the conditional model, z drawn with the seed; returns the 8 x 8 grid and a line saying which model and how many the classifier reads as that digit."""

@@ -10,7 +10,7 @@ import gradio as gr
 from playground.core import plots
 from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
 from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, tabs
-from playground.ui.widgets import Panel, how_it_works, keep, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, how_it_works, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.wavenet import (
     CHANNELS,
     CONDITIONAL_DEFAULT,
@@ -49,12 +49,7 @@ class WaveNetTab(Tab):
         prime_seconds: Any = PRIME_SECONDS.default, method: Any = "fast", seed: Any = 0, progress=gr.Progress(),
     ):
         """Generate one clip sample by sample, streaming. seconds: 0.01 to 10 (naive: at most 0.5); temperature: 0.1 to 2; label: a class id ("0" to "9": C4 to C5, chirp, melody) or "none" for an unconditional model; prime: an optional audio file to continue, of which the last prime_seconds (0 to 2) are fed first; method: "fast" or "naive"; seed: 0 to 2^31 - 1. Returns the WAV (at the end), the waveform, the spectrogram (at the end) and a status with samples/s and the real-time factor."""
-
-        def report(fraction: float, text: str) -> None:
-            progress(fraction, desc=text)
-
-        for update in self.views.generate(state, seconds, temperature, label, prime, prime_seconds, method, seed, progress=report):
-            yield tuple(keep(value) for value in update)
+        yield from kept(self.views.generate(state, seconds, temperature, label, prime, prime_seconds, method, seed, progress=reporter(progress)))
 
     def race(self, state: Any, seconds: Any = NAIVE_SECONDS.default, label: Any = "0", seed: Any = 0):
         """Generate the same clip (0.01 to 0.5 s) with the naive and the fast generator, same weights, class and seed; returns a table of their times, the speed-up and whether the samples are identical."""
