@@ -82,3 +82,31 @@ def check_around_a_load(tab: Any, name: str, minimum: int) -> Any:
     check_panels_draw(tab.panels(), session)
     check_panels_independent(tab.panels(), session)
     return session
+
+
+def check_tour(demo: gr.Blocks, tab: Any) -> None:
+    """The tab's chrome is whole: its first sub-tab is the card's play-first view, How it
+    works and every tour step's sub-tab exist, the tour has 3 to 5 steps, each step sets
+    controls of the tab and runs a button of the page or a panel that then draws from the
+    step's values (its note empty)."""
+    ids = [t.id for t in tab.subtabs.children]
+    assert ids[0] == tab.card.tab, ids
+    assert tab.explain_tab in ids and "train" in " ".join(ids[1:]), ids
+    assert 3 <= len(tab.tour) <= 5
+    elem_ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    panels = tab.tour_panels()
+    session = tab.views.session(None)
+    for step in tab.tour:
+        assert step.tab in ids, step
+        assert 0 < len(step.title) <= 32 and step.text, step
+        controls = {id(getattr(tab, name)): value for name, value in step.values.items()}
+        assert all(isinstance(getattr(tab, name), gr.components.Component) for name in step.values), step
+        if step.run.startswith("#"):
+            assert step.run[1:] in elem_ids, step
+            continue
+        panel = panels[step.run]
+        assert set(controls) <= {id(c) for c in panel.inputs}, step
+        values = [session if isinstance(c, gr.State) else controls.get(id(c), c.value) for c in panel.inputs]
+        *outputs, note = panel.quietly(*values)
+        assert note == "", (step.title, note)
+        assert not all(isinstance(o, SKIP) for o in outputs), step.title

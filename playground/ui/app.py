@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-
 import gradio as gr
 import torch
 
 from playground.core.data import load_mnist
 from playground.core.device import describe_device, get_device
-from playground.ui.page import CSS, HEAD
-from playground.ui.panels import tabs
+from playground.ui.home import Home
+from playground.ui.page import CSS, HEAD, PRESENTER_JS
 from playground.ui.tabs.autoregressive import ArTab
 from playground.ui.tabs.boltzmann import BoltzmannTab
 from playground.ui.tabs.gan import GanTab
@@ -38,16 +36,27 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
         ValueError: for an unknown device or dataset.
     """
     ctx = Context(device=get_device(str(device) if device else None), data=load_mnist(dataset))
+    families = [(title, id_, tab(ctx)) for title, id_, tab in TABS]
+    about = (
+        f"**Device**: {describe_device(ctx.device)}  \n**Digits**: {ctx.data.describe()}  \n"
+        "**Presenter mode** (top right, or add `?presenter` to the address): larger text, no model bar, the main view of each tab on one 1280 × 720 screen."
+    )
     # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
     # older than an hour are removed hourly.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(
-            f"# {TITLE}\n"
-            f"Train generative models live on real handwritten digits, or play with pretrained ones. "
-            f"Device: **{describe_device(ctx.device)}** · data: **{ctx.data.describe()}**",
-            elem_classes=["pg-header"],
-        )
-        tabs([(title, id_, functools.partial(tab.create, ctx)) for title, id_, tab in TABS])
+        with gr.Row(equal_height=True, elem_classes=["pg-header"]):
+            gr.Markdown(f"## {TITLE}", elem_id="pg-title")
+            presenter = gr.Checkbox(False, label="presenter mode", scale=0, min_width=170, elem_id="pg-presenter", container=False)
+        presenter.change(None, presenter, None, js=PRESENTER_JS)
+        demo.load(None, None, presenter, js="() => new URLSearchParams(location.search).has('presenter')")
+        home = Home([(id_, tab) for _, id_, tab in families], about)
+        with gr.Tabs(elem_id="pg-tabs") as outer:
+            with gr.Tab("Start here", id="home"):
+                home.build()
+            for title, id_, tab in families:
+                with gr.Tab(title, id=id_):
+                    tab.build()
+        home.bind(outer)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)

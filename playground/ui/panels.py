@@ -14,16 +14,18 @@ import gradio as gr
 from models.checks import Range
 from playground.core.checkpoints import bundled_names
 from playground.ui.widgets import Panel, PanelNote, image_output, keep, panel_note, seed_box, session_key, slider, ui_handler
-from playground.views.base import Context, FamilyViews
+from playground.views.base import Card, Context, FamilyViews, Step
 
 
 # -- the checkpoint panel -----------------------------------------------------------------------------------
 @dataclass
 class CheckpointPanel:
-    """The "which model" box of a tab: a bundled checkpoint, a Hub repo id or folder,
-    Load, Upload a .zip, Restore the bundled model(s), Download this model, and the
-    description of the session's model(s)."""
+    """The "which model" bar of a tab: one line naming the session's model(s) that opens
+    onto the loader (a bundled checkpoint, a Hub repo id or folder, Load, Upload a .zip,
+    Download this model and the description), with Restore bundled beside it, always
+    visible."""
 
+    bar: gr.Accordion
     choice: gr.Dropdown
     source: gr.Textbox
     load: gr.Button
@@ -34,24 +36,32 @@ class CheckpointPanel:
     note: PanelNote
 
     @classmethod
-    def build(cls, families: Sequence[str], default: str, description: str, download: str | None = None, prefix: str = "") -> CheckpointPanel:
-        """Lay out the panel: bundled checkpoints of ``families`` (names equal to one or
-        starting with it and a dash), ``default`` chosen; ``description`` of the first
-        session's models; ``download`` the path of its zip."""
+    def build(
+        cls, families: Sequence[str], default: str, description: str, download: str | None = None, prefix: str = "", headline: str = "",
+        extra: Callable[[], Any] | None = None,
+    ) -> CheckpointPanel:
+        """Lay out the bar (inside the current row): ``headline`` (the session's models,
+        ``FamilyViews.headline``) opening onto bundled checkpoints of ``families`` (names
+        equal to one or starting with it and a dash), ``default`` chosen; ``description``
+        of the first session's models; ``download`` the path of its zip; ``extra`` lays out
+        more of the loader (under the description)."""
         names = [n for n in bundled_names() if any(n == f or n.startswith(f + "-") for f in families)]
-        with gr.Group():
-            choice = gr.Dropdown(names, value=default, label="bundled checkpoint", elem_id=f"{prefix}-choice")
-            source = gr.Textbox(
-                value="", label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{families[0]}",
-                max_lines=1, elem_id=f"{prefix}-source",
-            )
+        with gr.Column(scale=6, min_width=300), gr.Accordion(_bar_label(headline), open=False, elem_id=f"{prefix}-bar", elem_classes=["pg-loader"]) as bar:
+            with gr.Row():
+                choice = gr.Dropdown(names, value=default, label="bundled checkpoint", elem_id=f"{prefix}-choice", min_width=160)
+                source = gr.Textbox(
+                    value="", label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{families[0]}",
+                    max_lines=1, elem_id=f"{prefix}-source", scale=2,
+                )
             with gr.Row():
                 load = gr.Button("Load", variant="secondary", elem_id=f"{prefix}-load")
                 upload = gr.UploadButton("Upload a .zip", file_types=[".zip"], type="filepath", variant="secondary")
-                restore = gr.Button("Restore bundled", variant="secondary", elem_id=f"{prefix}-restore")
                 download_btn = gr.DownloadButton("Download this model", value=download, variant="secondary", elem_id=f"{prefix}-download")
-        info = gr.Markdown(description, label="the session's model", elem_id=f"{prefix}-info")
-        return cls(choice, source, load, upload, restore, download_btn, info, panel_note())
+            info = gr.Markdown(description, label="the session's model", elem_id=f"{prefix}-info")
+            if extra is not None:
+                extra()
+        restore = gr.Button("↺ Restore bundled", variant="secondary", size="sm", scale=0, min_width=150, elem_id=f"{prefix}-restore")
+        return cls(bar, choice, source, load, upload, restore, download_btn, info, panel_note())
 
     def bind(
         self, views: FamilyViews, state: gr.State, api: str, extra: Callable[[Any], tuple] | None = None,
@@ -66,7 +76,7 @@ class CheckpointPanel:
 
         def after(session: Any, loaded: str) -> tuple:
             gr.Info(loaded)
-            return (session, views.describe(session), *(extra(session) if extra else ()))
+            return (session, views.describe(session), _bar_update(views, session), *(extra(session) if extra else ()))
 
         @ui_handler
         def load(state_value: Any, choice: Any, source: Any) -> tuple:
@@ -96,7 +106,7 @@ class CheckpointPanel:
         if which is not None:
             kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
             download.__signature__ = inspect.Signature([inspect.Parameter("state_value", kind), inspect.Parameter(which_name, kind, default=None)])
-        outputs = [state, self.info, *extra_outputs]
+        outputs = [state, self.info, self.bar, *extra_outputs]
         events = [
             self.load.click(load, [state, self.choice, self.source], outputs, api_name=f"{api}_load"),
             self.upload.upload(load_zip, [state, self.upload], outputs, api_name=f"{api}_load_zip"),
@@ -113,11 +123,20 @@ class CheckpointPanel:
         """The panel that redraws the description and keeps the download button's file
         current (reading ``which`` of the session's models, when it has several)."""
 
-        def redraw(state_value: Any, which: Any = None) -> tuple[str, str]:
+        def redraw(state_value: Any, which: Any = None) -> tuple:
             session = views.session(state_value)
-            return views.describe(session), views.download(session, which)
+            return views.describe(session), views.download(session, which), _bar_update(views, session)
 
-        return Panel(redraw, [state, *([which] if which else [])], [self.info, self.download], self.note)
+        return Panel(redraw, [state, *([which] if which else [])], [self.info, self.download, self.bar], self.note)
+
+
+def _bar_label(headline: str) -> str:
+    return f"{headline} · change…"
+
+
+def _bar_update(views: FamilyViews, session: Any) -> dict:
+    """The model bar naming the session's model(s) (closed again after a change)."""
+    return gr.update(label=_bar_label(views.headline(session)))
 
 
 # -- the training panel -------------------------------------------------------------------------------------
@@ -151,6 +170,7 @@ def bind_training(
         session = views.session(state_value)
         hash_ = session_key(request)
         flag = ctx.sessions.start(hash_, key)
+        before = dict(getattr(session, "views", {}))
         try:
             stream = run(session, *values, stop=flag)
             first = next(stream)  # the settings are checked here, before anything is shown
@@ -159,6 +179,8 @@ def bind_training(
                 yield gr.skip(), *[keep(v) for v in update]
         finally:
             ctx.sessions.finish(hash_, key, flag)
+        if getattr(session, "views", before) != before:
+            gr.Info(REPLACED)
 
     # Gradio names the API's parameters after the signature, and passes a gr.Request to a
     # positional parameter annotated with it.
@@ -178,6 +200,9 @@ def bind_training(
     )
     stop.click(stop_handler, None, status, api_name=stop_api or False, api_visibility="public" if stop_api else "private", concurrency_limit=None)
     return event
+
+
+REPLACED = "The model trained here now drives every panel of this tab (named in the bar at the top); ↺ Restore bundled brings the bundled one back."
 
 
 def _signature(fn: Callable) -> inspect.Signature:
@@ -234,32 +259,93 @@ class Tab:
     handlers. Each handler takes the session from ``gr.State`` (None for a new browser
     session or an API client, which then gets the bundled models), calls the view and
     formats what it returns; the handlers' docstrings are what the API page shows.
-    A subclass lays out and binds everything in ``build``."""
+
+    Every tab has the same chrome (``header``): the model bar (``CheckpointPanel``) with
+    Restore and How it works beside it, then the guided tour (``tour``: numbered buttons
+    that set controls and run a panel), then its sub-tabs (``pages``), the play-first
+    view first and Train among the others. A subclass lays out and binds everything in
+    ``build``; ``card`` is what the home tab says of it.
+    """
 
     views_class: ClassVar[type]
+    card: ClassVar[Card]
+    tour: ClassVar[Sequence[Step]] = ()
+    explain_tab: ClassVar[str] = ""  # the id of the "How it works" sub-tab
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.views = self.views_class(ctx)
+        self.subtabs: gr.Tabs | None = None
 
     def build(self) -> None:
         """Lay out the tab inside the current Blocks and bind its events."""
         raise NotImplementedError
 
-    def samples_header(self, first: Any, families: Sequence[str], default: str, prefix: str, label: str, elem_id: str) -> None:
-        """The top of a tab whose views draw ``samples(session, seed)``: the checkpoint
-        panel (``self.models``) and a seed with New samples (``self.seed``,
-        ``self.resample``) beside the first session's samples (``self.sample_img``, with
-        ``self.sample_note``)."""
+    def thumbnail(self) -> Any:
+        """What the home tab's card shows: the bundled model's ``views.thumbnail``."""
+        return self.views.thumbnail(self.views.session(None))
+
+    def header(
+        self, first: Any, families: Sequence[str], default: str, prefix: str, download_slot: Any = None, loader_extra: Callable[[], Any] | None = None,
+    ) -> None:
+        """The top of the tab: the model bar (``self.models``, with ``loader_extra`` laid out
+        inside its loader), Restore bundled and How it works in one line, then the guided
+        tour (``self.tour_buttons``, ``self.tour_text``)."""
+        with gr.Row(equal_height=True, elem_classes=["pg-bar-row"]):
+            self.models = CheckpointPanel.build(
+                families, default, self.views.describe(first), self.views.download(first, download_slot), prefix=prefix,
+                headline=self.views.headline(first), extra=loader_extra,
+            )
+            self.explain_btn = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id=f"{prefix}-explain")
+        self.tour_buttons: list[gr.Button] = []
+        if self.tour:
+            with gr.Row(equal_height=True, elem_classes=["pg-tour"]):
+                gr.HTML("<b>Try this:</b>", elem_classes=["pg-tour-title"], padding=False, min_width=0)
+                for i, step in enumerate(self.tour, 1):
+                    self.tour_buttons.append(gr.Button(f"{i}. {step.title}", size="sm", min_width=120, elem_id=f"{prefix}-tour-{i}"))
+            self.tour_text = gr.Markdown("", elem_id=f"{prefix}-tour-text", elem_classes=["pg-tour-text"])
+
+    def samples_page(self, first: Any, label: str, elem_id: str) -> None:
+        """A sub-tab of samples (``views.samples(session, seed)``): a seed with New samples
+        (``self.seed``, ``self.resample``) beside the first session's samples
+        (``self.sample_img``, with ``self.sample_note``)."""
         with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                self.models = CheckpointPanel.build(families, default, self.views.describe(first), self.views.download(first), prefix=prefix)
-                with gr.Row():
-                    self.seed = seed_box("sample seed")
-                    self.resample = gr.Button("New samples")
             with gr.Column(scale=3):
-                self.sample_img = image_output(label, size=360, value=self.views.samples(first, 0), elem_id=elem_id)
+                self.sample_img = image_output(label, size=400, value=self.views.samples(first, 0), elem_id=elem_id)
                 self.sample_note = panel_note()
+            with gr.Column(scale=1, min_width=200):
+                self.seed = seed_box("sample seed")
+                self.resample = gr.Button("New samples", variant="primary")
+
+    def pages(self, pages: Sequence[tuple[str, str, Callable[[], Any]]]) -> dict[str, gr.Tab]:
+        """The sub-tabs (``tabs``), kept as ``self.subtabs`` for the tour and the home tab."""
+        self.subtabs, shown = tabs(pages)
+        return shown
+
+    def tour_panels(self) -> dict[str, Panel]:
+        """The panels a tour step may name in ``Step.run`` (by name)."""
+        return {}
+
+    def bind_chrome(self, state: gr.State) -> None:
+        """Bind How it works (opens ``explain_tab``) and the tour's steps: each sets the
+        step's controls and opens its sub-tab, then clicks its button (``"#id"``, in the
+        browser, so the button's own checks, progress and Stop apply) or redraws one of
+        ``tour_panels``."""
+        self.explain_btn.click(lambda: gr.Tabs(selected=self.explain_tab), None, self.subtabs, api_visibility="private", show_progress="hidden")
+        panels = self.tour_panels()
+        for step, button in zip(self.tour, self.tour_buttons, strict=True):
+            controls = [getattr(self, name) for name in step.values]
+
+            def setup(step: Step = step) -> tuple:
+                title = step.title if step.title[-1] in ".?!" else step.title + "."
+                return (gr.Tabs(selected=step.tab), f"**{title}** {step.text}", *step.values.values())
+
+            event = button.click(setup, None, [self.subtabs, self.tour_text, *controls], api_visibility="private", show_progress="hidden")
+            if step.run.startswith("#"):
+                event.then(None, None, None, js=CLICK_JS.replace("SELECTOR", step.run))
+            elif step.run:
+                panel = panels[step.run]
+                event.then(panel.quietly, list(panel.inputs), [*panel.outputs, panel.note], api_visibility="private", show_progress="minimal")
 
     @classmethod
     def create(cls, ctx: Context) -> Tab:
@@ -269,12 +355,26 @@ class Tab:
         return tab
 
 
-def tabs(pages: Sequence[tuple[str, str, Callable[[], Any]]]) -> dict[str, gr.Tab]:
+# Clicks a button once it is rendered (a sub-tab renders when first opened) and enabled.
+CLICK_JS = """
+async () => {
+  for (let i = 0; i < 100; i++) {
+    const el = document.querySelector('SELECTOR');
+    const button = el && (el.tagName === 'BUTTON' ? el : el.querySelector('button'));
+    if (button && !button.disabled && button.offsetParent !== null) { button.click(); return; }
+    await new Promise(r => setTimeout(r, 100));
+  }
+}
+"""
+
+
+def tabs(pages: Sequence[tuple[str, str, Callable[[], Any]]], elem_id: str | None = None) -> tuple[gr.Tabs, dict[str, gr.Tab]]:
     """``gr.Tabs`` with one ``gr.Tab(title, id=id)`` per page, each filled by its function;
-    returns the pages by id (for their ``select`` events)."""
+    returns the Tabs (for ``gr.Tabs(selected=id)``) and the pages by id (for their
+    ``select`` events)."""
     shown = {}
-    with gr.Tabs():
+    with gr.Tabs(elem_id=elem_id) as group:
         for title, id_, fill in pages:
             with gr.Tab(title, id=id_) as shown[id_]:
                 fill()
-    return shown
+    return group, shown

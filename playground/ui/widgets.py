@@ -103,13 +103,15 @@ def image_output(label: str, size: int = 280, **kwargs) -> gr.Image:
     )
 
 
-def digit_gallery(data: MnistSplits, n_shown: int = 40, label: str = "click a test digit") -> gr.Gallery:
-    """A gallery of the first ``n_shown`` test digits (captions are their test indices);
-    its ``select`` event gives the clicked index in ``gr.SelectData.index``."""
+def digit_gallery(data: MnistSplits, n_shown: int = 40, label: str = "click a test digit", columns: int = 20) -> gr.Gallery:
+    """A gallery of the first ``n_shown`` test digits in ``columns`` columns (captions
+    are their test indices), as tall as its rows (square cells that share the width, by
+    the ``pg-digits`` CSS); its ``select`` event gives the clicked index in
+    ``gr.SelectData.index``."""
     return gr.Gallery(
         value=[(image_grid(data.test_grey[i : i + 1], 1), f"#{i}") for i in range(min(n_shown, len(data.test_labels)))],
-        label=label, columns=20, height=150, allow_preview=False, object_fit="contain",
-        format="png", elem_classes=["pixelated"], buttons=[],
+        label=label, columns=columns, height="fit-content", allow_preview=False, object_fit="contain",
+        format="png", elem_classes=["pixelated", "pg-digits"], buttons=[],
     )
 
 

@@ -34,6 +34,50 @@ V = TypeVar("V", bound="ModelView")
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is being done)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a tab's guided tour: a button that sets controls and runs a panel.
+
+    Attributes:
+        title: the button's text, an imperative a student understands ("Turn a 4 into a 7").
+        text: what to look at once it has run (markdown, two sentences at most).
+        tab: the id of the sub-tab the step opens (e.g. ``"vae-edit"``).
+        values: {control: value}: the tab's controls (attribute names of its ``Tab``) set
+            first; each value must pass the view's own check.
+        run: ``"#elem-id"``: the button clicked once the controls are set, or the name of
+            one of the tab's ``tour_panels`` redrawn from them; empty: nothing more.
+    """
+
+    title: str
+    text: str
+    tab: str
+    values: dict[str, Any] = field(default_factory=dict)
+    run: str = ""
+
+
+@dataclass(frozen=True)
+class Card:
+    """A family's card on the home tab.
+
+    Attributes:
+        title: the family's name.
+        kind: where it sits in the taxonomy of generative models, e.g. "explicit density ·
+            tractable (autoregressive)" or "implicit density".
+        teaches: one line on what it teaches.
+        try_first: the "try this first" button's text.
+        tab: the id of the sub-tab it opens (the family's play-first view).
+        seconds: what that first step takes on 2 CPU cores, in seconds, as measured on the
+            development machine (2 cores) when the card was written; shown rounded.
+    """
+
+    title: str
+    kind: str
+    teaches: str
+    try_first: str
+    tab: str
+    seconds: float
+
+
 @dataclass(frozen=True, eq=False)
 class Context:
     """What every view needs from the app: the device models run on, the digits, and the
@@ -171,6 +215,11 @@ class FamilyViews(Generic[S]):
                 show it; the session keeps its models.
         """
         name = str(source or "").strip() or str(choice or "").strip()
+        if not str(source or "").strip() and name in checkpoints.bundled_names():
+            view = self.bundled_view(name)  # the shared one: loading the default again is "bundled"
+            self.slot(view.model)
+            self.use(session, view)
+            return name
         model = checkpoints.load(name, family=self.families, device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
         self.slot(model)  # refuse what this tab cannot show before changing anything
         self.use(session, self.wrap(model, f"`{name}`"))
@@ -198,6 +247,24 @@ class FamilyViews(Generic[S]):
     def describe(self, session: S) -> str:
         """Markdown: one line per model of the session."""
         return "  \n".join(view.describe() for view in self.session(session).views.values())
+
+    def headline(self, session: S) -> str:
+        """Plain text for the one-line model bar: each slot and the name of its model, e.g.
+        "model: vae (bundled)" or "models: rbm trained here (3 of 10 epochs, seed 0) ·
+        dbn (bundled)", and a reminder that Restore brings the bundled ones back."""
+        views = self.session(session).views
+        default = {slot: self._bundled.get(name) for slot, name in self.bundled.items()}
+        names = [f"{slot} (bundled)" if view is default.get(slot) else f"{slot}: {view.name.replace('`', '')}" for slot, view in views.items()]
+        changed = any(view is not default.get(slot) for slot, view in views.items())
+        plural = "s" if len(names) > 1 else ""
+        if not changed:
+            return f"model{plural}: {', '.join(views)} (bundled)"
+        return f"model{plural}: " + " · ".join(names) + " — not the default (↺ Restore brings it back)"
+
+    def thumbnail(self, session: S) -> Any:
+        """What the home tab's card shows of the session's model (a uint8 picture, HxW or
+        HxWx3); by default the samples of seed 0."""
+        return self.samples(session, 0)  # type: ignore[attr-defined]
 
     def download(self, session: S, slot: Any = None) -> str:
         """The session's model in ``slot`` (default: the first) as a checkpoint zip (path).
