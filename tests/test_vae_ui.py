@@ -7,14 +7,39 @@ import threading
 
 import gradio as gr
 import pytest
-from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all
+from panels import build_tab, check_around_a_load, check_panels_independent, check_tour, redraw_all
 
 from playground.ui.tabs import vae as vae_tab
 
 
 @pytest.fixture(scope="module")
-def tab(data):
-    return build_tab(vae_tab.VaeTab, data)[1]
+def built(data):
+    return build_tab(vae_tab.VaeTab, data)
+
+
+@pytest.fixture(scope="module")
+def tab(built):
+    return built[1]
+
+
+def test_the_tab_opens_on_the_sliders_and_its_tour_draws_each_step(built):
+    demo, tab = built
+    check_tour(demo, tab)
+    assert [s.title for s in tab.tour][1] == "Turn a 4 into a 7"
+    assert int(tab.views.ctx.data.test_labels[tab.tour[1].values["edit_index"]]) == 4  # the digit edited is a 4
+    first, second = (tab.tour[2].values[k] for k in ("index_a", "index_b"))
+    assert [int(tab.views.ctx.data.test_labels[i]) for i in (first, second)] == [2, 6]
+
+
+def test_the_model_bar_names_a_loaded_model_until_restore(tab):
+    session = tab.views.session(None)
+    assert tab.views.headline(session) == "model: vae (bundled)"
+    tab.views.load(session, "vae-2d", "")
+    assert tab.views.headline(session) == "model: vae: bundled vae-2d — not the default (↺ Restore brings it back)"
+    tab.views.load(session, "vae", "")
+    assert tab.views.headline(session) == "model: vae (bundled)"  # the default, loaded again by name
+    tab.views.restore(session)
+    assert tab.views.headline(session) == "model: vae (bundled)"
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):

@@ -28,7 +28,7 @@ from playground.core.attributes import TRAITS, attribute_vectors, measure_traits
 from playground.core.metrics import classify
 from playground.core.plots import image_grid
 from playground.core.training import TrainConfig, evaluate_losses
-from playground.views.base import FamilyViews, ModelView, Session, check_index, final_status, history_entry, stream_training, trained_name
+from playground.views.base import Card, FamilyViews, ModelView, Session, Step, check_index, final_status, history_entry, stream_training, trained_name
 
 N_SLIDERS = 8
 SLIDER = Range(-4.0, 4.0, 0.0, integer=False)
@@ -49,6 +49,18 @@ DEFAULT_INTERPOLATION = (13, 18)
 DEFAULT_EDIT = (20, "digit 7")
 YIELD_EVERY_S = 0.5
 ATTRIBUTES = [f"digit {d}" for d in range(10)] + list(TRAITS)
+
+CARD = Card(
+    "Variational autoencoder (VAE)", "explicit density · approximate (variational: the ELBO)",
+    "An encoder maps a digit to a code; a decoder draws a digit from any code. Drag a code's sliders and watch the digit change.",
+    "Drag the latent sliders", "vae-sliders", seconds=0.05,
+)
+TOUR = (
+    Step("Draw a random code", "Each slider is one dimension of the code z; Randomise draws all of them from the prior N(0, I). Drag the top slider: it changes the digit most.", "vae-sliders", {"rand_seed": 7}, "#vae-randomise"),
+    Step("Turn a 4 into a 7", "The edit adds the average code of 7s minus that of all digits to this 4's code. Top: original, reconstruction, edit; below: the same edit from −3 to +3.", "vae-edit", {"edit_index": 7, "attribute": "digit 7", "strength": 2.0}, "edit"),
+    Step("Walk from a 2 to a 6", "Decoding codes on the line between two digits' codes: every step in between is also a digit-like image, because the prior fills the space.", "vae-interp", {"index_a": 2, "index_b": 3, "n_steps": 10}, "interpolation"),
+    Step("Map two dimensions", "A grid over the two most informative dimensions, the rest at 0: nearby codes decode to similar digits.", "vae-manifold", {"n_grid": 12}, "manifold"),
+)
 CURVES = {"reconstruction": "reconstruction −log p(x|z)", "kl": "KL(q(z|x) ‖ p(z))", "elbo": "ELBO"}
 
 

@@ -9,9 +9,9 @@ import gradio as gr
 
 from models.vae import ARCHITECTURES
 from playground.core.attributes import TRAITS
-from playground.ui.panels import Tab, TrainingPanel, tabs
+from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider
-from playground.views.vae import ARCH_DEFAULT, ATTRIBUTES, BETA, DEFAULT_EDIT, DEFAULT_INTERPOLATION, GRID, INTERPOLATION_STEPS, LATENT, LR, N_SLIDERS, SLIDER, STEPS, STRENGTH, VaeViews
+from playground.views.vae import ARCH_DEFAULT, ATTRIBUTES, BETA, CARD, DEFAULT_EDIT, DEFAULT_INTERPOLATION, GRID, INTERPOLATION_STEPS, LATENT, LR, N_SLIDERS, SLIDER, STEPS, STRENGTH, TOUR, VaeViews
 
 API = "vae"
 
@@ -25,6 +25,7 @@ class VaeTab(Tab):
     """The VAE tab (see the module docstring)."""
 
     views_class = VaeViews
+    card, tour, explain_tab = CARD, TOUR, "vae-explain"
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
@@ -94,14 +95,15 @@ class VaeTab(Tab):
         """Lay out the tab inside the current Blocks and bind its events."""
         first = self.views.session(None)
         self.state = gr.State(None)
-        self.samples_header(first, ["vae"], "vae", "vae-ckpt", "samples from the prior", "vae-samples")
-        tabs([
-            ("Train", "vae-train", self._train_layout),
+        self.header(first, ["vae"], "vae", "vae-ckpt")
+        self.pages([
             ("Latent sliders", "vae-sliders", lambda: self._sliders_layout(first)),
+            ("Samples", "vae-samples-tab", lambda: self.samples_page(first, "samples from the prior", "vae-samples")),
             ("Manifold", "vae-manifold", lambda: self._manifold_layout(first)),
             ("Latent scatter", "vae-scatter-tab", lambda: self._scatter_layout(first)),
             ("Interpolation", "vae-interp", lambda: self._interpolation_layout(first)),
             ("Attribute editing", "vae-edit", lambda: self._edit_layout(first)),
+            ("Train", "vae-train", self._train_layout),
             ("How it works", "vae-explain", lambda: how_it_works("vae")),
         ])
         self._bind()
@@ -118,39 +120,45 @@ class VaeTab(Tab):
 
     def _sliders_layout(self, first: Any) -> None:
         updates = _slider_updates(self.views.sliders(first))
-        with gr.Row():
+        with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                self.slider_boxes = [
-                    gr.Slider(
-                        SLIDER.low, SLIDER.high, step=0.05, elem_id=f"vae-slider-{i}",
-                        **{k: v for k, v in updates[i].items() if k != "__type__"},
-                    )
-                    for i in range(N_SLIDERS)
-                ]
-            with gr.Column(scale=2):
-                self.slider_img = image_output("decoded", size=280, value=self.views.decode_code(first), elem_id="vae-slider-image")
+                self.slider_boxes = []
+                for pair in range(0, N_SLIDERS, 2):
+                    with gr.Row():
+                        self.slider_boxes += [
+                            gr.Slider(
+                                SLIDER.low, SLIDER.high, step=0.05, elem_id=f"vae-slider-{i}", min_width=200,
+                                **{k: v for k, v in updates[i].items() if k != "__type__"},
+                            )
+                            for i in (pair, pair + 1)
+                        ]
+                gr.Markdown("Sliders set the most informative dimensions of the code z (highest KL first); the others keep their values.")
+            with gr.Column(scale=2, min_width=300):
+                self.slider_img = image_output("decoded", size=300, value=self.views.decode_code(first), elem_id="vae-slider-image")
                 self.slider_note = panel_note()
                 with gr.Row():
-                    self.rand_seed = seed_box()
-                    self.randomise_btn = gr.Button("Randomise (draw z from the prior)")
-        gr.Markdown("Sliders set the most informative dimensions (highest KL first); the others keep their values.")
-        gallery = digit_gallery(self.ctx.data, label="click a test digit, then Encode, to set every slider from its code")
-        with gr.Row():
-            self.slider_index = index_box(self.ctx.data, "digit")
-            self.encode_btn = gr.Button("Encode this digit", variant="primary")
-            self.encode_src = image_output("the digit", size=120)
+                    self.rand_seed = seed_box(min_width=100)
+                    self.randomise_btn = gr.Button("Randomise (draw z from the prior)", elem_id="vae-randomise", min_width=160)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4):
+                gallery = digit_gallery(self.ctx.data, label="click a test digit, then Encode, to set every slider from its code", columns=16)
+            with gr.Column(scale=1, min_width=200):
+                self.slider_index = index_box(self.ctx.data, "digit")
+                self.encode_btn = gr.Button("Encode this digit", variant="primary")
+                self.encode_src = image_output("the digit", size=110)
         bind_pick(gallery, self.slider_index)
 
     def _manifold_layout(self, first: Any) -> None:
         dims = self.views.dimensions(first)
-        with gr.Row():
-            self.dim_x = gr.Dropdown(dims, value=dims[0][1], label="across: dimension")
-            self.dim_y = gr.Dropdown(dims, value=dims[1][1], label="down: dimension")
-            self.n_grid = slider(GRID, "grid size")
-        self.manifold_note = panel_note()
-        self.manifold_img = image_output(
-            "decoded grid at Gaussian quantiles 0.05…0.95 (other dimensions at 0)", size=520, value=self.views.default_manifold(first),
-        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=260):
+                self.dim_x = gr.Dropdown(dims, value=dims[0][1], label="across: dimension")
+                self.dim_y = gr.Dropdown(dims, value=dims[1][1], label="down: dimension")
+                self.n_grid = slider(GRID, "grid size")
+                self.manifold_note = panel_note()
+                gr.Markdown("The grid decodes codes at the Gaussian quantiles 0.05 … 0.95 of two dimensions; the other dimensions are 0.")
+            with gr.Column(scale=2):
+                self.manifold_img = image_output("decoded grid over the two dimensions", size=330, value=self.views.default_manifold(first), elem_id="vae-manifold-image")
 
     def _scatter_layout(self, first: Any) -> None:
         gr.Markdown(
@@ -172,36 +180,36 @@ class VaeTab(Tab):
                 self.point_img = image_output("decoded point", size=180)
 
     def _interpolation_layout(self, first: Any) -> None:
-        gallery = digit_gallery(self.ctx.data)
         with gr.Row():
-            self.which = gr.Radio(["A", "B"], value="A", label="a click sets")
+            self.which = gr.Radio(["A", "B"], value="A", label="a click below sets", min_width=140)
             self.index_a = index_box(self.ctx.data, "digit A", DEFAULT_INTERPOLATION[0])
             self.index_b = index_box(self.ctx.data, "digit B", DEFAULT_INTERPOLATION[1])
             self.n_steps = slider(INTERPOLATION_STEPS, "images")
         self.interp_note = panel_note(elem_id="vae-interp-note")
         self.interp_img = image_output(
-            "linear (top) and spherical (bottom) paths from A to B", size=180,
+            "linear (top) and spherical (bottom) paths from A to B", size=200,
             value=self.views.interpolate(first, *DEFAULT_INTERPOLATION), elem_id="vae-interp-image",
         )
+        gallery = digit_gallery(self.ctx.data)
         gallery.select(_pick_a_or_b, [self.which, self.index_a, self.index_b], [self.index_a, self.index_b], api_visibility="private", show_progress="hidden")
 
     def _edit_layout(self, first: Any) -> None:
-        gallery = digit_gallery(self.ctx.data)
-        with gr.Row():
-            self.edit_index = index_box(self.ctx.data, "digit to edit", DEFAULT_EDIT[0])
-            self.attribute = gr.Dropdown(
-                [(f"make it a {a[-1]}", a) if a.startswith("digit") else (TRAITS[a], a) for a in ATTRIBUTES],
-                value=DEFAULT_EDIT[1], label="attribute",
-            )
-            self.strength = slider(STRENGTH, "strength", step=0.1)
-        bind_pick(gallery, self.edit_index)
         triple, sweep, table = self.views.edit(first, DEFAULT_EDIT[0], DEFAULT_EDIT[1], STRENGTH.default)
-        self.edit_note = panel_note()
-        with gr.Row():
-            with gr.Column():
-                self.edit_img = image_output("original · reconstruction · edited", size=200, value=triple)
-                self.sweep_img = image_output("the same edit at strength −3, −2, … +3", size=120, value=sweep)
-            self.edit_table = gr.Markdown(table, label="traits and the classifier's reading")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=280):
+                self.edit_index = index_box(self.ctx.data, "digit to edit", DEFAULT_EDIT[0])
+                self.attribute = gr.Dropdown(
+                    [(f"make it a {a[-1]}", a) if a.startswith("digit") else (TRAITS[a], a) for a in ATTRIBUTES],
+                    value=DEFAULT_EDIT[1], label="attribute",
+                )
+                self.strength = slider(STRENGTH, "strength", step=0.1)
+                self.edit_note = panel_note()
+            with gr.Column(scale=3):
+                self.edit_img = image_output("original · reconstruction · edited", size=190, value=triple, elem_id="vae-edit-image")
+                self.sweep_img = image_output("the same edit at strength −3, −2, … +3", size=110, value=sweep)
+            with gr.Column(scale=2, min_width=240):
+                self.edit_table = gr.Markdown(table, label="traits and the classifier's reading")
+        bind_pick(digit_gallery(self.ctx.data, label="click a test digit to edit it"), self.edit_index)
 
     # -- events ----------------------------------------------------------------------------------------
     def _bind(self) -> None:
@@ -214,6 +222,7 @@ class VaeTab(Tab):
         )
         panels = self.panels()
         redraw_on([*changed, trained], panels)
+        self.bind_chrome(state)
         samples, sliders, manifold, scatter, interpolation, edit = panels[1:]
         samples.on(self.resample.click, self.samples, [state, self.seed], [self.sample_img], api_name="vae_samples")
         sliders.on(
@@ -239,6 +248,11 @@ class VaeTab(Tab):
             [self.edit_index.change, self.attribute.input, self.strength.input], self.edit,
             [state, self.edit_index, self.attribute, self.strength], api_name="vae_edit", trigger_mode="always_last",
         )
+
+    def tour_panels(self) -> dict[str, Panel]:
+        """The panels the tour redraws (see ``Tab.bind_chrome``)."""
+        _, _, _, manifold, _, interpolation, edit = self.panels()
+        return {"manifold": manifold, "interpolation": interpolation, "edit": edit}
 
     def panels(self) -> list[Panel]:
         """Every panel a change of model redraws, each from its own inputs."""
