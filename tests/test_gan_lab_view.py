@@ -185,7 +185,7 @@ def test_the_mode_collapse_demo_collapses_and_equal_rates_do_not(views):
     """The saturating loss with D far ahead of G gathers G's points on a mode or two of
     the ring; the same loss with equal learning rates covers all eight."""
     assert COLLAPSE_PRESET["loss"] == "minimax" and COLLAPSE_PRESET["dataset"] == "ring"
-    steps = 600  # the demo runs 1,500; it has collapsed well before
-    assert _modes_after(views, COLLAPSE_PRESET, steps) <= 2
+    assert COLLAPSE_PRESET["steps"] <= 300  # the demo trains as it starts: a few seconds, for the tour
+    assert _modes_after(views, COLLAPSE_PRESET, COLLAPSE_PRESET["steps"]) <= 2
     balanced = dict(COLLAPSE_PRESET, lr_d=gan_lab.LR.default, lr_g=gan_lab.LR.default)
-    assert _modes_after(views, balanced, steps) == 8
+    assert _modes_after(views, balanced, 600) == 8

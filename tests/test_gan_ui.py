@@ -7,6 +7,7 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all
 
@@ -74,7 +75,40 @@ def test_handlers_pass_the_views_answers_and_skip_an_empty_box(tab):
     assert tab.interpolate(None, 0, 3, 5, 7).shape == (62, 212)
     out = tab.preset(None, 0, progress=lambda *args, **kwargs: None)
     assert len(out) == 11 and out[2] == tab.slot_a.value and "Pool seed" in out[-1]
-    assert tab.animation(None) is None
+
+
+def test_the_gif_download_says_why_it_has_nothing_before_a_run(tab):
+    """The issue: "Download the animation (GIF)" before training did nothing, silently. The
+    button starts disabled and says "train a model first"; the endpoint warns."""
+    assert tab.animation_file.interactive is False and "train a model first" in tab.animation_file.label
+    with pytest.warns(UserWarning, match="train a model first"):  # gr.Warning outside a request
+        assert tab.animation(None) is None
+    path, button = tab._replay(None)
+    assert path is None and button["interactive"] is False
+    session = tab.views.session(None)
+    session.frames = [np.zeros((8, 8), dtype=np.uint8)] * 2
+    path, button = tab._replay(session)
+    assert path.endswith(".gif") and button == {"__type__": "update", "value": path, "label": "Download the animation (GIF)", "interactive": True}
+
+
+def test_clear_slots_also_clears_the_result(built):
+    """The issue: "Clear slots" left the old result. It empties the slots, both pictures,
+    the table (which says what to do next) and the panel's note."""
+    demo, tab = built
+    a, b, c, equation, neighbours, table, note = tab.clear_slots()
+    assert (a, b, c, equation, neighbours, note) == ("", "", "", None, None, "") and "Slots cleared" in table
+    clear = next(d for d in demo.config["dependencies"] if d["targets"][0][0] == tab.clear_btn._id)
+    shown = [tab.slot_a, tab.slot_b, tab.slot_c, tab.eq_img, tab.nb_img, tab.arith_table, tab.arith_note]
+    assert clear["outputs"] == [c._id for c in shown]
+
+
+def test_the_play_first_pages_come_first_and_samples_lead_to_the_arithmetic(built):
+    demo, tab = built
+    pages = [c.id for c in tab.subtabs.children]
+    assert pages[:2] == ["gan-samples-tab", "gan-arith"] and pages[-2:] == ["gan-train", "gan-explain"]
+    assert tab.card.tab == pages[0] and tab.explain_tab == "gan-explain" and tab.card.kind == "implicit density"
+    jump = next(d for d in demo.config["dependencies"] if d["targets"][0][0] == tab.to_arithmetic._id)
+    assert jump["outputs"] == [tab.subtabs._id]
 
 
 def test_the_public_api_and_the_elements_the_browser_tests_use(built):
@@ -88,7 +122,8 @@ def test_the_public_api_and_the_elements_the_browser_tests_use(built):
     } <= names
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {
-        "gan-samples", "gan-arith-equation", "gan-slot-a", "gan-arith-run", "gan-arith-table", "gan-arith-preset",
+        "gan-samples", "gan-resample", "gan-to-arith", "gan-arith-equation", "gan-arith-neighbours", "gan-arith-clear", "gan-train-gif",
+        "gan-slot-a", "gan-arith-run", "gan-arith-table", "gan-arith-preset", "gan-lab-collapse", "gan-interp-image", "gan-cond-sweep",
         "gan-lab-plot", "gan-lab-status", "gan-lab-step-both", "gan-lab-step-d", "gan-lab-step-g", "gan-lab-reset",
         "gan-lab-dataset", "gan-lab-loss", "gan-lab-train", "gan-lab-stop",
     } <= ids
@@ -128,3 +163,49 @@ def test_lab_train_one_run_per_session_and_stop(built, monkeypatch):
     assert "Stopped after" in status
     assert stop(request) == "Nothing is training."
     assert len(tab.ctx.sessions) == 0
+
+
+def _triggered_by(demo, component) -> list[dict]:
+    return [d for d in demo.config["dependencies"] if [component._id, "click"] in [list(t) for t in d["targets"]]]
+
+
+def test_each_tour_step_opens_a_page_sets_real_controls_and_runs_within_the_views_checks(built):
+    """Every step names a page of the tab and controls (attributes of the tab) whose values
+    its panel or button accepts: a named panel draws with them (empty note); a clicked
+    button exists and reads those controls."""
+    demo, tab = built
+    pages = {c.id for c in tab.subtabs.children}
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in demo.config["components"]}
+    panels = tab.tour_panels()
+    session = tab.views.session(None)
+    assert 3 <= len(gan_tab.TOUR) <= 5 and len(tab.tour_buttons) == len(gan_tab.TOUR)
+    for step in gan_tab.TOUR:
+        assert step.tab in pages and len(step.title) <= 30 and step.text.count(". ") <= 1, step.title
+        values = {id(getattr(tab, name)): value for name, value in step.values.items()}
+        if step.run.startswith("#"):
+            button = next(c for c in demo.blocks.values() if getattr(c, "elem_id", None) == step.run[1:])
+            read = {i for d in _triggered_by(demo, button) for i in d["inputs"]}
+            assert {getattr(tab, name)._id for name in step.values} <= read, step.title
+        else:
+            panel = panels[step.run]
+            assert set(values) <= {id(c) for c in panel.inputs}, step.title
+            *outputs, note = panel.quietly(*[session if isinstance(c, gr.State) else values.get(id(c), c.value) for c in panel.inputs])
+            assert note == "" and not any(isinstance(o, SKIP) for o in outputs), (step.title, note)
+    assert "gan-lab-collapse" in ids and "gan-resample" in ids
+    assert tab.samples(None, gan_tab.TOUR[0].values["seed"]).shape == (242, 242)
+
+
+def test_the_mode_collapse_demo_presses_train_after_its_reset(built):
+    """The tour's last step clicks the demo: it sets the preset, resets the lab, then
+    (in the browser, once the reset succeeded) presses the lab's Train, which streams with
+    its Stop. The run is short enough for a tour step."""
+    demo, tab = built
+    deps = demo.config["dependencies"]
+    (click,) = _triggered_by(demo, tab.lab.collapse_btn)
+    chain = [deps.index(click)]
+    while follow := [i for i, d in enumerate(deps) if d["trigger_after"] == chain[-1]]:
+        chain.append(follow[0])
+    preset, reset, press = (deps[i] for i in chain)
+    assert tab.lab.train_steps._id in preset["outputs"] and tab.lab.plot._id in reset["outputs"]
+    assert press["trigger_only_on_success"] and press["backend_fn"] is False and "#gan-lab-train" in press["js"]
+    assert gan_lab.COLLAPSE_PRESET["steps"] <= 300

@@ -14,7 +14,7 @@ from PIL import Image
 from playground.core.metrics import classify
 from playground.views.base import Context
 from playground.views.gan import GanSession, GanViews, digit_shares
-from playground.views.gan_latent import POOL_SIZE, parse_slot
+from playground.views.gan_latent import OPERATOR_COLOUR, OPERATOR_WIDTH, POOL_SIZE, parse_slot
 
 # One intra-op thread: tiny networks only lose to a second thread's synchronisation
 # (see conftest.single_thread).
@@ -95,15 +95,35 @@ def test_bad_slots_are_refused_clearly(views, slot, match):
         views.arithmetic(None, 0, slot, "1", "2")
 
 
+def _tile(equation: np.ndarray, i: int) -> np.ndarray:
+    """Image i (0: mean of A ... 3: the result) of the equation picture, without its frame."""
+    left = i * (32 + OPERATOR_WIDTH) + 2
+    return equation[2:30, left : left + 28]
+
+
 def test_arithmetic_shows_the_slot_means_and_the_result(views):
     equation, neighbours, table = views.arithmetic(None, 0, "1, 2", "3", "4")
-    assert equation.shape == (32, 4 * 30 + 2) and neighbours.shape == (92, 92)
+    assert equation.shape == (32, 4 * 32 + 3 * OPERATOR_WIDTH, 3) and equation.dtype == np.uint8 and neighbours.shape == (92, 92)
     assert "A − B + C" in table and "classifier says" in table
     # A - B + C with B = C is A: the result equals the mean of A
     equation, _, _ = views.arithmetic(None, 0, "1, 2", "3", "3")
-    assert np.array_equal(equation[:, 2:30], equation[:, 2 + 90 : 30 + 90])
-    with pytest.raises(ValueError, match="A's digit"):
-        views.arithmetic(None, 0, "1", "2", "3", "eleven")  # refused by every model, used by a cGAN
+    assert np.array_equal(_tile(equation, 0), _tile(equation, 3))
+    # the images are grey (the model's ink), only the signs are coloured
+    assert all((_tile(equation, i) == _tile(equation, i)[..., :1]).all() for i in range(4))
+
+
+def test_the_equation_draws_minus_plus_and_equals_between_the_images(views):
+    """The issue: four images with no − / + / = between them. Each gap between two images
+    holds a sign in the operator colour: one horizontal bar, a cross, two bars."""
+    equation, _, _ = views.arithmetic(None, 0, "1, 2", "3", "4")
+    signs = []
+    for gap in range(3):
+        left = 32 + gap * (32 + OPERATOR_WIDTH)
+        ink = (equation[:, left : left + OPERATOR_WIDTH] == OPERATOR_COLOUR).all(axis=2)  # (32, OPERATOR_WIDTH)
+        bar_rows = np.flatnonzero(ink.sum(axis=1) >= 8)
+        n_bars = int(len(bar_rows) > 0) + int((np.diff(bar_rows) > 1).sum())
+        signs.append((n_bars, bool((ink.sum(axis=0) >= 8).any())))
+    assert signs == [(1, False), (1, True), (2, False)]  # −, +, =
 
 
 def _table_readings(table: str) -> tuple[dict[str, str], dict[str, float]]:
@@ -198,8 +218,11 @@ def test_training_streams_the_duel_and_leaves_a_replayable_animation(views):
     assert session.view.conditional and session.view.name == "trained here (60 steps, seed 0)"
     assert "done" in status and "trained 60 steps" in status and "of 500 samples confident" in status
     assert grid.shape == (8 * 30 + 2, 10 * 30 + 2)
-    titles = {a["text"] for a in loss_plot.to_dict()["layout"]["annotations"]} | {a["text"] for a in d_plot.to_dict()["layout"]["annotations"]}
-    assert {"discriminator loss", "generator loss", "mean D(x): real digits", "mean D(G(z)): generated"} <= titles
+    assert {a["text"] for a in loss_plot.to_dict()["layout"]["annotations"]} == {"discriminator loss", "generator loss"}
+    # What D says: one panel (two titles side by side overlapped), named in its legend.
+    d_layout = d_plot.to_dict()["layout"]
+    assert not d_layout.get("annotations") and "xaxis2" not in d_layout
+    assert {t.name for t in d_plot.data if t.showlegend is not False} == {"mean D(x), real digits", "mean D(G(z)), generated"}  # WGAN-GP: no ½ line
     with Image.open(animation) as gif:
         assert gif.n_frames == len(session.frames) >= 2
     assert download == animation
@@ -220,9 +243,10 @@ def test_stop_keeps_the_weights_names_the_steps_done_and_leaves_the_scoring_to_t
     while next(run)[1] is None:  # until a first progress grid
         pass
     stop.set()
-    status, *_, animation, download = list(run)[-1]
+    status, _, _, d_plot, animation, download = list(run)[-1]
     view = session.view
     assert "stopped" in status and "of 1,000 steps" in view.name and "scored in the description" in status
+    assert "½: D can't tell" in {t.name for t in d_plot.data}  # D's probabilities have a balance point
     # Neither the 500-sample score nor the GIF is made on the way out: the description
     # and the replay, drawn next, make them.
     assert "quality" not in view.__dict__ and animation is None is download and session.replay is None

@@ -32,7 +32,7 @@ from playground.core import plots
 from playground.core.metrics import CONFIDENCE, classify, sample_quality
 from playground.core.plots import image_grid, save_animation
 from playground.core.training import TrainConfig, TrainEvent
-from playground.views.base import FamilyViews, ModelView, Session, final_status, history_entry, stream_training, trained_name
+from playground.views.base import Card, FamilyViews, ModelView, Session, Step, final_status, history_entry, stream_training, trained_name
 from playground.views.gan_latent import POOL_COLUMNS, POOL_SIZE, LatentPanels, check_digit
 
 CONDITIONAL_CHECKPOINT = "cgan"
@@ -55,8 +55,36 @@ SWEEP_ROWS = Range(1, 12, 6)
 DEFAULT_DIGIT = 3
 YIELD_EVERY_S = 0.5
 LOSS_CURVES = {"d_loss": "discriminator loss", "g_loss": "generator loss"}
-D_CURVES = {"d_real": "mean D(x): real digits", "d_fake": "mean D(G(z)): generated"}
+D_CURVES = {"d_real": "mean D(x), real digits", "d_fake": "mean D(G(z)), generated"}  # one panel: no titles to collide
+D_CANNOT_TELL = (0.5, "½: D can't tell")
 N_QUALITY = 500
+
+CARD = Card(
+    title="Generative adversarial network (GAN)",
+    kind="implicit density",
+    teaches="A generator learns to fool a discriminator: it never computes p(x), yet its samples are sharp. Add and subtract their codes: thick 7 − thin 7 + thin 1.",
+    try_first="Draw new samples",
+    tab="gan-samples-tab",
+    seconds=0.1,
+)
+# The guided tour: each step sets controls of the GAN tab (``GanTab`` attributes) and
+# clicks a button or redraws a panel (``Tab.tour_panels``); each ends within seconds.
+TOUR = (
+    Step("Draw new samples", "Each digit is G(z) for a fresh random code z; no formula gives its probability p(x).", "gan-samples-tab", {"seed": 1}, "#gan-resample"),
+    Step(
+        "Add and subtract codes", "The mean code of thick 7s − thin 7s + thin 1s decodes as a thick 1: stroke width is a direction in z.",
+        "gan-arith", {"pool_seed_a": 0}, "#gan-arith-preset",
+    ),
+    Step(
+        "Walk between two samples", "Codes on the line (top) and on the great circle (bottom) from A to B all decode to digit-like images.",
+        "gan-interp", {"pool_seed_i": 0, "index_a": 17, "index_b": 10, "n_steps": 10}, "interpolation",
+    ),
+    Step(
+        "Same style, another digit", "A conditional GAN takes the digit as an input: each row on the right keeps one z as the label runs 0 to 9.",
+        "gan-cond", {"digit": "7", "cond_seed": 3}, "conditional",
+    ),
+    Step("Watch mode collapse", "D learns 100 times faster than G: G's purple points crowd onto one or two of the eight green modes.", "gan-lab", {}, "#gan-lab-collapse"),
+)
 
 
 class GanView(ModelView):
@@ -258,11 +286,12 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
         frames: list[np.ndarray] = []
         keys = {k: k for k in (*LOSS_CURVES, *D_CURVES)}
         nrow = 10 if model.conditional else 8
+        reference = None if model.loss_kind == "wgan_gp" else D_CANNOT_TELL  # a critic's values are not probabilities
         for event, history, learnt in stream_training(model, self.ctx.data, config, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
             grid = image_grid(event.samples, nrow=nrow) if event.samples is not None else None
             if grid is not None:
                 frames.append(grid)
-            curves = plots.training_curves(history, LOSS_CURVES), plots.training_curves(history, D_CURVES)
+            curves = plots.training_curves(history, LOSS_CURVES), plots.curves_together(history, D_CURVES, reference, "D's output")
             if not event.final:
                 yield _progress(event, config.steps), grid, *curves, None, None
                 continue
@@ -300,9 +329,9 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
         view = self.conditional_view(session)
         which = (
             f"Uses your current model, {view.name}." if view is session.view
-            else f"Uses {view.name}: your current model is not a conditional GAN."
+            else f"Uses {view.name} (your current model is not a conditional GAN)."
         )
-        return which + " Pick a digit to see its styles; below, each row fixes z and sweeps the label 0–9: style stays, class changes."
+        return which + " Left: styles of one digit. Right: each row keeps its z as the label runs 0–9: the style stays, the class changes."
 
     def digit_grid(self, session: Any, digit: Any, seed: Any = 0) -> tuple[np.ndarray, str]:
         """64 styles of one ``digit`` (0-9) from the class-conditional panel's model, z

@@ -34,6 +34,9 @@ MAX_SLOT = 8
 NEIGHBOUR_NOISE = 0.25
 PRESET = ("7", "7", "1")  # the digits of slots A, B, C in the worked example
 PRESET_TRIES = 50  # pools the preset searches for an unconditional model
+OPERATOR_COLOUR = (255, 196, 61)  # amber: drawn signs, not ink a model drew
+OPERATOR_WIDTH = 16  # pixels between two 32-pixel tiles
+PADDING_GREY = round(0.35 * 255)  # image_grid's
 
 
 def check_digit(name: str, value: Any) -> int:
@@ -140,6 +143,29 @@ def _search_preset(view: GanView, first: int, progress: Callable[[float, str], N
     return *fallback, note
 
 
+def _sign(kind: str) -> np.ndarray:
+    """An operator ("−", "+" or "=") as an RGB cell (32, ``OPERATOR_WIDTH``, 3) on the
+    grid's grey, in ``OPERATOR_COLOUR``: bars 10 pixels long and 2 thick."""
+    cell = np.full((32, OPERATOR_WIDTH, 3), PADDING_GREY, dtype=np.uint8)
+    left = (OPERATOR_WIDTH - 10) // 2
+    rows = {"−": [15], "+": [15], "=": [12, 18]}[kind]
+    for row in rows:
+        cell[row : row + 2, left : left + 10] = OPERATOR_COLOUR
+    if kind == "+":
+        cell[11:21, left + 4 : left + 6] = OPERATOR_COLOUR
+    return cell
+
+
+def equation_picture(images: Tensor) -> np.ndarray:
+    """The slot means and the result (4, 1, 28, 28) in [0, 1] as one RGB picture that
+    reads "A − B + C = result": each image framed by 2 pixels of ``image_grid``'s grey,
+    the signs drawn between them. A uint8 array (32, 4 * 32 + 3 * ``OPERATOR_WIDTH``, 3)."""
+    framed = np.pad(image_grid(images, nrow=1, padding=0).reshape(4, 28, 28), ((0, 0), (2, 2), (2, 2)), constant_values=PADDING_GREY)
+    tiles = [np.repeat(tile[..., None], 3, axis=2) for tile in framed]
+    parts = [tiles[0], _sign("−"), tiles[1], _sign("+"), tiles[2], _sign("="), tiles[3]]
+    return np.concatenate(parts, axis=1)
+
+
 def _digits(digits: list[int]) -> str:
     return ", ".join(map(str, digits))
 
@@ -221,7 +247,8 @@ class LatentPanels:
                 model draws them so (the result as C's digit).
 
         Returns:
-            (uint8 image: the three slot means, then the result; uint8 image: 3 x 3
+            (RGB uint8 image: "A − B + C = result", the three slot means and the result
+            with the signs between them (``equation_picture``); uint8 image: 3 x 3
             neighbours, the exact result in the centre; markdown table: the classifier's
             reading and the stroke thickness of each).
 
@@ -248,7 +275,7 @@ class LatentPanels:
             for i in range(4)
         )
         table = f"| | classifier says | stroke thickness (px) |\n|---|---|---|\n{rows}"
-        return image_grid(images, nrow=4), image_grid(neighbours, nrow=3), table
+        return equation_picture(images), image_grid(neighbours, nrow=3), table
 
     def redraw_arithmetic(self, session: Any, *settings: Any) -> tuple[np.ndarray, np.ndarray, str]:
         """``arithmetic`` with the same ``settings`` for the session's new model (after a

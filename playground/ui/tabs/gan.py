@@ -9,20 +9,23 @@ from typing import Any
 import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
-from playground.ui.panels import Tab, TrainingPanel, tabs
+from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.tabs.gan_lab import LabTab
 from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
-from playground.views.gan import D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TRAIN_DEFAULTS, WIDTHS, GanViews
+from playground.views.gan import CARD, D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TOUR, TRAIN_DEFAULTS, WIDTHS, GanViews
 from playground.views.gan_latent import DEFAULT_INTERPOLATION, INTERPOLATION_STEPS, MAX_SLOT, POOL_COLUMNS, POOL_SIZE
 
 API = "gan"
 DIGITS = [str(d) for d in range(10)]
+NO_ANIMATION = "Nothing to download yet: train a model first (Train sub-tab); its progress frames make the GIF."
+CLEARED = "Slots cleared: click samples in the pool below to fill A, B and C, then press **Compute A − B + C**."
 
 
 class GanTab(Tab):
     """The GAN tab (see the module docstring)."""
 
     views_class = GanViews
+    card, tour, explain_tab = CARD, TOUR, "gan-explain"
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
@@ -30,8 +33,11 @@ class GanTab(Tab):
         return self.views.samples(state, seed)
 
     def animation(self, state: Any):
-        """The session's last training run as a GIF (path), or nothing before any run."""
-        return self.views.animation(state)
+        """The session's last training run as a GIF (path), or nothing before any run (with a warning: train a model first)."""
+        path = self.views.animation(state)
+        if path is None:
+            gr.Warning(NO_ANIMATION)
+        return path
 
     def pool(self, state: Any, pool_seed: Any = 0):
         """The 60 numbered samples (captions #0 to #59, with the digit a conditional model drew) that interpolation and arithmetic pick from, drawn with the pool seed (0 to 2^31 - 1)."""
@@ -66,10 +72,20 @@ class GanTab(Tab):
         """Fix z, sweep the label: 1 to 12 latents (rows, drawn with the seed), each drawn as digits 0 to 9 (columns) by the conditional model."""
         return self.views.label_sweep(state, seed, n_rows)
 
-    # -- what a change of model redraws ------------------------------------------------------------
+    def clear_slots(self) -> tuple:
+        """Empty slots A, B and C, and the result computed from them."""
+        return "", "", "", None, None, CLEARED, ""
+
+    # -- what a change of model or the tour redraws -------------------------------------------------
     def _replay(self, state: Any) -> tuple:
         path = self.views.animation(state)
-        return path, path
+        return path, gr.update(value=path, **_animation_button_state(path))
+
+    def _pool_and_interpolation(self, state: Any, pool_seed: Any, index_a: Any, index_b: Any, n_steps: Any) -> tuple:
+        return self.views.pool(state, pool_seed), self.views.interpolate(state, pool_seed, index_a, index_b, n_steps)
+
+    def _styles_and_sweep(self, state: Any, digit: Any, seed: Any, n_rows: Any) -> tuple:
+        return (*self.views.digit_grid(state, digit, seed), self.views.label_sweep(state, seed, n_rows))
 
     def _redraw_arithmetic_pool(self, state: Any, pool_seed: Any) -> tuple:
         session = self.views.session(state)
@@ -80,27 +96,43 @@ class GanTab(Tab):
         """Lay out the tab inside the current Blocks and bind its events."""
         first = self.views.session(None)
         self.state = gr.State(None)
-        self.samples_header(first, ["gan", "cgan"], "gan", "gan-ckpt", "samples G(z)", "gan-samples")
-        tabs([
-            ("Train", "gan-train", self._train_layout),
-            ("Interpolation", "gan-interp", lambda: self._interpolation_layout(first)),
+        self.header(first, ["gan", "cgan"], "gan", "gan-ckpt")
+        self.pages([
+            ("Samples", "gan-samples-tab", lambda: self._samples_layout(first)),
             ("Vector arithmetic", "gan-arith", lambda: self._arithmetic_layout(first)),
+            ("Interpolation", "gan-interp", lambda: self._interpolation_layout(first)),
             ("Class-conditional", "gan-cond", lambda: self._conditional_layout(first)),
             ("2D GAN lab", "gan-lab", self._lab_layout),
+            ("Train", "gan-train", self._train_layout),
             ("How it works", "gan-explain", lambda: how_it_works("gan")),
         ])
         self._bind()
+
+    def _samples_layout(self, first: Any) -> None:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=260):
+                self.seed = seed_box("sample seed", elem_id="gan-sample-seed")
+                self.resample = gr.Button("New samples", variant="primary", elem_id="gan-resample")
+                gr.Markdown(
+                    "Each digit is G(z) for a random code z drawn from N(0, I). A GAN never computes p(x): "
+                    "it is judged by what it draws, and what its codes can do."
+                )
+                self.to_arithmetic = gr.Button("Add and subtract them → Vector arithmetic", elem_id="gan-to-arith")
+            with gr.Column(scale=3):
+                self.sample_img = image_output("samples G(z)", size=360, value=self.views.samples(first, 0), elem_id="gan-samples")
+                self.sample_note = panel_note()
 
     def _lab_layout(self) -> None:
         self.lab = LabTab.create(self.ctx)
 
     def _train_layout(self) -> None:
         t = TRAIN_DEFAULTS
-        with gr.Row():
-            self.loss = gr.Radio([(LOSS_NAMES[k], k) for k in LOSSES], value=t["loss"], label="loss")
-            self.conditional = gr.Checkbox(value=t["conditional"], label="conditional GAN (G and D see the label)")
-            self.spectral = gr.Checkbox(value=t["spectral_norm"], label="spectral norm on D")
-            self.mbstd = gr.Checkbox(value=t["minibatch_std"], label="minibatch std in D (against mode dropping)")
+        with gr.Row(equal_height=False):
+            self.loss = gr.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=t["loss"], label="loss", scale=2, elem_id="gan-train-loss")
+            with gr.Column(scale=3):
+                self.conditional = gr.Checkbox(value=t["conditional"], label="conditional GAN (G and D see the label)")
+                self.spectral = gr.Checkbox(value=t["spectral_norm"], label="spectral norm on D")
+                self.mbstd = gr.Checkbox(value=t["minibatch_std"], label="minibatch std in D (against mode dropping)")
         with gr.Row():
             self.d_steps = slider(D_STEPS, "k: D steps per G step")
             self.latent = slider(LATENT, "latent size")
@@ -115,85 +147,92 @@ class GanTab(Tab):
             self.animation_img = gr.Image(
                 label="training progress (replay)", height=320, interactive=False, elem_classes=["pixelated", "fill"], elem_id="gan-train-animation",
             )
-            self.animation_file = gr.DownloadButton("Download the animation (GIF)", value=None, variant="secondary")
+            # Disabled until a run has frames: before, a click would have nothing to give.
+            self.animation_file = gr.DownloadButton(value=None, variant="secondary", elem_id="gan-train-gif", **_animation_button_state(None))
 
-    def _pool_gallery(self, items: list, elem_id: str) -> gr.Gallery:
+    def _pool_gallery(self, items: list, elem_id: str, label: str) -> gr.Gallery:
+        # Tall enough for all six rows at any width (column c: a conditional model's digit c).
         return gr.Gallery(
-            value=items, label="sample pool: click to pick (numbers are #index)", columns=POOL_COLUMNS, height=330,
+            value=items, label=label, columns=POOL_COLUMNS, height="fit-content",
             allow_preview=False, object_fit="contain", format="png", elem_classes=["pixelated"], buttons=[], elem_id=elem_id,
         )
 
     def _interpolation_layout(self, first: Any) -> None:
-        gr.Markdown("Click two samples (the radio says which one a click sets). Their latents are joined by a line and by a great circle.")
-        with gr.Row():
-            self.pool_seed_i = seed_box("sample pool seed")
-            self.which = gr.Radio(["A", "B"], value="A", label="a click sets")
-            self.index_a = gr.Number(value=DEFAULT_INTERPOLATION[0], label=f"sample A (#, 0-{POOL_SIZE - 1})", precision=0)
-            self.index_b = gr.Number(value=DEFAULT_INTERPOLATION[1], label=f"sample B (#, 0-{POOL_SIZE - 1})", precision=0)
-            self.n_steps = slider(INTERPOLATION_STEPS, "images")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                with gr.Row():
+                    self.index_a = gr.Number(value=DEFAULT_INTERPOLATION[0], label=f"sample A (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
+                    self.index_b = gr.Number(value=DEFAULT_INTERPOLATION[1], label=f"sample B (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
+                self.which = gr.Radio(["A", "B"], value="A", label="a click in the pool below sets")
+                self.n_steps = slider(INTERPOLATION_STEPS, "images")
+                with gr.Row():
+                    self.pool_seed_i = seed_box("sample pool seed", min_width=120)
+                    self.walk_seed = seed_box("walk seed", min_width=120)
+                self.walk_btn = gr.Button("Latent walk A → B → two random points → A", elem_id="gan-walk-run")
+            with gr.Column(scale=3):
+                self.interp_img = image_output(
+                    "linear (top) and spherical (bottom) paths from A to B", size=160, value=self.views.interpolate(first, 0, *DEFAULT_INTERPOLATION),
+                    elem_id="gan-interp-image",
+                )
+                self.interp_note = panel_note(elem_id="gan-interp-note")
+                self.walk_img = gr.Image(
+                    self.views.walk(first, 0, *DEFAULT_INTERPOLATION), label="latent walk (a looping GIF)", height=190, interactive=False,
+                    elem_classes=["pixelated"], elem_id="gan-walk",
+                )
+                self.walk_note = panel_note()
         self.pool_i_note = panel_note()
-        self.pool_i = self._pool_gallery(self.views.pool(first, 0), "gan-pool-interp")
-        self.interp_note = panel_note(elem_id="gan-interp-note")
-        self.interp_img = image_output(
-            "linear (top) and spherical (bottom) paths from A to B", size=180, value=self.views.interpolate(first, 0, *DEFAULT_INTERPOLATION),
-            elem_id="gan-interp-image",
-        )
-        with gr.Row():
-            self.walk_seed = seed_box("walk seed")
-            self.walk_btn = gr.Button("Latent walk A → B → two random points → A")
-        self.walk_note = panel_note()
-        self.walk_img = gr.Image(
-            self.views.walk(first, 0, *DEFAULT_INTERPOLATION), label="latent walk", height=200, interactive=False, elem_classes=["pixelated"],
-            elem_id="gan-walk",
-        )
+        self.pool_i = self._pool_gallery(self.views.pool(first, 0), "gan-pool-interp", "sample pool: click to pick A or B (numbers are #index)")
 
     def _arithmetic_layout(self, first: Any) -> None:
         seed, pool, a, b, c, la, lb, lc, equation, neighbours, table = self.views.preset(first, 0)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                self.preset_btn = gr.Button("Preset: thick 7 − thin 7 + thin 1", variant="primary", elem_id="gan-arith-preset")
+                with gr.Row():
+                    self.slot_a = gr.Textbox(value=a, label="slot A (#s)", elem_id="gan-slot-a", min_width=90)
+                    self.slot_b = gr.Textbox(value=b, label="slot B", elem_id="gan-slot-b", min_width=90)
+                    self.slot_c = gr.Textbox(value=c, label="slot C", elem_id="gan-slot-c", min_width=90)
+                with gr.Row(visible=first.view.conditional) as self.label_row:
+                    self.label_a = gr.Dropdown(DIGITS, value=la, label="A as digit", min_width=90)
+                    self.label_b = gr.Dropdown(DIGITS, value=lb, label="B as digit", min_width=90)
+                    self.label_c = gr.Dropdown(DIGITS, value=lc, label="C, result as", min_width=90)
+                with gr.Row():
+                    self.arith_btn = gr.Button("Compute A − B + C", elem_id="gan-arith-run")
+                    self.clear_btn = gr.Button("Clear slots", elem_id="gan-arith-clear")
+                with gr.Row():
+                    self.pool_seed_a = seed_box("sample pool seed", value=seed, min_width=120)
+                    self.noise_seed = seed_box("neighbour noise seed", min_width=120)
+            with gr.Column(scale=3):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        self.eq_img = image_output("mean of A − mean of B + mean of C = result", size=150, value=equation, elem_id="gan-arith-equation")
+                    with gr.Column(scale=1, min_width=150):
+                        self.nb_img = image_output("its neighbours", size=150, value=neighbours, elem_id="gan-arith-neighbours")
+                self.arith_note = panel_note(elem_id="gan-arith-note")
+                self.arith_table = gr.Markdown(table, label="the classifier's reading", show_label=False, elem_id="gan-arith-table")
         gr.Markdown(
-            "Fill slots **A**, **B**, **C** by clicking samples (each slot averages its samples, as in Radford et al.), "
-            "then decode **A − B + C**. The preset *thick 7 − thin 7 + thin 1* should give a **thick 1**."
+            "Each slot averages the codes of its samples, as in Radford et al. (2015). Pick samples below "
+            "(the radio says which slot a click adds to), then **Compute A − B + C**."
         )
-        with gr.Row():
-            self.pool_seed_a = seed_box("sample pool seed", value=seed)
-            self.target = gr.Radio(["A", "B", "C"], value="A", label="a click adds to slot")
-            self.preset_btn = gr.Button("Preset: thick 7 − thin 7 + thin 1", elem_id="gan-arith-preset")
-            self.clear_btn = gr.Button("Clear slots")
-        with gr.Row():
-            self.slot_a = gr.Textbox(value=a, label="slot A (sample numbers)", elem_id="gan-slot-a")
-            self.slot_b = gr.Textbox(value=b, label="slot B", elem_id="gan-slot-b")
-            self.slot_c = gr.Textbox(value=c, label="slot C", elem_id="gan-slot-c")
-        with gr.Row(visible=first.view.conditional) as self.label_row:
-            self.label_a = gr.Dropdown(DIGITS, value=la, label="A drawn as digit")
-            self.label_b = gr.Dropdown(DIGITS, value=lb, label="B drawn as digit")
-            self.label_c = gr.Dropdown(DIGITS, value=lc, label="C (and the result) as digit")
-        with gr.Row():
-            self.arith_btn = gr.Button("Compute A − B + C", variant="primary", elem_id="gan-arith-run")
-            self.noise_seed = seed_box("neighbour noise seed")
+        self.target = gr.Radio(["A", "B", "C"], value="A", label="a click adds to slot")
         self.pool_a_note = panel_note()
-        self.pool_a = self._pool_gallery(pool, "gan-pool-arith")
-        self.arith_note = panel_note(elem_id="gan-arith-note")
-        with gr.Row():
-            self.eq_img = image_output("A · B · C (slot means) · A − B + C", size=160, value=equation, elem_id="gan-arith-equation")
-            self.nb_img = image_output("neighbours of the result (centre: exact)", size=200, value=neighbours)
-            self.arith_table = gr.Markdown(table, label="the classifier's reading", elem_id="gan-arith-table")
+        self.pool_a = self._pool_gallery(pool, "gan-pool-arith", "sample pool (numbers are #index)")
 
     def _conditional_layout(self, first: Any) -> None:
-        self.cond_info = gr.Markdown(self.views.conditional_info(first), label="which model")
-        self.cond_info_note = panel_note()
-        with gr.Row():
-            self.digit = gr.Radio(DIGITS, value=str(DEFAULT_DIGIT), label="digit")
-            self.cond_seed = seed_box()
-            self.sweep_rows = slider(SWEEP_ROWS, "rows in the sweep")
         grid, note = self.views.digit_grid(first, DEFAULT_DIGIT, 0)
-        with gr.Row():
-            with gr.Column():
+        self.cond_info = gr.Markdown(self.views.conditional_info(first), label="which model", show_label=False)
+        self.cond_info_note = panel_note()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=260):
+                self.digit = gr.Radio(DIGITS, value=str(DEFAULT_DIGIT), label="digit", elem_id="gan-cond-digit")
+                self.cond_seed = seed_box(elem_id="gan-cond-seed")
+                self.sweep_rows = slider(SWEEP_ROWS, "rows in the sweep")
+            with gr.Column(scale=2):
                 self.digit_img = image_output("64 styles of the chosen digit", size=300, value=grid, elem_id="gan-cond-grid")
-                self.digit_note = gr.Markdown(note, label="the classifier's reading")
+                self.digit_note = gr.Markdown(note, label="the classifier's reading", show_label=False)
                 self.digit_panel_note = panel_note()
-            with gr.Column():
-                self.sweep_img = image_output(
-                    "same z per row, label 0…9 across", size=300, value=self.views.label_sweep(first, 0), elem_id="gan-cond-sweep",
-                )
+            with gr.Column(scale=2):
+                self.sweep_img = image_output("same z per row, label 0…9 across", size=300, value=self.views.label_sweep(first, 0), elem_id="gan-cond-sweep")
                 self.sweep_note = panel_note()
 
     # -- events --------------------------------------------------------------------------------------------
@@ -212,6 +251,7 @@ class GanTab(Tab):
         # The replay of a stopped run is drawn after the run has ended (a Stop ends it at once).
         replay = [self.animation_img, self.animation_file]
         trained.success(ui_handler(self._replay), state, replay, api_visibility="private", show_progress="hidden")
+        self.to_arithmetic.click(lambda: gr.Tabs(selected="gan-arith"), None, self.subtabs, api_visibility="private", show_progress="hidden")
         panels = self.panels()
         redraw_on([*changed, trained], panels)
         samples, pool_i, interpolation, walk, pool_a, arithmetic, _, digits, sweep = panels[1:]
@@ -226,7 +266,8 @@ class GanTab(Tab):
         pool_a.on(self.pool_seed_a.submit, self.pool, [state, self.pool_seed_a], [self.pool_a], api_visibility="private")
         slots = [self.slot_a, self.slot_b, self.slot_c]
         self.pool_a.select(_add_to_slot, [self.target, *slots], slots, api_visibility="private", show_progress="hidden")
-        self.clear_btn.click(lambda: ("", "", ""), None, slots, api_visibility="private", show_progress="hidden")
+        cleared = [*slots, *arithmetic.outputs, arithmetic.note]
+        self.clear_btn.click(self.clear_slots, None, cleared, api_visibility="private", show_progress="hidden")
         arithmetic.on([self.arith_btn.click, self.noise_seed.submit], self.arithmetic, arithmetic.inputs, api_name="gan_arithmetic")
         labels = [self.label_a, self.label_b, self.label_c]
         arithmetic.on(
@@ -235,6 +276,22 @@ class GanTab(Tab):
         )
         digits.on([self.digit.input, self.cond_seed.submit], self.digit_grid, [state, self.digit, self.cond_seed], [self.digit_img, self.digit_note], api_name="gan_digit_grid")
         sweep.on([self.cond_seed.submit, self.sweep_rows.input], self.label_sweep, sweep.inputs, api_name="gan_label_sweep", trigger_mode="always_last")
+        self.bind_chrome(state)
+
+    def tour_panels(self) -> dict[str, Panel]:
+        """The panels the tour redraws (see ``Tab.bind_chrome``): the interpolation with its
+        pool (the step sets the pool seed), the class-conditional grid with its sweep."""
+        state = self.state
+        return {
+            "interpolation": Panel(
+                self._pool_and_interpolation, [state, self.pool_seed_i, self.index_a, self.index_b, self.n_steps], [self.pool_i, self.interp_img],
+                self.interp_note,
+            ),
+            "conditional": Panel(
+                self._styles_and_sweep, [state, self.digit, self.cond_seed, self.sweep_rows], [self.digit_img, self.digit_note, self.sweep_img],
+                self.digit_panel_note,
+            ),
+        }
 
     def panels(self) -> list[Panel]:
         """Every panel a change of model redraws, each from its own inputs. The arithmetic
@@ -254,6 +311,13 @@ class GanTab(Tab):
             Panel(views.digit_grid, [state, self.digit, self.cond_seed], [self.digit_img, self.digit_note], self.digit_panel_note),
             Panel(views.label_sweep, [state, self.cond_seed, self.sweep_rows], [self.sweep_img], self.sweep_note),
         ]
+
+
+def _animation_button_state(path: str | None) -> dict:
+    """The GIF download button's text and state: disabled, saying why, until a training
+    run has left frames (``path``)."""
+    ready = path is not None
+    return {"label": "Download the animation (GIF)" if ready else "Download the animation (GIF): train a model first", "interactive": ready}
 
 
 def _pick_a_or_b(which: str, a: int, b: int, evt: gr.SelectData) -> tuple[int, int]:

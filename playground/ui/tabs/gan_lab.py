@@ -17,12 +17,13 @@ import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
 from playground.core import toy2d
-from playground.ui.panels import Tab, bind_training
+from playground.ui.panels import CLICK_JS, Tab, bind_training
 from playground.ui.widgets import Panel, how_it_works, panel_note, seed_box, slider, ui_handler
 from playground.views.base import Context
 from playground.views.gan_lab import COLLAPSE_PRESET, DEFAULT_LOSS, DEFAULT_SOURCE, HIDDEN, LR, NOISE_DIM, TRAIN_STEPS, K, LabFrame, LabViews
 
 LAB_KEY = "gan-lab-train"
+RATES = f"{LR.low:g}…{LR.high:g}".replace("e-0", "e-")  # "1e-5…1": short enough for a label on one line
 QUIET = {"show_progress": "hidden"}
 STEP_DOCS = {
     "d": "Update D only, 1 to 100 times (steps per click).",
@@ -113,56 +114,62 @@ class LabTab(Tab):
 
     # -- layout ----------------------------------------------------------------------------------------
     def build(self) -> None:
-        """Lay out the lab inside the current Blocks and bind its events."""
+        """Lay out the lab inside the current Blocks and bind its events: the plot with its
+        play controls (data, loss, steps, Train, the mode-collapse demo) and its settings
+        beside it, on one 1280 x 720 screen; the status and curves below."""
         # Computed at build time, so the lab is alive before any event runs.
         first = self.views.frame(self.views.session(None))
         self.state = gr.State(None)
-        gr.Markdown(
-            "Two small networks play the GAN game on points of the plane (after "
-            "[GAN Lab](https://poloclub.github.io/ganlab/), Kahng et al. 2018). Step the discriminator and the "
-            "generator by hand, or train, and watch D's opinion of every place and G's points move."
-        )
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                self.plot = gr.Plot(first.figure, label="D's decision surface, real and generated points", elem_id="gan-lab-plot")
-                self.status = gr.Markdown(first.status, label="the lab's status", elem_id="gan-lab-status")
-                self.note = panel_note(elem_id="gan-lab-note")
-                self.curves = gr.Plot(first.curves, label="losses and JS divergence", elem_id="gan-lab-curves")
-            with gr.Column(scale=2, min_width=320):
-                self._controls_layout()
-                self._points_layout()
+            with gr.Column(scale=5, min_width=420):
+                # The figure's own title names the data, loss and step: no label above it.
+                self.plot = gr.Plot(first.figure, label="the 2D GAN lab: data, samples and what D says", show_label=False, elem_id="gan-lab-plot")
+            with gr.Column(scale=3, min_width=250):
+                self._play_layout()
+            with gr.Column(scale=3, min_width=250):
+                self._rates_layout()
+        self.status = gr.Markdown(first.status, label="the lab's status", elem_id="gan-lab-status")
+        self.note = panel_note(elem_id="gan-lab-note")
+        with gr.Row(equal_height=False):
+            with gr.Accordion("Networks and seed (apply on Reset)", open=False), gr.Row():
+                self.noise_dim = slider(NOISE_DIM, "noise dimension")
+                self.hidden = slider(HIDDEN, "hidden width", step=4)
+                self.seed = seed_box()
+            self._points_layout()
+        self.curves = gr.Plot(first.curves, label="losses and JS divergence", elem_id="gan-lab-curves")
         with gr.Accordion("What to look for", open=True):
+            gr.Markdown(
+                "Two small networks play the GAN game on points of the plane (after "
+                "[GAN Lab](https://poloclub.github.io/ganlab/), Kahng et al. 2018)."
+            )
             how_it_works("gan_lab")
         self._bind()
 
-    def _controls_layout(self) -> None:
+    def _play_layout(self) -> None:
+        self.collapse_btn = gr.Button("▶ Mode-collapse demo", variant="primary", elem_id="gan-lab-collapse")
         with gr.Group():
             self.dataset = gr.Dropdown(
                 [(toy2d.SOURCE_NAMES[s], s) for s in toy2d.SOURCES], value=DEFAULT_SOURCE, label="data", elem_id="gan-lab-dataset",
             )
             self.loss = gr.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=DEFAULT_LOSS, label="loss", elem_id="gan-lab-loss")
-            with gr.Row():
-                self.step_d = gr.Button("Step D", elem_id="gan-lab-step-d")
-                self.step_g = gr.Button("Step G", elem_id="gan-lab-step-g")
-                self.step_both = gr.Button("Step both", variant="primary", elem_id="gan-lab-step-both")
-            self.count = gr.Radio([1, 10], value=1, label="steps per click", elem_id="gan-lab-count")
-            self.train_steps = slider(TRAIN_STEPS, "training steps", elem_id="gan-lab-steps")
-            with gr.Row():
-                self.train_btn = gr.Button("Train", variant="primary", elem_id="gan-lab-train")
-                self.stop_btn = gr.Button("Stop", variant="stop", elem_id="gan-lab-stop")
-        with gr.Group():
-            with gr.Row():
-                self.lr_d = gr.Number(LR.default, label=f"learning rate of D ({LR.low:g} to {LR.high:g})", elem_id="gan-lab-lr-d")
-                self.lr_g = gr.Number(LR.default, label=f"learning rate of G ({LR.low:g} to {LR.high:g})", elem_id="gan-lab-lr-g")
-            self.k = slider(K, "k: D steps per G step", elem_id="gan-lab-k")
-            self.show_gradient = gr.Checkbox(False, label="show G's gradient (-∂L_G/∂x) as arrows", elem_id="gan-lab-gradient")
-        with gr.Accordion("Networks and seed (apply on Reset)", open=False), gr.Row():
-            self.noise_dim = slider(NOISE_DIM, "noise dimension")
-            self.hidden = slider(HIDDEN, "hidden width", step=4)
-            self.seed = seed_box()
+        self.train_steps = slider(TRAIN_STEPS, "training steps", elem_id="gan-lab-steps")
         with gr.Row():
-            self.reset_btn = gr.Button("Reset", elem_id="gan-lab-reset")
-            self.collapse_btn = gr.Button("Mode-collapse demo", elem_id="gan-lab-collapse")
+            self.train_btn = gr.Button("Train", variant="primary", min_width=70, elem_id="gan-lab-train")
+            self.stop_btn = gr.Button("Stop", variant="stop", min_width=70, elem_id="gan-lab-stop")
+            self.reset_btn = gr.Button("Reset", min_width=70, elem_id="gan-lab-reset")
+
+    def _rates_layout(self) -> None:
+        with gr.Row():
+            self.step_d = gr.Button("Step D", size="sm", min_width=60, elem_id="gan-lab-step-d")
+            self.step_g = gr.Button("Step G", size="sm", min_width=60, elem_id="gan-lab-step-g")
+            self.step_both = gr.Button("Step both", size="sm", min_width=80, elem_id="gan-lab-step-both")
+        with gr.Group():
+            self.count = gr.Radio([1, 10], value=1, label="steps per click of Step", elem_id="gan-lab-count")
+            with gr.Row():
+                self.lr_d = gr.Number(LR.default, label=f"lr of D ({RATES})", min_width=100, elem_id="gan-lab-lr-d")
+                self.lr_g = gr.Number(LR.default, label=f"lr of G ({RATES})", min_width=100, elem_id="gan-lab-lr-g")
+            self.k = slider(K, "k: D steps per G step", elem_id="gan-lab-k")
+        self.show_gradient = gr.Checkbox(False, label="show G's gradient as arrows", elem_id="gan-lab-gradient")
 
     def _points_layout(self) -> None:
         with gr.Accordion("Your own points: draw or give a CSV", open=False):
@@ -201,9 +208,11 @@ class LabTab(Tab):
             "lr_g": self.lr_g, "seed": self.seed, "steps": self.train_steps,
         }
         controls = [by_name[name] for name in COLLAPSE_PRESET]
+        # The demo sets its controls, starts a fresh lab, then presses Train in the browser
+        # (so the run streams, with its Stop, as any other).
         self.collapse_btn.click(lambda: tuple(COLLAPSE_PRESET.values()), None, controls, api_visibility="private", **QUIET).then(
             ui_handler(self.reset), [state, self.dataset, *settings], lab.outputs, api_visibility="private", **QUIET,
-        )
+        ).success(None, None, None, js=CLICK_JS.replace("SELECTOR", "#gan-lab-train"))
         for button, mode in ((self.step_d, "d"), (self.step_g, "g"), (self.step_both, "both")):
             lab.on(button.click, self._stepper(mode), [state, self.count, *rates], api_name=f"gan_lab_step_{mode}", trigger_mode="always_last", **QUIET)
         bind_training(
