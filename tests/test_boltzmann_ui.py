@@ -7,6 +7,7 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 import torch
 from conftest import single_thread
@@ -17,7 +18,7 @@ from models.dbn import DBN
 from models.rbm import RBM
 from playground.ui.tabs import boltzmann as boltzmann_tab
 from playground.views.base import Context
-from playground.views.boltzmann import BoltzmannSession, DbnView, RbmView
+from playground.views.boltzmann import CARD, TOUR, BoltzmannSession, DbnView, RbmView
 
 SKIP = type(gr.skip())
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models, step by step
@@ -119,3 +120,51 @@ def test_the_api_keeps_its_names_and_labels_every_output(built):
         if name.startswith("/boltzmann"):
             assert all(r["label"] and not r["label"].startswith("value_") for r in endpoint["returns"]), name
             assert endpoint["description"].strip() and "`" not in endpoint["description"], name
+
+
+def _click_handler(demo, elem_id):
+    """The public handler a click on the button ``elem_id`` runs, and its inputs."""
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+    return next((f.fn, f.inputs) for f in demo.fns.values() if (button._id, "click") in f.targets and f.api_name)
+
+
+def test_the_tab_opens_on_its_fantasies_and_every_tour_step_runs(built):
+    tab, demo = built
+    ids = [child.id for child in tab.subtabs.children]
+    assert ids[0] == CARD.tab == "boltzmann-fantasies" and ids[-2:] == ["boltzmann-train", "boltzmann-explain"] and tab.explain_tab == ids[-1]
+    assert tab.card is CARD and tab.tour is TOUR and len(tab.tour_buttons) == len(TOUR)
+    session = _small_session(tab)
+    for step in TOUR:
+        assert step.tab in ids, step.title
+        controls = {getattr(tab, name): value for name, value in step.values.items()}
+        assert all(isinstance(c, gr.components.Component) for c in controls), step.title
+        if step.run.startswith("#"):  # the button's own handler with the step's values: no error, pictures drawn
+            fn, inputs = _click_handler(demo, step.run[1:])
+            *_, last = fn(*[session if isinstance(c, gr.State) else controls.get(c, c.value) for c in inputs])
+            assert any(isinstance(v, np.ndarray) for v in last), step.title
+        else:
+            panel = tab.tour_panels()[step.run]
+            *outputs, note = panel.quietly(*[session if isinstance(c, gr.State) else controls.get(c, c.value) for c in panel.inputs])
+            assert note == "" and not any(isinstance(o, SKIP) for o in outputs), step.title
+
+
+def test_the_samples_have_short_titles_and_the_classifier_reads_only_digit_like_ones(tab):
+    for image in (tab.rbm_img, tab.dbn_img, tab.states_img, tab.means_img, tab.dbn_grid):
+        assert len(image.label) <= 30, image.label  # a 300-px box shows the whole title
+    samples = next(p for p in tab.panels() if tab.quality in p.outputs)
+    rbm, dbn, quality, note = samples.quietly(_small_session(tab), 0)
+    assert note == "" and quality.startswith("**RBM:** No classifier reading")  # an untrained RBM draws blobs
+    assert tab.quality.value.startswith("**RBM:** The classifier reads")  # the bundled RBM's fantasies are digits
+
+
+def test_download_which_lives_in_the_model_bar_and_a_change_of_model_redraws_the_play_views(tab, tmp_path):
+    bar = tab.models.bar
+    assert any(c is tab.which or tab.which in getattr(c, "children", ()) for c in bar.children)
+    session = _small_session(tab)
+    by_output = {p.outputs[0]: p for p in tab.panels()}
+    states, means, status, gif, note = by_output[tab.states_img].quietly(session)
+    assert note == "" and "in the RBM (small)" in status and gif["value"] is None  # the old model's animation goes
+    grid, status, gif, note = by_output[tab.dbn_grid].quietly(session)
+    assert note == "" and status.startswith("DBN (small)")
+    grid, text, note = by_output[tab.complete_img].quietly(session, 0, 2, 14, 2, 10, 0)
+    assert note == "" and "of the RBM (small)" in text

@@ -16,10 +16,11 @@ from models.base import seeded_init
 from models.dbn import DBN
 from models.partition import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS
 from models.rbm import MAX_CD_K, MAX_GIBBS_STEPS, MAX_HIDDEN, RBM
-from playground.views.base import Context
-from playground.views.boltzmann import EPOCHS, HIDDEN, TRAIN_DEFAULTS, BoltzmannSession, BoltzmannViews, DbnView, K, RbmView
+from playground.core.plots import image_grid
+from playground.views.base import Context, quality_line
+from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, TOUR, TRAIN_DEFAULTS, BoltzmannSession, BoltzmannViews, DbnView, K, RbmView
 from playground.views.energy import AIS_BETAS, AIS_RUNS
-from playground.views.gibbs import COMPLETE_STEPS, GIBBS_STEPS
+from playground.views.gibbs import COMPLETE_STEPS, GIBBS_STEPS, near_digits, reading
 
 # Tiny models run step by step (Gibbs chains, CD updates): a second thread only adds
 # synchronisation (see conftest.single_thread).
@@ -50,6 +51,14 @@ def test_the_pages_limits_stay_inside_the_models():
     assert TRAIN_DEFAULTS["n_hidden"] == HIDDEN.default and TRAIN_DEFAULTS["epochs"] == EPOCHS.default
 
 
+def test_the_card_and_the_tour_speak_to_a_newcomer():
+    assert CARD.tab == "boltzmann-fantasies" and CARD.kind == "explicit density · approximate (energy-based; Z by AIS)" and 0 < CARD.seconds < 60
+    assert 3 <= len(TOUR) <= 5
+    for step in TOUR:
+        assert len(step.title) <= 30 and step.title[-1] not in ".?!", step.title  # the tour adds its own full stop
+        assert step.text.count(". ") + step.text.count("? ") <= 1 and step.tab.startswith("boltzmann-"), step.title
+
+
 def test_the_bundled_models_are_alive_on_open(views):
     session = views.session(None)
     assert isinstance(session.rbm.model, RBM) and isinstance(session.dbn.model, DBN)
@@ -61,14 +70,40 @@ def test_the_bundled_models_are_alive_on_open(views):
     assert recon.shape == (2 * 30 + 2, 10 * 30 + 2)
 
 
-def test_page_samples_are_seeded_grids_read_by_the_classifier(views):
+def test_page_samples_are_seeded_grids_and_an_untrained_rbms_get_no_reading(views):
     session = small_session(views)
     rbm, dbn, quality = views.samples(session, 3)
     assert rbm.shape == dbn.shape == (8 * 30 + 2, 8 * 30 + 2)
-    assert quality.startswith("RBM: The classifier reads") and "\nDBN: The classifier reads" in quality
+    # An untrained RBM's fantasies are blobs the classifier would read confidently (as it
+    # reads noise): the page says it gives no reading of them.
+    assert quality.startswith("**RBM:** No classifier reading: only **") and "of these lie near real digits" in quality
+    assert "\n**DBN:** " in quality
     assert np.array_equal(rbm, views.samples(session, 3)[0])
     with pytest.raises(ValueError, match="seed"):
         views.samples(session, -1)
+
+
+def test_the_classifier_is_read_only_where_it_is_honest(data):
+    noise = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    assert "reads **100%** of these 64 confidently" in quality_line(noise)  # why the reading needs a check
+    assert not near_digits(noise, data).any() and reading(noise, data).startswith("No classifier reading: only **0%**")
+    digits = data.images("train", "grey")[:64]
+    assert near_digits(digits, data).float().mean() >= 0.8
+    assert reading(digits, data).startswith("The classifier reads **") and "of them lie near real digits" in reading(digits, data)
+
+
+def test_the_page_fantasies_are_kept_for_seed_0_and_name_the_model(views):
+    session = small_session(views)
+    session.rbm.model.n_gibbs = 5
+    first = session.rbm.page_fantasies(0)
+    assert session.rbm.page_fantasies(0) is first and session.dbn.page_samples(0) is session.dbn.page_samples(0)
+    assert views.draw(session, 0)[1] is first[1] and not torch.equal(views.draw(session, 1)[1], first[1])
+    states, means, status = views.page_chains(session)
+    assert states.shape == means.shape == (8 * 30 + 2, 8 * 30 + 2)
+    assert status.startswith("64 chains of 5 Gibbs steps from noise in the RBM (small).") and "No classifier reading" in status
+    grid, status = views.page_dbn(session)
+    assert grid.shape == (8 * 30 + 2, 8 * 30 + 2) and status.startswith("DBN (small): 64 samples, 5 Gibbs steps")
+    assert np.array_equal(views.thumbnail(session), image_grid(first[1]))
 
 
 def test_training_streams_filters_curves_and_replaces_the_sessions_rbm(views):
@@ -177,7 +212,7 @@ def test_fantasies_stream_states_and_means_and_make_an_animation(views):
     states, means, status, animation = out[-1]
     assert states.shape == means.shape == (3 * 30 + 2, 3 * 30 + 2)
     assert set(np.unique(states)) <= {0, 89, 255}  # binary states (and the grey grid lines)
-    assert "After **40** Gibbs steps (5 frames" in status
+    assert "After **40** Gibbs steps from noise in the RBM (small; 5 frames" in status
     with Image.open(animation) as gif:
         assert gif.n_frames == 5
     again = list(views.fantasies(session, "noise", 0, 9, 40, 10, 0))[-1]
@@ -235,6 +270,9 @@ def test_completion_keeps_the_clamped_rows(views, data):
         assert np.allclose(tile[:14], digit[:14], atol=1 / 255)
     with pytest.raises(ValueError, match="clamped rows"):
         list(views.complete(session, 0, 1, 28, 1, 10, 0))
+    assert views.completion(session, 3, 2, 14, 3, 20, 0)[1] == note and "of the RBM (small)" in note
+    with pytest.raises(ValueError, match="clamped rows"):
+        views.completion(session, 0, 1, 28, 1, 10, 0)
 
 
 def test_dbn_samples_and_receptive_fields(views):

@@ -29,14 +29,14 @@ from torch import Tensor
 from models.base import seeded_init
 from models.checks import N_PIXELS, SEED_MAX, Range, check_bool, check_choice, check_int
 from models.dbn import DBN, MAX_LAYERS
-from models.rbm import MAX_CD_K, MAX_HIDDEN, RBM, bernoulli, weights_as_images
+from models.rbm import MAX_CD_K, MAX_HIDDEN, RBM, weights_as_images
 from playground.core import plots
 from playground.core.data import MnistSplits
 from playground.core.plots import image_grid
 from playground.core.training import TrainConfig, TrainEvent
-from playground.views.base import FamilyViews, ModelView, Session, final_status, history_entry, quality_line, stream_training, trained_name
+from playground.views.base import Card, FamilyViews, ModelView, Session, Step, final_status, history_entry, stream_training, trained_name
 from playground.views.energy import EnergyViews, NllEstimate
-from playground.views.gibbs import GibbsStreams
+from playground.views.gibbs import N_SHOWN, GibbsStreams, page_fantasies, reading
 
 # The Train panel's settings (and "Stack and train layer 2"'s units, epochs and rate).
 HIDDEN = Range(1, 1000, 200)
@@ -53,13 +53,52 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
 )
 BATCH_SIZE = 100
 N_FILTERS = 100  # hidden units in a filter mosaic (10 x 10)
-N_SHOWN = 64  # fantasies on the page
 N_STACK_SAMPLES = 36
 N_RECON = 10
 N_GAP = 500  # train and test digits behind the free-energy gap
 YIELD_EVERY_S = 0.4
 CURVES = {"reconstruction_error": "reconstruction error (squared, per digit)", "free_energy_gap": "free-energy gap: mean F(test) − F(train), nats"}
 STACK_CURVES = {"reconstruction_error": "layer 2: error on h1", "stack_error": "pixels, up and down (test)"}
+# "Run the chains" with the Fantasies panel's defaults (64 chains, 1,000 steps, 51 frames): 3.4 to 3.7 s of CPU time
+# on one thread (measured on a shared 2-core machine); two idle cores take no longer. The tour's steps take 0.1 to 1.5 s.
+TRY_FIRST_S = 3.6
+
+CARD = Card(
+    title="Boltzmann machines (RBM, DBN)",
+    kind="explicit density · approximate (energy-based; Z by AIS)",
+    teaches="An energy for every image: low energy, likely image. Gibbs sampling lets the model dream digits from noise; watch its chains fall into them.",
+    try_first="Watch the chains dream",
+    tab="boltzmann-fantasies",
+    seconds=TRY_FIRST_S,
+)
+# Each step runs in a few seconds on 2 CPU cores (values: the tab's controls, checked by these views).
+TOUR = (
+    Step(
+        "Dream from noise", "Each chain starts from random pixels and resamples hidden units, then pixels, over and over: watch the noise fall "
+        "into digits the RBM believes in (left: the sampled pixels, right: their probabilities).", "boltzmann-fantasies",
+        {"start": "noise", "n_chains": 36, "steps": 300, "every": 10, "chain_seed": 1}, "#boltzmann-run-chains",
+    ),
+    Step(
+        "Watch a digit wander", "These chains start at real test digits. Given time, a chain leaves its digit and wanders to another one: "
+        "the model's digits are valleys of low energy, and a chain crosses the hills between them.", "boltzmann-fantasies",
+        {"start": "test digits", "first": 0, "n_chains": 16, "steps": 1000, "every": 20, "chain_seed": 0}, "#boltzmann-run-chains",
+    ),
+    Step(
+        "Complete half a digit", "The top rows of each digit are held fixed and the chain fills in the rest. Where the top half could "
+        "belong to two digits, the completions disagree.", "boltzmann-complete",
+        {"c_first": 4, "c_digits": 4, "c_rows": 12, "c_samples": 6, "c_steps": 200, "c_seed": 0}, "#boltzmann-complete-run",
+    ),
+    Step(
+        "Find the likeliest image", "Lower free energy means more probable: the digit beats its shifted, shuffled and noisy copies. "
+        "But the blank image beats them all: a high likelihood is not a good-looking digit.", "boltzmann-energy",
+        {"e_index": 7, "e_shift": 3, "e_seed": 0}, "energy",
+    ),
+    Step(
+        "A deep belief net's dreams", "A second RBM, stacked on the first one's hidden units, runs its chain at the top; "
+        "each frame is passed down to pixels.", "boltzmann-dbn",
+        {"d_n": 36, "d_steps": 1000, "d_every": 25, "d_start": "noise", "d_seed": 2}, "#boltzmann-dbn-run",
+    ),
+)
 
 # The page's limits stay inside the models' hard ones.
 assert HIDDEN.high <= MAX_HIDDEN and K.high <= MAX_CD_K
@@ -109,6 +148,15 @@ class RbmView(ModelView):
         with torch.no_grad():
             return float(self.model.free_energy(self.ctx.data.images("test", "binary").to(self.model.device)).double().mean())
 
+    @functools.cached_property
+    def _first_fantasies(self) -> tuple[Tensor, Tensor]:
+        return page_fantasies(self.model, 0)
+
+    def page_fantasies(self, seed: int) -> tuple[Tensor, Tensor]:
+        """The page's fantasies with ``seed`` (``gibbs.page_fantasies``; kept for seed 0, which the
+        Fantasies and Samples panels and the home tab show): (states, means)."""
+        return self._first_fantasies if seed == 0 else page_fantasies(self.model, seed)
+
     def describe(self) -> str:
         """Markdown: name, size, training recipe, the free-energy gap and any NLL figure."""
         m = self.model
@@ -131,6 +179,15 @@ class DbnView(ModelView):
     """A loaded DBN (read-only, shareable), with its name."""
 
     model: DBN
+
+    @functools.cached_property
+    def _first_samples(self) -> Tensor:
+        return self.model.sample(N_SHOWN, generator=torch.Generator().manual_seed(0)).cpu()
+
+    def page_samples(self, seed: int) -> Tensor:
+        """``N_SHOWN`` samples (``DBN.sample``: ``n_gibbs`` steps in the top RBM, then the
+        top-down pass) with ``seed`` (kept for seed 0), (64, 1, 28, 28) on the CPU."""
+        return self._first_samples if seed == 0 else self.model.sample(N_SHOWN, generator=torch.Generator().manual_seed(seed)).cpu()
 
     def describe(self) -> str:
         """Markdown: name, layer sizes and how it was trained."""
@@ -184,17 +241,13 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         panel's defaults: 1,000 steps for the bundled RBM) and ``N_SHOWN`` samples of the
         DBN (``DBN.sample``); each (64, 1, 28, 28) on the CPU."""
         session = self.session(session)
-        rbm = session.rbm.model
-        g = torch.Generator().manual_seed(seed)
-        v = bernoulli(torch.full((N_SHOWN, N_PIXELS), 0.5), g).to(rbm.device)
-        states, means, _ = rbm.gibbs_chain(v, rbm.n_gibbs, generator=g)
-        dbn = session.dbn.model.sample(N_SHOWN, generator=torch.Generator().manual_seed(seed))
-        return states.cpu().view(-1, 1, 28, 28), means.cpu().view(-1, 1, 28, 28), dbn.cpu()
+        return *session.rbm.page_fantasies(seed), session.dbn.page_samples(seed)
 
     def samples(self, session: Any, seed: Any = 0) -> tuple[np.ndarray, np.ndarray, str]:
         """64 fantasies of the session's RBM (means) and 64 samples of its DBN drawn with
         ``seed`` in [0, 2^31) (see ``draw``; 1,000 Gibbs steps for the bundled models): two
-        8 x 8 uint8 grids and the classifier's reading of each (markdown).
+        8 x 8 uint8 grids and the classifier's reading of each where it is honest (markdown,
+        see ``gibbs.reading``).
 
         Raises:
             ValueError: a bad seed.
@@ -202,10 +255,14 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         _, rbm, dbn = self.draw(session, check_int("seed", seed, 0, SEED_MAX))
         return image_grid(rbm), image_grid(dbn), self.quality(rbm, dbn)
 
-    @staticmethod
-    def quality(rbm: Tensor, dbn: Tensor) -> str:
-        """Markdown: the classifier's reading of RBM fantasies and DBN samples."""
-        return f"RBM: {quality_line(rbm)}  \nDBN: {quality_line(dbn)}"
+    def quality(self, rbm: Tensor, dbn: Tensor) -> str:
+        """Markdown: the classifier's reading of RBM fantasies and DBN samples, each only
+        where most of them lie near real digits (``gibbs.reading``)."""
+        return f"**RBM:** {reading(rbm, self.ctx.data)}  \n**DBN:** {reading(dbn, self.ctx.data)}"
+
+    def thumbnail(self, session: Any) -> np.ndarray:
+        """The home tab's picture: the RBM's fantasies of seed 0 (an 8 x 8 uint8 grid)."""
+        return image_grid(self.draw(session, 0)[1])
 
     def filters(self, session: Any) -> np.ndarray:
         """The first 100 hidden units' weights, each as a 28 x 28 image (grey = 0, white
@@ -302,7 +359,7 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
                 self.use(session, RbmView(model, trained_name(event, epochs, seed, per_epoch, "epochs", f"by {method}-{k}"), self.ctx))
                 if event.samples is not None:  # the trainer draws none after a Stop
                     fantasies = image_grid(event.samples, nrow=8)
-                    status += f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. {quality_line(event.samples)}"
+                    status += f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. {reading(event.samples, self.ctx.data)}"
                 status += " Every RBM panel now uses this model."
             yield status, _filters(model.weight), self._reconstructions(model), plots.training_curves(history, CURVES), fantasies
 
@@ -347,7 +404,7 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
                 self.use(session, DbnView(model, name, self.ctx))
                 if event.samples is not None:  # the trainer draws none after a Stop
                     samples = image_grid(event.samples, nrow=6)
-                    status += f" Samples of the new DBN are shown below. {quality_line(event.samples)}"
+                    status += f" Samples of the new DBN are shown below. {reading(event.samples, self.ctx.data)}"
                 status += " The DBN panels now use it."
             fields = image_grid(model.receptive_fields(2)[:N_FILTERS], nrow=10)
             yield status, fields, plots.training_curves(history, STACK_CURVES), samples

@@ -32,6 +32,7 @@ SHIFT = Range(1, 10, 3)
 AIS_BETAS = Range(100, 20_000, 2_000)
 AIS_RUNS = Range(10, 500, 100)
 ENERGY_IMAGES = ("the digit", "shifted right", "shifted down", "pixels shuffled", "noise (same ink)", "blank")
+ENERGY_CHART_PX = 320  # the chart under the tour's text still ends inside a 1280 x 720 screen
 AIS_HINT = "Estimates take a few seconds per 1,000 temperatures with 100 runs on 2 CPU cores."
 
 # The page's AIS effort stays inside the model's hard limits.
@@ -101,6 +102,7 @@ class EnergyViews:
         with torch.no_grad():
             free = view.model.free_energy(images.to(view.model.device)).cpu().double().tolist()
         fig = plots.bar_chart(ENERGY_IMAGES, free, "free energy F(v) of each image: lower is more probable", "F(v), nats")
+        fig.update_layout(height=ENERGY_CHART_PX)
         est = view.estimate
         lines = ["| image | F(v), nats | log p(v), nats |", "|---|---|---|"] if est else ["| image | F(v), nats |", "|---|---|"]
         for name, f in zip(ENERGY_IMAGES, free):

@@ -14,6 +14,7 @@ pictures, markdown and GIF paths, with None for an output it leaves as it is.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -26,11 +27,13 @@ from torch import Tensor
 from models.checks import N_PIXELS, SEED_MAX, Range, check_choice, check_int
 from models.dbn import DBN
 from models.rbm import MAX_GIBBS_STEPS, RBM, bernoulli
+from playground.core.data import MnistSplits
 from playground.core.metrics import classify
 from playground.core.plots import image_grid, save_animation, side_by_side
 from playground.views.base import Context, check_index, quality_line
 
 MAX_CHAINS = 100  # chains or samples on the page: a 10 x 10 grid at most
+N_SHOWN = 64  # the page's fantasies and DBN samples (an 8 x 8 grid)
 CHAINS = Range(1, MAX_CHAINS, 64)
 GIBBS_STEPS = Range(1, 10_000, 1000)
 FRAME_EVERY = Range(1, 500, 20)
@@ -47,6 +50,9 @@ DBN_SAMPLES = dataclasses.replace(CHAINS, default=36)
 DBN_FRAME_EVERY = dataclasses.replace(FRAME_EVERY, default=50)
 YIELD_EVERY_S = 0.4
 FRAME_MS = 120
+# The classifier's reading of a batch is shown only when most of it lies near real digits.
+NEAR_K = 3  # an image is near the digits inside the ball round a test digit reaching its 3rd nearest neighbour
+NEAR_SHARE = 0.5
 
 # The panels' limits stay inside the models' own (``DBN.generate`` draws up to 10,000).
 assert GIBBS_STEPS.high <= MAX_GIBBS_STEPS and COMPLETE_STEPS.high <= MAX_GIBBS_STEPS and MAX_CHAINS <= 10_000
@@ -80,6 +86,47 @@ def digits_from(ctx: Context, first: Any, n: int) -> tuple[int, Tensor]:
     return first, ctx.data.images("test", "binary")[torch.arange(first, first + n) % n_test]
 
 
+@functools.lru_cache(maxsize=2)
+def _digit_balls(data: MnistSplits) -> tuple[Tensor, Tensor]:
+    """The classifier's features of the test digits (N, F) and the radius of the ball
+    round each one: the distance to its ``NEAR_K``-th nearest other test digit (N,)."""
+    feats = classify(data.test_grey)[1]
+    return feats, torch.cdist(feats, feats).kthvalue(NEAR_K + 1, dim=1).values
+
+
+def near_digits(images: Tensor, data: MnistSplits) -> Tensor:
+    """Which images (N, 1, 28, 28) in [0, 1] lie near real digits: inside the ball of a
+    test digit in the classifier's feature space (the precision of Kynkäänniemi et al.
+    2019, "Improved Precision and Recall Metric for Assessing Generative Models",
+    arXiv:1904.06991); (N,) bool. Noise and an untrained RBM's blobs lie near none."""
+    feats, radii = _digit_balls(data)
+    return (torch.cdist(classify(images.cpu())[1], feats) <= radii).any(1)
+
+
+def reading(images: Tensor, data: MnistSplits) -> str:
+    """The classifier's reading of a batch (N, 1, 28, 28) in [0, 1] (``quality_line``) and
+    the share near real digits (``near_digits``), markdown; when fewer than ``NEAR_SHARE``
+    lie near them, no reading: off the digits the classifier is confident about anything
+    (it reads pure noise as 8s with p ≥ 0.9), so its numbers would say nothing."""
+    near = float(near_digits(images, data).float().mean())
+    if near < NEAR_SHARE:
+        return (
+            f"No classifier reading: only **{near:.0%}** of these lie near real digits, and off the digits the classifier "
+            "is confident about anything (it reads pure noise as 8s with p ≥ 0.9)."
+        )
+    return f"{quality_line(images.cpu())} **{near:.0%}** of them lie near real digits."
+
+
+def page_fantasies(model: RBM, seed: int) -> tuple[Tensor, Tensor]:
+    """``N_SHOWN`` chains of the RBM's ``n_gibbs`` Gibbs steps from noise (each pixel on
+    with probability 1/2), seeded as the Fantasies panel's defaults: the final states and
+    their means p(v = 1 | h), each (64, 1, 28, 28) on the CPU."""
+    g = torch.Generator().manual_seed(seed)
+    v = bernoulli(torch.full((N_SHOWN, N_PIXELS), 0.5), g).to(model.device)
+    states, means, _ = model.gibbs_chain(v, model.n_gibbs, generator=g)
+    return states.cpu().view(-1, 1, 28, 28), means.cpu().view(-1, 1, 28, 28)
+
+
 def _columns(n: int) -> int:
     """Columns of a near-square grid of ``n`` images."""
     return max(1, math.ceil(math.sqrt(n)))
@@ -97,6 +144,26 @@ class GibbsStreams:
 
     ctx: Context
     session: Callable[[Any], Any]
+
+    def page_chains(self, session: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        """The Fantasies panel for the session's RBM before any run: its page fantasies
+        (seed 0) as states and means grids, and a status naming the model (markdown)."""
+        view = self.session(session).rbm
+        states, means = view.page_fantasies(0)
+        return image_grid(states), image_grid(means), (
+            f"{N_SHOWN} chains of {view.model.n_gibbs:,} Gibbs steps from noise in the RBM ({view.name}). "
+            f"{reading(means, self.ctx.data)} Press **Run the chains** to watch them form."
+        )
+
+    def page_dbn(self, session: Any) -> tuple[np.ndarray, str]:
+        """The DBN panel's samples before any run: the page's samples of the session's DBN
+        (seed 0) as a grid, and a status naming the model (markdown)."""
+        view = self.session(session).dbn
+        samples = view.page_samples(0)
+        return image_grid(samples), (
+            f"DBN ({view.name}): {N_SHOWN} samples, {view.model.n_gibbs:,} Gibbs steps in the top RBM from noise, then the top-down pass. "
+            f"{reading(samples, self.ctx.data)} Press **Sample the DBN** to watch the top-level chain."
+        )
 
     def fantasies(
         self, session: Any, start: Any = "noise", first: Any = 0, n_chains: Any = CHAINS.default, steps: Any = GIBBS_STEPS.default,
@@ -126,7 +193,8 @@ class GibbsStreams:
         seed = check_int("seed", seed, 0, SEED_MAX)
         check_frames(steps, every)
         _, digits = digits_from(self.ctx, first, n_chains)
-        model: RBM = self.session(session).rbm.model
+        view = self.session(session).rbm
+        model: RBM = view.model
         g = torch.Generator().manual_seed(seed)
         v = bernoulli(torch.full((n_chains, N_PIXELS), 0.5), g) if start == "noise" else digits.view(n_chains, -1)
         v = v.to(model.device)
@@ -144,7 +212,10 @@ class GibbsStreams:
                 last_yield = time.perf_counter()
                 yield left, right, f"Gibbs step {done:,} / {steps:,}…", None
         animation = save_animation(frames, f"fantasies-{start.replace(' ', '-')}", frame_ms=FRAME_MS)
-        status = f"After **{steps:,}** Gibbs steps ({len(frames)} frames in the animation). {quality_line(mean.view(-1, 1, 28, 28).cpu())}"
+        status = (
+            f"After **{steps:,}** Gibbs steps from {start} in the RBM ({view.name}; {len(frames)} frames in the animation). "
+            f"{reading(mean.view(-1, 1, 28, 28), self.ctx.data)}"
+        )
         yield left, right, status, animation
 
     def complete(
@@ -172,7 +243,8 @@ class GibbsStreams:
         steps = COMPLETE_STEPS.check("Gibbs steps", steps)
         seed = check_int("seed", seed, 0, SEED_MAX)
         first, digits = digits_from(self.ctx, first, n_digits)
-        model: RBM = self.session(session).rbm.model
+        view = self.session(session).rbm
+        model: RBM = view.model
         g = torch.Generator().manual_seed(seed)
         mask = torch.zeros(28, 28, dtype=torch.bool)
         mask[:rows] = True
@@ -194,14 +266,34 @@ class GibbsStreams:
             if time.perf_counter() - last_yield >= YIELD_EVERY_S and done < steps:
                 last_yield = time.perf_counter()
                 yield grid(mean), f"Gibbs step {done:,} / {steps:,}…"
-        probs = classify(mean.cpu().view(-1, 1, 28, 28))[0].view(n_digits, n_samples, 10)
-        truth = self.ctx.data.test_labels[torch.arange(first, first + n_digits) % len(self.ctx.data.test_labels)]
-        agree = float((probs.argmax(2) == truth[:, None]).float().mean())
         yield grid(mean), (
             f"Rows: test digits #{first}–#{first + n_digits - 1}; columns: the digit, what the chain sees (top {rows} rows "
-            f"fixed, the rest unknown), then {n_samples} completions after {steps:,} clamped Gibbs steps. The classifier "
-            f"reads **{agree:.0%}** of the completions as the original digit."
+            f"fixed, the rest unknown), then {n_samples} completions after {steps:,} clamped Gibbs steps of the RBM ("
+            f"{view.name}). {self._agreement(mean.cpu().view(-1, 1, 28, 28), first, n_digits)}"
         )
+
+    def completion(
+        self, session: Any, first: Any = 0, n_digits: Any = COMPLETE_DIGITS.default, rows: Any = CLAMPED_ROWS.default,
+        n_samples: Any = COMPLETIONS.default, steps: Any = COMPLETE_STEPS.default, seed: Any = 0,
+    ) -> tuple[np.ndarray, str]:
+        """The completions once the chains have run: ``complete``'s last (grid, markdown).
+
+        Raises:
+            ValueError: a setting out of range.
+        """
+        *_, last = self.complete(session, first, n_digits, rows, n_samples, steps, seed)
+        return last
+
+    def _agreement(self, completions: Tensor, first: int, n_digits: int) -> str:
+        """Markdown: the share of completions (n_digits * S, 1, 28, 28) the classifier reads
+        as their test digit (first, first + 1, ...), when most lie near real digits."""
+        near = float(near_digits(completions, self.ctx.data).float().mean())
+        if near < NEAR_SHARE:
+            return f"No classifier reading: only **{near:.0%}** of the completions lie near real digits."
+        probs = classify(completions)[0].view(n_digits, -1, 10)
+        truth = self.ctx.data.test_labels[torch.arange(first, first + n_digits) % len(self.ctx.data.test_labels)]
+        agree = float((probs.argmax(2) == truth[:, None]).float().mean())
+        return f"The classifier reads **{agree:.0%}** of the completions as the original digit ({near:.0%} of them lie near real digits)."
 
     def dbn_samples(
         self, session: Any, n: Any = DBN_SAMPLES.default, steps: Any = GIBBS_STEPS.default, every: Any = DBN_FRAME_EVERY.default,
@@ -235,5 +327,5 @@ class GibbsStreams:
         images, frames = model.generate(n, steps, every=every, generator=torch.Generator().manual_seed(seed), start=begin)
         nrow = _columns(n)
         animation = save_animation([image_grid(f, nrow) for _, f in frames], "dbn-top-level-chain", frame_ms=FRAME_MS)
-        status = f"{view.name}: after **{steps:,}** top-level Gibbs steps and the top-down pass. {quality_line(images.cpu())}"
+        status = f"DBN ({view.name}): after **{steps:,}** top-level Gibbs steps and the top-down pass. {reading(images, self.ctx.data)}"
         yield image_grid(images.cpu(), nrow), status, animation

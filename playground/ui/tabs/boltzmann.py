@@ -9,10 +9,9 @@ from typing import Any
 
 import gradio as gr
 
-from playground.core.plots import image_grid
-from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, bind_training, tabs
+from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
-from playground.views.boltzmann import EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
+from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TOUR, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
 from playground.views.energy import AIS_BETAS, AIS_RUNS, SHIFT
 from playground.views.gibbs import CHAINS, CLAMPED_ROWS, COMPLETE_DIGITS, COMPLETE_STEPS, COMPLETIONS, DBN_FRAME_EVERY, DBN_SAMPLES, FRAME_EVERY, GIBBS_STEPS, MAX_FRAMES, STARTS
 
@@ -25,10 +24,11 @@ class BoltzmannTab(Tab):
     """The Boltzmann tab (see the module docstring)."""
 
     views_class = BoltzmannViews
+    card, tour, explain_tab = CARD, TOUR, "boltzmann-explain"
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def samples(self, state: Any, seed: Any = 0):
-        """64 fantasies of the session's RBM (its n_gibbs Gibbs steps from noise, 1,000 for the bundled one; means) and 64 samples of its DBN, drawn with the seed (0 to 2^31 - 1); returns both 8 x 8 grids and the classifier's reading of each."""
+        """64 fantasies of the session's RBM (its n_gibbs Gibbs steps from noise, 1,000 for the bundled one; means) and 64 samples of its DBN, drawn with the seed (0 to 2^31 - 1); returns both 8 x 8 grids and the classifier's reading of each, given only where most of them lie near real digits."""
         return self.views.samples(state, seed)
 
     def fantasies(
@@ -69,6 +69,14 @@ class BoltzmannTab(Tab):
         return session, text, figure, self.views.describe(session)
 
     # -- what a change of model redraws ------------------------------------------------------------
+    def _redraw_chains(self, state: Any) -> tuple:
+        """The session's RBM's page fantasies; the old animation is cleared."""
+        return (*self.views.page_chains(state), gr.update(value=None))
+
+    def _redraw_dbn(self, state: Any) -> tuple:
+        """The session's DBN's page samples; the old animation is cleared."""
+        return (*self.views.page_dbn(state), gr.update(value=None))
+
     def _redraw_fields(self, state: Any, layer: Any) -> tuple:
         choices, shown, fields, caption = self.views.redraw_fields(state, layer)
         return gr.update(choices=choices, value=shown), fields, caption
@@ -76,31 +84,114 @@ class BoltzmannTab(Tab):
     # -- layout --------------------------------------------------------------------------------------
     def build(self) -> None:
         """Lay out the tab inside the current Blocks and bind its events."""
-        views = self.views
-        first = views.session(None)
-        states, means, dbn = views.draw(first, 0)
+        first = self.views.session(None)
         self.state = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                self.models = CheckpointPanel.build(["rbm", "dbn"], "rbm", views.describe(first), views.download(first), prefix="boltzmann-ckpt")
-                with gr.Row():
-                    self.which = gr.Radio([("RBM", "rbm"), ("DBN", "dbn")], value="rbm", label="download which model")
-                    self.seed = seed_box("sample seed")
-                    self.resample = gr.Button("New samples")
-                self.quality = gr.Markdown(views.quality(means, dbn), label="the classifier's reading", elem_id="boltzmann-quality")
-                self.samples_note = panel_note()
-            with gr.Column(scale=3), gr.Row():
-                self.rbm_img = image_output("RBM fantasies: Gibbs chains from noise", size=300, value=image_grid(means), elem_id="boltzmann-rbm-samples")
-                self.dbn_img = image_output("DBN samples: top-level Gibbs, then top-down", size=300, value=image_grid(dbn), elem_id="boltzmann-dbn-samples")
-        tabs([
-            ("Train an RBM", "boltzmann-train", lambda: self._train_layout(first)),
-            ("Fantasies", "boltzmann-fantasies", lambda: self._fantasies_layout(image_grid(states), image_grid(means))),
-            ("Completion", "boltzmann-complete", self._completion_layout),
-            ("Deep belief net", "boltzmann-dbn", lambda: self._dbn_layout(first, image_grid(dbn))),
+        self.header(first, ["rbm", "dbn"], "rbm", "boltzmann-ckpt", loader_extra=self._which_layout)
+        self.pages([
+            ("Fantasies", "boltzmann-fantasies", lambda: self._fantasies_layout(first)),
+            ("Completion", "boltzmann-complete", lambda: self._completion_layout(first)),
             ("Energy and AIS", "boltzmann-energy", lambda: self._energy_layout(first)),
+            ("Deep belief net", "boltzmann-dbn", lambda: self._dbn_layout(first)),
+            ("RBM and DBN samples", "boltzmann-samples-tab", lambda: self._samples_layout(first)),
+            ("Train an RBM", "boltzmann-train", lambda: self._train_layout(first)),
             ("How it works", "boltzmann-explain", lambda: how_it_works("boltzmann")),
         ])
         self._bind()
+
+    def _which_layout(self) -> None:
+        """Which of the session's two models Download gives: a choice inside the model bar's
+        loader, under Download this model."""
+        self.which = gr.Radio([("RBM", "rbm"), ("DBN", "dbn")], value="rbm", label="which model Download gives")
+
+    def _fantasies_layout(self, first: Any) -> None:
+        states, means, status = self.views.page_chains(first)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=340):
+                self.start = gr.Radio(list(STARTS), value="noise", label="start the chains from")
+                self.n_chains = slider(CHAINS, f"chains (≤ {CHAINS.high})", elem_id="boltzmann-chains")
+                self.steps = slider(GIBBS_STEPS, f"Gibbs steps (≤ {GIBBS_STEPS.high:,})", elem_id="boltzmann-chain-steps")
+                self.run_btn = gr.Button("Run the chains", variant="primary", elem_id="boltzmann-run-chains")
+                self.every = slider(FRAME_EVERY, f"a frame every … steps (≤ {MAX_FRAMES} frames)")
+                with gr.Row():
+                    self.first = index_box(self.ctx.data, "first test digit", min_width=200)
+                    self.chain_seed = seed_box(min_width=100)
+            with gr.Column(scale=3):
+                with gr.Row():
+                    self.states_img = image_output("sampled states v", size=330, value=states, elem_id="boltzmann-states")
+                    self.means_img = image_output("fantasies: means p(v = 1 | h)", size=330, value=means, elem_id="boltzmann-means")
+                self.chain_status = gr.Markdown(status, label="chains status", elem_id="boltzmann-chain-status")
+                self.chains_note = panel_note()
+        gr.Markdown("Block Gibbs chains in the RBM: from noise they fall into the digits the model believes in; from a test digit they wander from one digit to another.")
+        gallery = digit_gallery(self.ctx.data, label="click a test digit to start the chains there")
+        self.chain_gif = gr.Image(
+            label="the chains as an animation: states (left) and means (right)", height=420, interactive=False,
+            elem_classes=["pixelated", "fill"], elem_id="boltzmann-chain-gif",
+        )
+        bind_pick(gallery, self.first)
+        gallery.select(lambda: "test digits", None, self.start, api_visibility="private", show_progress="hidden")
+
+    def _completion_layout(self, first: Any) -> None:
+        grid, text = self.views.completion(first)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=340):
+                self.c_first = index_box(self.ctx.data, "first test digit")
+                self.c_rows = slider(CLAMPED_ROWS, "rows kept (from the top)")
+                self.c_digits = slider(COMPLETE_DIGITS, "digits")
+                self.c_samples = slider(COMPLETIONS, "completions per digit")
+                self.complete_btn = gr.Button("Complete", variant="primary", elem_id="boltzmann-complete-run")
+                self.c_steps = slider(COMPLETE_STEPS, "Gibbs steps")
+                self.c_seed = seed_box()
+            with gr.Column(scale=3):
+                self.complete_img = image_output("digit · what the chain sees · completions", size=340, value=grid, elem_id="boltzmann-completion")
+                self.complete_text = gr.Markdown(text, label="completion note", elem_id="boltzmann-completion-text")
+                self.complete_note = panel_note()
+        gr.Markdown("Fix the top rows of test digits and let clamped Gibbs sampling fill in the rest: the RBM's guesses of the bottom.")
+        bind_pick(digit_gallery(self.ctx.data, label="click a test digit"), self.c_first)
+
+    def _dbn_layout(self, first: Any) -> None:
+        grid, status = self.views.page_dbn(first)
+        fields, caption = self.views.dbn_fields(first, 1)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=340):
+                self.d_n = slider(DBN_SAMPLES, "samples")
+                self.d_steps = slider(GIBBS_STEPS, "Gibbs steps in the top RBM")
+                self.dbn_btn = gr.Button("Sample the DBN", variant="primary", elem_id="boltzmann-dbn-run")
+                self.d_every = slider(DBN_FRAME_EVERY, "a frame every … steps")
+                self.d_start = gr.Radio(list(STARTS), value="noise", label="start the top chain from")
+                self.d_seed = seed_box()
+            with gr.Column(scale=3):
+                with gr.Row():
+                    self.dbn_grid = image_output("DBN samples", size=330, value=grid, elem_id="boltzmann-dbn-grid")
+                    self.fields_img = image_output("what its units respond to (100 of them)", size=330, value=fields, elem_id="boltzmann-fields")
+                with gr.Row():
+                    self.layer = gr.Radio(self.views.dbn_layers(first), value="1", label="units of layer", scale=0, min_width=160)
+                    self.fields_caption = gr.Markdown(caption, label="what the mosaic shows")
+                self.fields_note = panel_note()
+                self.dbn_status = gr.Markdown(status, label="DBN status", elem_id="boltzmann-dbn-status")
+                self.dbn_note = panel_note()
+        gr.Markdown("A stack of RBMs trained greedily. Sampling: Gibbs in the top RBM, then one pass down through p(v | h) of each layer.")
+        self.dbn_gif = gr.Image(
+            label="the top-level chain, passed down to pixels", height=330, interactive=False, elem_classes=["pixelated", "fill"], elem_id="boltzmann-dbn-gif",
+        )
+        with gr.Accordion("Stack a layer on your RBM: greedy layer-wise training, live", open=False):
+            self._stack_layout()
+
+    def _samples_layout(self, first: Any) -> None:
+        rbm, dbn, quality = self.views.samples(first, 0)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=220):
+                self.seed = seed_box("sample seed")
+                self.resample = gr.Button("New samples", variant="primary", elem_id="boltzmann-resample")
+            with gr.Column(scale=4):
+                with gr.Row():
+                    self.rbm_img = image_output("RBM fantasies", size=330, value=rbm, elem_id="boltzmann-rbm-samples")
+                    self.dbn_img = image_output("DBN samples", size=330, value=dbn, elem_id="boltzmann-dbn-samples")
+                gr.Markdown(
+                    "RBM: 64 chains of its Gibbs steps from noise (1,000 for the bundled one), their means p(v = 1 | h). "
+                    "DBN: Gibbs steps in the top RBM, then one pass down through each layer."
+                )
+                self.quality = gr.Markdown(quality, label="the classifier's reading", elem_id="boltzmann-quality")
+                self.samples_note = panel_note()
 
     def _train_layout(self, first: Any) -> None:
         with gr.Row():
@@ -109,14 +200,14 @@ class BoltzmannTab(Tab):
                 [("CD-k (Hinton 2002)", "CD"), ("persistent CD (Tieleman 2008)", "PCD")], value=TRAIN_DEFAULTS["method"], label="method",
             )
             self.k = slider(K, "k: Gibbs steps per update")
-            self.epochs = slider(EPOCHS, "epochs (passes over the training digits, in batches of 100)")
         with gr.Row():
+            self.epochs = slider(EPOCHS, "epochs (passes over the training digits)", scale=2)
             self.momentum = slider(MOMENTUM, "momentum", step=0.01)
             self.weight_decay = gr.Number(
                 value=WEIGHT_DECAY.default, label=f"weight decay on W ({WEIGHT_DECAY.low:g} to {WEIGHT_DECAY.high:g})",
                 minimum=WEIGHT_DECAY.low, maximum=WEIGHT_DECAY.high,
             )
-            self.decay = gr.Checkbox(value=TRAIN_DEFAULTS["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
+        self.decay = gr.Checkbox(value=TRAIN_DEFAULTS["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
         self.training = TrainingPanel.build("boltzmann-train", None, LR)
         with gr.Row():
             with gr.Column():
@@ -131,77 +222,16 @@ class BoltzmannTab(Tab):
                 self.recon_note = panel_note()
         self.trained_img = image_output("fantasies of the trained RBM (1,000 Gibbs steps from noise)", size=300, elem_id="boltzmann-trained-samples")
 
-    def _fantasies_layout(self, states: Any, means: Any) -> None:
-        gr.Markdown("Run block Gibbs chains in the RBM. From noise they fall into the digits the model believes in; from a test digit they wander from one digit to another.")
-        with gr.Row():
-            self.start = gr.Radio(list(STARTS), value="noise", label="start the chains from")
-            self.first = index_box(self.ctx.data, "first test digit")
-            self.chain_seed = seed_box()
-        with gr.Row():
-            self.n_chains = slider(CHAINS, f"chains (≤ {CHAINS.high})", elem_id="boltzmann-chains")
-            self.steps = slider(GIBBS_STEPS, f"Gibbs steps (≤ {GIBBS_STEPS.high:,})", elem_id="boltzmann-chain-steps")
-            self.every = slider(FRAME_EVERY, f"a frame every … steps (≤ {MAX_FRAMES} frames)")
-        gallery = digit_gallery(self.ctx.data, label="click a test digit to start the chains there")
-        self.run_btn = gr.Button("Run the chains", variant="primary", elem_id="boltzmann-run-chains")
-        self.chain_status = gr.Markdown(
-            "Below: the chains of the fantasies at the top, after 1,000 steps from noise. Press **Run the chains** to watch them form.",
-            label="chains status", elem_id="boltzmann-chain-status",
-        )
-        with gr.Row():
-            self.states_img = image_output("sampled states v", size=300, value=states, elem_id="boltzmann-states")
-            self.means_img = image_output("means p(v = 1 | h)", size=300, value=means, elem_id="boltzmann-means")
-        self.chain_gif = gr.Image(
-            label="the chains as an animation: states (left) and means (right)", height=420, interactive=False,
-            elem_classes=["pixelated", "fill"], elem_id="boltzmann-chain-gif",
-        )
-        bind_pick(gallery, self.first)
-        gallery.select(lambda: "test digits", None, self.start, api_visibility="private", show_progress="hidden")
-
-    def _completion_layout(self) -> None:
-        gr.Markdown("Fix the top rows of a test digit and let clamped Gibbs sampling fill in the rest: the RBM's guess of the bottom half.")
-        with gr.Row():
-            self.c_first = index_box(self.ctx.data, "first test digit")
-            self.c_digits = slider(COMPLETE_DIGITS, "digits")
-            self.c_rows = slider(CLAMPED_ROWS, "rows fixed (from the top)")
-            self.c_samples = slider(COMPLETIONS, "completions per digit")
-            self.c_steps = slider(COMPLETE_STEPS, "Gibbs steps")
-            self.c_seed = seed_box()
-        bind_pick(digit_gallery(self.ctx.data, label="click a test digit"), self.c_first)
-        self.complete_btn = gr.Button("Complete", variant="primary", elem_id="boltzmann-complete-run")
-        self.complete_img = image_output("digit · what the chain sees · completions", size=330, elem_id="boltzmann-completion")
-        self.complete_text = gr.Markdown(label="completion note")
-
-    def _dbn_layout(self, first: Any, samples: Any) -> None:
-        gr.Markdown("A stack of RBMs trained greedily. Sampling: Gibbs in the top RBM, then one pass down through p(v | h) of each layer.")
-        with gr.Row():
-            self.d_n = slider(DBN_SAMPLES, "samples")
-            self.d_steps = slider(GIBBS_STEPS, "Gibbs steps in the top RBM")
-            self.d_every = slider(DBN_FRAME_EVERY, "a frame every … steps")
-            self.d_start = gr.Radio(list(STARTS), value="noise", label="start the top chain from")
-            self.d_seed = seed_box()
-        self.dbn_btn = gr.Button("Sample the DBN", variant="primary", elem_id="boltzmann-dbn-run")
-        self.dbn_status = gr.Markdown("Below: the samples at the top of the page. Press **Sample the DBN** to watch the top-level chain.", label="DBN status")
-        with gr.Row():
-            self.dbn_grid = image_output("DBN samples", size=300, value=samples, elem_id="boltzmann-dbn-grid")
-            self.dbn_gif = gr.Image(label="the top-level chain, passed down to pixels", height=300, interactive=False, elem_classes=["pixelated", "fill"])
-        with gr.Accordion("Stack a layer on your RBM: greedy layer-wise training, live", open=False):
-            self._stack_layout()
-        self.layer = gr.Radio(self.views.dbn_layers(first), value="1", label="what the units of layer … respond to")
-        fields, caption = self.views.dbn_fields(first, 1)
-        self.fields_note = panel_note()
-        with gr.Row():
-            self.fields_img = image_output("first 100 units", size=330, value=fields, elem_id="boltzmann-fields")
-            self.fields_caption = gr.Markdown(caption, label="what the mosaic shows")
-
     def _stack_layout(self) -> None:
         gr.Markdown(
-            "The session's RBM (bundled, loaded or trained in the first panel) becomes layer 1, frozen; a new RBM learns "
+            "The session's RBM (bundled, loaded or trained under Train an RBM) becomes layer 1, frozen; a new RBM learns "
             "the distribution of its hidden units' samples on the training digits. The result replaces the DBN here."
         )
         with gr.Row():
             self.s_hidden = slider(HIDDEN, "units in the new layer")
             self.s_epochs = slider(STACK_EPOCHS, "epochs")
             self.s_lr = gr.Number(value=LR.default, label=f"learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
+        with gr.Row():
             self.s_decay = gr.Checkbox(value=True, label="learning rate decays linearly to 0")
             self.s_seed = seed_box()
         with gr.Row():
@@ -214,22 +244,23 @@ class BoltzmannTab(Tab):
         self.stack_samples = image_output("samples of the new DBN", size=300)
 
     def _energy_layout(self, first: Any) -> None:
-        with gr.Row():
-            self.e_index = index_box(self.ctx.data, "test digit")
-            self.e_shift = slider(SHIFT, "shift (pixels)")
-            self.e_seed = seed_box("seed (shuffle, noise)")
-        bind_pick(digit_gallery(self.ctx.data, label="click a test digit"), self.e_index)
         images, figure, table = self.views.energy(first, 0, SHIFT.default, 0)
-        self.energy_note = panel_note()
-        with gr.Row():
-            with gr.Column():
-                self.e_img = image_output("digit · right · down · shuffled · noise · blank", size=120, value=images, elem_id="boltzmann-energy-images")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=340):
+                self.e_img = image_output("digit · right · down · shuffled · noise · blank", size=110, value=images, elem_id="boltzmann-energy-images")
+                self.e_index = index_box(self.ctx.data, "test digit")
+                self.e_shift = slider(SHIFT, "shift (pixels)")
+                self.e_seed = seed_box("seed (shuffle, noise)")
+            with gr.Column(scale=3):
+                self.e_plot = gr.Plot(figure, label="free energies, chart", elem_id="boltzmann-energy-plot")
+                self.energy_note = panel_note()
                 self.e_table = gr.Markdown(table, label="free energies and log p(v), table", elem_id="boltzmann-energy-table")
-            self.e_plot = gr.Plot(figure, label="free energies, chart")
+        bind_pick(digit_gallery(self.ctx.data, label="click a test digit"), self.e_index)
         gr.Markdown("#### Annealed importance sampling of log Z")
         with gr.Row():
             self.a_betas = slider(AIS_BETAS, "intermediate temperatures β", step=100)
             self.a_runs = slider(AIS_RUNS, "independent runs", step=10)
+        with gr.Row():
             self.a_seed = seed_box()
             self.ais_btn = gr.Button("Estimate log Z", variant="primary", elem_id="boltzmann-ais-run")
         text, figure = self.views.estimate_shown(first)
@@ -253,9 +284,10 @@ class BoltzmannTab(Tab):
             f"{API}_stack", None,
         )
         panels = self.panels()
-        models, samples, _, _, fields, energy, ais = panels
+        models, samples, _, completion, dbn, fields, energy, ais, *_ = panels
         redraw_on([*changed, trained], panels)
-        redraw_on([stacked], [models, samples, fields])
+        redraw_on([stacked], [models, samples, dbn, fields])
+        self.bind_chrome(state)
         samples.on(self.resample.click, self.samples, [state, self.seed], api_name="boltzmann_samples")
         fields.on(self.layer.input, self.dbn_fields, [state, self.layer], [self.fields_img, self.fields_caption], api_name="boltzmann_dbn_fields")
         energy.on(
@@ -267,31 +299,43 @@ class BoltzmannTab(Tab):
             api_name="boltzmann_ais", concurrency_limit=2, concurrency_id="gibbs",
         )
         redraw_on([estimated], [energy])
-        # Streams (failures are toasts: a stream is no panel that a change of model redraws).
+        # Streams: a failure is a toast; a run that ends clears the note its panel's redraw may have left.
         self.run_btn.click(
             ui_handler(self.fantasies), [state, self.start, self.first, self.n_chains, self.steps, self.every, self.chain_seed],
             [self.states_img, self.means_img, self.chain_status, self.chain_gif], api_name="boltzmann_fantasies", **GIBBS,
-        )
+        ).success(_clear, None, self.chains_note, api_visibility="private", show_progress="hidden")
         self.complete_btn.click(
-            ui_handler(self.complete), [state, self.c_first, self.c_digits, self.c_rows, self.c_samples, self.c_steps, self.c_seed],
-            [self.complete_img, self.complete_text], api_name="boltzmann_complete", **GIBBS,
-        )
+            ui_handler(self.complete), completion.inputs, [self.complete_img, self.complete_text], api_name="boltzmann_complete", **GIBBS,
+        ).success(_clear, None, completion.note, api_visibility="private", show_progress="hidden")
         self.dbn_btn.click(
             ui_handler(self.dbn_samples), [state, self.d_n, self.d_steps, self.d_every, self.d_start, self.d_seed],
             [self.dbn_grid, self.dbn_status, self.dbn_gif], api_name="boltzmann_dbn_samples", **GIBBS,
-        )
+        ).success(_clear, None, dbn.note, api_visibility="private", show_progress="hidden")
+
+    def tour_panels(self) -> dict[str, Panel]:
+        """The panels the tour redraws (see ``Tab.bind_chrome``)."""
+        return {"energy": self.panels()[6]}
 
     def panels(self) -> list[Panel]:
         """Every panel a change of model redraws, each from its own inputs: the models'
-        description and download, the page's samples, filters, reconstructions, the DBN's
-        units, the energy view and the NLL estimate."""
+        description and download, the page's samples, the Fantasies, Completion and DBN
+        panels, the DBN's units, the energy view, the NLL estimate, filters and
+        reconstructions."""
         views, state = self.views, self.state
+        completion = [state, self.c_first, self.c_digits, self.c_rows, self.c_samples, self.c_steps, self.c_seed]
         return [
             self.models.panel(views, state, which=self.which),
             Panel(views.samples, [state, self.seed], [self.rbm_img, self.dbn_img, self.quality], self.samples_note),
-            Panel(views.filters, [state], [self.filters_img], self.filters_note),
-            Panel(views.reconstructions, [state], [self.recon_img], self.recon_note),
+            Panel(self._redraw_chains, [state], [self.states_img, self.means_img, self.chain_status, self.chain_gif], self.chains_note),
+            Panel(views.completion, completion, [self.complete_img, self.complete_text], self.complete_note),
+            Panel(self._redraw_dbn, [state], [self.dbn_grid, self.dbn_status, self.dbn_gif], self.dbn_note),
             Panel(self._redraw_fields, [state, self.layer], [self.layer, self.fields_img, self.fields_caption], self.fields_note),
             Panel(self.energy, [state, self.e_index, self.e_shift, self.e_seed], [self.e_img, self.e_plot, self.e_table], self.energy_note),
             Panel(views.estimate_shown, [state], [self.ais_text, self.ais_plot], self.ais_note),
+            Panel(views.filters, [state], [self.filters_img], self.filters_note),
+            Panel(views.reconstructions, [state], [self.recon_img], self.recon_note),
         ]
+
+
+def _clear() -> str:
+    return ""
