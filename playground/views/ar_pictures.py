@@ -32,6 +32,7 @@ def _mark(grid: np.ndarray, pixel: int | None, n: int, nrow: int, padding: int =
     rgb = np.repeat(grid[..., None], 3, axis=2) if grid.ndim == 2 else grid.copy()
     if pixel is None:
         return rgb
+    padding = padding if n > 1 else 0  # make_grid gives a lone image back without a border
     r, c = divmod(pixel, SIZE)
     for k in range(n):
         top = padding + (k // nrow) * (SIZE + padding)

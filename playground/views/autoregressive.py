@@ -33,22 +33,13 @@ from playground.core import plots
 from playground.core.drawing import digit_from_drawing
 from playground.core.metrics import classify
 from playground.core.plots import image_grid, save_animation
-from playground.core.training import TrainConfig, TrainEvent
+from playground.core.training import TrainConfig, TrainEvent, cycling_labels
 from playground.views import ar_pictures as pictures
-from playground.views.ar_model import FAMILIES, LR, NAMES, STEPS, ArView, model_config
-from playground.views.base import FamilyViews, ModelView, Session, check_index, final_status, history_entry, quality_line, stream_training, trained_name
+from playground.views.ar_model import CACHED_SEED, FAMILIES, LR, N_CACHED_SAMPLES, NAMES, STEPS, ArView, likelihood_table, looks_text, model_config
+from playground.views.base import Card, FamilyViews, ModelView, Session, Step, check_index, final_status, history_entry, stream_training, trained_name
 
 CHOICES = [(NAMES[f], f) for f in FAMILIES]
-DEFAULT = "gated_pixelcnn"
-# The lectures' table: test NLL on binarised MNIST (60,000 training digits), nats.
-PUBLISHED = [
-    ("NADE", "nade", 88.33, "Larochelle & Murray 2011"),
-    ("MADE", "made", 86.64, "Germain et al. 2015, arXiv:1502.03509"),
-    ("PixelCNN", "pixelcnn", 81.30, "van den Oord et al. 2016, arXiv:1601.06759"),
-    ("Gated PixelCNN", "gated_pixelcnn", None, "arXiv:1606.05328 reports CIFAR-10 and ImageNet only"),
-    ("PixelRNN, Row LSTM", "pixelrnn", 80.54, "arXiv:1601.06759"),
-    ("PixelRNN, Diagonal BiLSTM", None, 79.20, "arXiv:1601.06759 (not built here)"),
-]
+DEFAULT = "nade"  # the model the panels open on: the fastest to draw, and its digits look the most like digits
 SIZE = 28
 N_SHOWN = 16  # samples at the top of the tab, and drawn during training
 # The panels' settings.
@@ -60,13 +51,40 @@ COMPLETIONS = Range(1, 8, 6)
 PIXEL = Range(0, SIZE - 1, 14)  # a row or a column
 SOURCES = ("test digit", "drawing")
 LABEL_ANY = "any"  # the label choice for "no label": a conditional model draws one from p(y | what is known)
-LABEL_ANY_TEXT = "any (drawn from p(y | what is known))"
+LABEL_ANY_TEXT = "any (the model picks)"
 LABELS = [(LABEL_ANY_TEXT, LABEL_ANY)] + [(str(d), str(d)) for d in range(N_CLASSES)]
 MAX_FRAMES = 200  # frames kept for the animation of a draw
 YIELD_EVERY_S = 0.3
+# A draw is streamed at most FRAME_S apart and, for a fast model (NADE draws 4 digits in
+# 0.4 s on 2 cores), spread over at least PACE_S, so that it can be watched.
+FRAME_S = 0.1
+PACE_S = 3.0
 BATCH_SIZE = 64
 N_EVAL = 500  # test digits of the in-run evaluations (the whole bundled test split)
 CURVES = {"nll": "negative log-likelihood (nats per digit)"}
+# Why the samples carry no classifier score: one classifier gives the scribbles of one
+# model the same confident share as the clean digits of another (issue 19).
+NO_SCORE = (
+    "No classifier score here: the one classifier the app has reads scribbles about as confidently as clean digits, "
+    "so judge by eye. A better likelihood does not mean better-looking samples: see *Likelihood vs looks*."
+)
+CARD = Card(
+    "Autoregressive models", "explicit density · tractable (autoregressive)",
+    "A digit is drawn one pixel at a time, each from p(pixel | the pixels before it): the likelihood is exact, sampling is slow.",
+    "Watch a digit being drawn", "ar-watch", seconds=3.0,  # Draw: NADE computes 4 digits in 0.4-2.4 s on 2 busy cores, shown over PACE_S
+)
+TOUR = (
+    Step("Watch a digit being drawn", "Left: the digits so far, the next pixel in red. Right: the probability each pixel was drawn with; "
+         "grey where the model hesitated and a coin flip decided.", "ar-watch",
+         {"family": "nade", "w_n": 4, "w_every": 28, "w_label": LABEL_ANY, "w_seed": 0}, "#ar-watch-run"),
+    Step("Finish a half digit", "The model is given only the top 14 rows of this 9 (grey: hidden) and draws the rest six times, "
+         "pixel by pixel: each completion is one guess at how the digit goes on.", "ar-complete",
+         {"c_family": "nade", "c_source": "test digit", "c_index": 4, "c_rows": 14, "c_n": 6, "c_label": LABEL_ANY, "c_seed": 0}, "#ar-complete-run"),
+    Step("See the blind spot", "Blue: the pixels that can change the red pixel's probability. The PixelCNN (left) never sees the orange "
+         "ones, above and to the right; the Gated PixelCNN (right) sees them all.", "ar-field", {"f_row": 14, "f_col": 10}, "field"),
+    Step("Compare likelihood and looks", "Ranked by likelihood, best first: NADE comes last, yet its digits look the best. Likelihood "
+         "and looks measure different things (read why below the pictures).", "ar-table", {}, "table"),
+)
 
 
 def _labels(model: AutoregressiveModel, value: Any, n: int) -> Tensor | None:
@@ -147,7 +165,7 @@ class ArViews(FamilyViews[ArSession]):
         images, seconds, kept = view.samples(n, seed)
         how = f"{n} samples in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} per second"
         how += "; drawn once with this seed and kept with the checkpoint)" if kept else ")"
-        return image_grid(images, nrow=8), f"{NAMES[view.model.family]}: {how}. {quality_line(images)}"
+        return image_grid(images, nrow=8), f"{NAMES[view.model.family]}: {how}. {NO_SCORE}"
 
     # -- training ----------------------------------------------------------------------------------
     def train(
@@ -208,7 +226,7 @@ class ArViews(FamilyViews[ArSession]):
         pixel) on the same test split, next to the published figures. With ``compute``
         False, nothing is computed: a row whose figure is not known yet says so."""
         views = self.session(session).views
-        return self._table({f: views[f] for f in FAMILIES}, compute)
+        return likelihood_table({f: views[f] for f in FAMILIES}, self.ctx.data, compute)
 
     def table_stream(self, session: Any) -> Iterator[str]:
         """The table as it fills in: first with the figures already known (kept with the
@@ -217,33 +235,22 @@ class ArViews(FamilyViews[ArSession]):
         views = self.session(session).views
         views = {f: views[f] for f in FAMILIES}  # the models of now, even if a Load comes meanwhile
         missing = [view for view in views.values() if view.known_nll is None]
-        yield self._table(views, compute=False)
+        yield likelihood_table(views, self.ctx.data, compute=False)
         for view in missing:
             view.test_nll  # noqa: B018 - computes and keeps it
-            yield self._table(views, compute=False)
+            yield likelihood_table(views, self.ctx.data, compute=False)
 
-    def _table(self, views: dict[str, ArView], compute: bool) -> str:
-        lines = [
-            "| model | ours: test NLL (nats) | bits/pixel | our model | published (nats) | source |",
-            "|---|---:|---:|---|---:|---|",
+
+    def looks(self) -> tuple[list[tuple[str, np.ndarray]], str]:
+        """Likelihood against looks, for the bundled models, best test likelihood first:
+        ([(the model's name and exact test NLL in nats, its first 16 samples, kept with
+        the checkpoint, as a 4 x 4 grid uint8)], markdown on why the ranking by eye differs)."""
+        views = sorted((self.bundled_view(f) for f in FAMILIES), key=lambda v: v.test_nll)
+        shown = [
+            (f"{NAMES[v.model.family].split(' (')[0]} · {v.test_nll:.1f}", image_grid(v.samples(N_CACHED_SAMPLES, CACHED_SEED)[0], nrow=4))
+            for v in views
         ]
-        for title, family, published, source in PUBLISHED:
-            ours = bits = what = "—"
-            if family is not None:
-                view = views[family]
-                nll = view.test_nll if compute else view.known_nll
-                what = f"{view.name}, {view.settings()}"
-                ours, bits = ("computing…", "…") if nll is None else (f"**{nll:.1f}**", f"{nll / (N_PIXELS * math.log(2)):.3f}")
-            lines.append(f"| {title} | {ours} | {bits} | {what} | {'—' if published is None else f'{published:.2f}'} | {source} |")
-        data = self.ctx.data
-        lines.append(
-            f"\nOurs: exact, on the same {len(data.test_labels)} held-out digits, binarised once with a fixed seed; models trained on "
-            f"{len(data.train_labels):,} digits for minutes on a CPU. Published: the standard binarised MNIST "
-            "(Larochelle & Murray's fixed binarisation), 60,000 training digits, days of GPU training. The figures are not "
-            "directly comparable, but the ordering is: the convolutional and recurrent models beat MADE, which beats NADE. "
-            "A class-conditional model is scored by its marginal, log mean_y p(x | y)."
-        )
-        return "\n".join(lines)
+        return shown, looks_text({v.model.family: v.test_nll for v in views})
 
     # -- watch a sample ------------------------------------------------------------------------------
     def watch(
@@ -255,7 +262,9 @@ class ArViews(FamilyViews[ArSession]):
         Args:
             family: one of ``FAMILIES``; n: samples in [1, 16]; every: pixels per frame in
             [1, 784] (at most 200 frames are kept for the animation); label: "any" or a
-            digit 0-9 (class-conditional models only); seed: in [0, 2^31).
+            digit 0-9 (class-conditional models only); seed: in [0, 2^31). A draw faster
+            than ``PACE_S`` seconds is slowed down to it (the status gives the computing
+            time).
 
         Yields:
             (RGB picture: the samples so far (left) and p(x_i = 1 | x_<i) of every pixel
@@ -273,22 +282,54 @@ class ArViews(FamilyViews[ArSession]):
         nrow = max(1, math.ceil(math.sqrt(n)))
         keep_every = max(every, math.ceil(N_PIXELS / MAX_FRAMES))
         order = model.ordering().tolist()
-        frames, last_yield, picture = [], 0.0, None
+        frames, last_yield, picture, paused = [], 0.0, None, 0.0
         start = time.perf_counter()
         for step, images, probs in model.draw(torch.zeros(n, 1, SIZE, SIZE, device=model.device), 0, y, torch.Generator().manual_seed(seed), every):
             picture = pictures.drawing_frame(images, probs, order[step] if step < len(order) else None, nrow)
             if step % keep_every == 0 or step == len(order):
                 frames.append(picture)
-            if step < len(order) and time.perf_counter() - last_yield >= YIELD_EVERY_S:
-                last_yield = time.perf_counter()
-                yield picture, f"pixel {step:,} / {len(order)}…", None
-        seconds = time.perf_counter() - start
+            if step < len(order):
+                ahead = start + PACE_S * step / len(order) - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+                    paused += ahead
+                if time.perf_counter() - last_yield >= FRAME_S:
+                    last_yield = time.perf_counter()
+                    yield picture, f"pixel {step:,} / {len(order)}…", None
+        seconds = time.perf_counter() - start - paused
+        shown = f", shown over {seconds + paused:.1f} s to be watched" if paused > 0.05 else ""
         animation = save_animation(frames, f"{model.family}-sampling", frame_ms=60, scale=2)
         yield picture, (
-            f"{n} samples of 784 pixels each in {seconds:.1f} s ({n / seconds:.1f} samples/s). Right: the probability "
+            f"{n} samples of 784 pixels each in {seconds:.1f} s of computing ({n / seconds:.1f} samples/s{shown}). Right: the probability "
             f"p(x_i = 1 | x_<i) each pixel was drawn from: sure strokes are white, sure background black, and the grey "
-            f"pixels are where the model hesitated. {quality_line(images.cpu())}"
+            f"pixels are where the model hesitated."
         ), animation
+
+    def watch_still(self, session: Any, family: Any = DEFAULT, n: Any = WATCH.default) -> tuple[np.ndarray, str]:
+        """The watch picture before Draw, as ``watch`` draws it (RGB uint8), and a status:
+        the first ``n`` in [1, 16] samples the model drew earlier (kept with its
+        checkpoint) beside the probability each pixel was drawn with (one teacher-forced
+        pass gives every p(x_i = 1 | x_<i) of a finished sample at once, as the draw had
+        them); an empty canvas for a model without kept samples. ValueError: a bad value."""
+        view = self.view(session, family)
+        n = WATCH.check("samples", n)
+        model, name = view.model, NAMES[view.model.family]
+        nrow = max(1, math.ceil(math.sqrt(n)))
+        kept = view.kept.samples(N_CACHED_SAMPLES, CACHED_SEED)
+        if kept is None:
+            blank = torch.zeros(n, 1, SIZE, SIZE)
+            return pictures.drawing_frame(blank, blank, None, nrow), f"Press **Draw** to watch this {name} draw {n} digits, pixel by pixel."
+        images = kept[0][:n].to(model.device)
+        with torch.no_grad():
+            probs = torch.sigmoid(model.logits(images, cycling_labels(n, model.device) if model.conditional else None))
+        return pictures.drawing_frame(images, probs, None, nrow), (
+            f"{n} digits this {name} drew earlier, all 784 pixels done. Right: the probability each pixel was drawn with. "
+            "Press **Draw** to watch new ones appear, pixel by pixel."
+        )
+
+    def thumbnail(self, session: Any) -> np.ndarray:
+        """The home tab's picture: the watch view's picture on open."""
+        return self.watch_still(session)[0]
 
     # -- completion ----------------------------------------------------------------------------------
     def complete(
