@@ -8,11 +8,12 @@ from types import SimpleNamespace
 
 import gradio as gr
 import pytest
+import soundfile
 from conftest import single_thread
-from panels import build_tab, check_panels_draw, check_panels_independent
+from panels import build_tab, check_panels_draw, check_panels_independent, check_tour
 
 from playground.ui.tabs import wavenet as wn_tab
-from playground.views.wavenet import NO_CLASS
+from playground.views.wavenet import CARD, DATA_TEXT, NO_CLASS, TOUR
 
 SKIP = type(gr.skip())
 
@@ -43,6 +44,83 @@ def _request(name):
     return SimpleNamespace(session_hash=name)
 
 
+def _blocks_in(block):
+    """``block`` and every block inside it."""
+    yield block
+    for child in getattr(block, "children", None) or []:
+        yield from _blocks_in(child)
+
+
+def test_the_tab_opens_on_the_scale_and_trains_after_the_play_views(built):
+    tab, demo = built
+    check_tour(demo, tab)
+    assert tab.card is CARD and tab.tour is TOUR and CARD.kind == "explicit density · tractable (autoregressive, audio)"
+    pages = {t.id: t for t in tab.subtabs.children}
+    assert list(pages) == ["wn-scale", "wn-generate", "wn-mulaw", "wn-field", "wn-train", "wn-explain"] and tab.explain_tab == "wn-explain"
+    first = list(_blocks_in(pages["wn-scale"]))
+    assert tab.scale_audio in first and tab.scale_spec in first and tab.scale_audio.elem_id == "wn-scale-audio"
+    assert tab.models.bar.label == "model: wavenet (bundled) · change…"
+    # the steps run by a button: what their handlers draw from the step's values
+    scale, mu_law, field, generate = TOUR
+    assert scale.run == "#wn-scale-run" and generate.run == "#wn-generate-run"
+    _, _, pitches = tab.scale(None, scale.values["scale_seed"])
+    assert pitches.count("✓") >= 7
+    values = {name: getattr(tab, name).value for name in ("g_seconds", "g_temp", "g_label", "g_prime", "g_prime_s", "g_method", "g_seed")}
+    values.update(generate.values)
+    path, *_, status = list(tab.generate(None, *values.values(), progress=lambda f, desc: None))[-1]
+    assert "(A4 is 440 Hz)" in status and soundfile.info(path).duration == pytest.approx(0.5)
+
+
+def test_the_tab_and_its_card_say_what_wavenet_learns_from(built):
+    tab, demo = built
+    texts = [str(getattr(b, attr, "") or "") for b in demo.blocks.values() for attr in ("value", "label", "placeholder")]
+    assert not any("mnist" in t.lower() or "digit" in t.lower() for t in texts)  # the issue: the header said "data: mnist-5k" here
+    assert DATA_TEXT.startswith("2,000 synthetic clips of 0.25 s at 8 kHz")
+    assert any(DATA_TEXT in t for t in texts if t.startswith("**Learnt from**"))
+    assert "synthetic 0.25 s clips at 8 kHz" in CARD.teaches
+
+
+# An estimate of what a control's label needs (px): the label font's average advance, its
+# padding, and a slider's number box beside the label.
+LABEL_PX_PER_CHAR, LABEL_PAD_PX, SLIDER_BOX_PX, GAP_PX = 7.0, 24, 110, 16
+
+
+def _widths(block, width: float, out: dict) -> None:
+    """Fill ``out`` {control: width in px} for every block in ``block`` laid out in
+    ``width`` px: a Row shares its width (a Form in it adds its own controls to the row)
+    by scale (at least min_width); anything else gives its children its width."""
+    children = list(getattr(block, "children", None) or [])
+    if not isinstance(block, gr.Row):
+        out[block] = width
+        for child in children:
+            _widths(child, width, out)
+        return
+    items = [c for child in children for c in (child.children if type(child).__name__ == "Form" else [child])]
+    scales = [1 if getattr(c, "scale", None) is None else c.scale for c in items]
+    free = width - GAP_PX * (len(items) - 1) - sum(c.min_width or 0 for c, s in zip(items, scales) if s == 0)
+    for item, scale in zip(items, scales):
+        share = free * scale / sum(scales) if scale else 0
+        _widths(item, max(share, getattr(item, "min_width", 0) or 0), out)
+
+
+def test_every_control_is_wide_enough_for_its_label(tab):
+    widths = {}
+    _widths(tab.subtabs, 1216, widths)  # a 1280 px window less the page's margins
+    controls = [c for c in widths if isinstance(c, gr.Slider | gr.Dropdown | gr.Radio | gr.Number | gr.Textbox) and c.label]
+    assert len(controls) >= 20
+    for control in controls:
+        need = LABEL_PX_PER_CHAR * len(control.label) + LABEL_PAD_PX + (SLIDER_BOX_PX if isinstance(control, gr.Slider) else 0)
+        assert need <= widths[control], (control.label, need, widths[control])
+
+
+def test_the_home_card_plays_the_scale_of_the_tab_made_once(tab, monkeypatch):
+    path = tab.thumbnail()
+    info = soundfile.info(path)
+    assert path.endswith(".wav") and info.samplerate == 8000 and info.duration == pytest.approx(2.35, abs=0.01)
+    monkeypatch.setattr(type(tab.views.session(None).view.model), "sample", lambda *a, **k: pytest.fail("the scale was made again"))
+    assert soundfile.read(tab.thumbnail())[0].tolist() == soundfile.read(tab.scale(None, 0)[0])[0].tolist()
+
+
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):
     views = tab.views
     session = views.session(None)
@@ -68,8 +146,8 @@ def test_the_class_picker_follows_the_model(tab):
 
 def test_load_returns_the_description_and_the_class_picker(built):
     _, demo = built
-    session, info, classes = _endpoint(demo, "wn_load")(None, "wavenet", "")
-    assert "WaveNet" in info and classes["value"] == "0"
+    session, info, bar, classes = _endpoint(demo, "wn_load")(None, "wavenet", "")
+    assert "WaveNet" in info and classes["value"] == "0" and bar["label"].startswith("model: wavenet")
     with pytest.raises(gr.Error, match="wavenet"):
         _endpoint(demo, "wn_load")(session, "vae", "")
 

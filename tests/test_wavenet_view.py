@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -12,7 +13,8 @@ import torch
 from models import WaveNet
 from models.base import seeded_init
 from playground.views.base import Context
-from playground.views.wavenet import NO_CLASS, WnSession, WnView, WnViews
+from playground.views.wavenet import CARD, NO_CLASS, TOUR, WnSession, WnView, WnViews
+from playground.views.wavenet_lessons import DIAGRAM_PX, ROW_PX
 
 # Clips are generated sample by sample: one thread (see conftest.single_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -176,6 +178,31 @@ def test_the_receptive_field_formula_matches_the_gradient_probe(views):
         settings = {**dict(layers=4, stacks=1, kernel_size=2, rate=8000), **bad}
         with pytest.raises(ValueError):
             views.receptive_field(None, **settings)
+
+
+def test_the_dilation_diagram_fits_a_projector_up_to_the_bundled_depth(views):
+    for layers in (1, 6, 10):
+        fig, _ = views.receptive_field(None, layers, 1, 2, 8000)
+        assert fig.layout.height <= DIAGRAM_PX
+    deep, _ = views.receptive_field(None, 4, 1, 2, 8000, ", ".join(["1"] * 40))  # deeper stacks grow instead of squashing their rows
+    assert deep.layout.height >= ROW_PX * 41 + 80
+
+
+def test_the_card_and_the_tour_say_what_each_step_shows(views):
+    assert CARD.tab == "wn-scale" and 0 < CARD.seconds < 5 and "8 kHz" in CARD.teaches
+    assert 3 <= len(TOUR) <= 5
+    for step in TOUR:
+        assert len(step.title) <= 30 and step.text.count(". ") <= 1 and len(f"{step.title}. {step.text}") <= 180, step.title
+    mu_law, field = TOUR[1].values, TOUR[2].values
+    snr = [float(x) for x in re.findall(r"8-bit \*\*(-?[\d.]+) dB", views.mu_law(mu_law["m_label"], None, mu_law["m_level"], mu_law["m_seed"])[3])]
+    assert snr[1] > snr[0] + 20  # "linear: a harsh buzz, mu-law: clean"
+    _, text = views.receptive_field(None, field["r_layers"], field["r_stacks"], field["r_kernel"], field["r_rate"], field["r_custom"])
+    assert "**1,024 samples = 128.0 ms**" in text and "would see 11 samples" in text
+
+
+def test_the_thumbnail_is_the_scale_of_seed_0(views):
+    path = views.thumbnail(None)
+    assert path.endswith(".wav") and np.array_equal(_wav(path)[0], _wav(views.scale(None, 0)[0])[0])
 
 
 def test_training_on_the_synthetic_notes_replaces_only_this_sessions_model(views):

@@ -34,23 +34,9 @@ from models.checks import SEED_MAX, Range, check_bool, check_choice, check_int
 from models.mu_law import mu_law_decode
 from models.wavenet import MAX_GENERATE_SAMPLES, MAX_SAMPLE_RATE_HZ
 from playground.core import checkpoints, plots
-from playground.core.audio import (
-    CLASS_NAMES,
-    CLIP_SECONDS,
-    N_NOTE_CLASSES,
-    NOTE_HZ,
-    NOTE_NAMES,
-    SAMPLE_RATE_HZ,
-    clip_splits,
-    dominant_frequency,
-    join_clips,
-    note_pitches,
-    read_audio,
-    synthetic_audio,
-    to_wav,
-)
+from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, N_NOTE_CLASSES, N_TRAIN, NOTE_HZ, NOTE_NAMES, SAMPLE_RATE_HZ, clip_splits, dominant_frequency, join_clips, note_pitches, read_audio, synthetic_audio, to_wav
 from playground.core.training import TrainConfig
-from playground.views.base import FamilyViews, ModelView, Progress, Session, final_status, history_entry, stream_training, trained_name
+from playground.views.base import Card, FamilyViews, ModelView, Progress, Session, Step, final_status, history_entry, stream_training, trained_name
 from playground.views.wavenet_lessons import FIELD_LAYERS, FIELD_STACKS, KERNEL, RATE, dilation_text, mu_law_comparison, stack_diagram
 
 # Generate and the race. Ten seconds at the model's highest rate is what it generates at most.
@@ -79,6 +65,41 @@ BATCH_SIZE = 8
 N_EVAL = 200
 YIELD_EVERY_S = 0.3
 CURVES = {"bits": "NLL (bits per sample)"}
+# What the bundled WaveNet learnt from (the Train panel's "synthetic notes"): said on the tab and its card.
+DATA_TEXT = (
+    f"{N_TRAIN:,} synthetic clips of {CLIP_SECONDS:g} s at {SAMPLE_RATE_HZ / 1000:g} kHz, made in code: the notes C4…C5, chirps and "
+    f"three-note melodies (one class each)"
+)
+# The home card and the guided tour (values: the WaveNetTab's controls; each step runs in a few seconds on 2 cores).
+CARD = Card(
+    title="WaveNet",
+    kind="explicit density · tractable (autoregressive, audio)",
+    teaches=(
+        f"Sound, one sample at a time: each of {SAMPLE_RATE_HZ:,} a second is a 256-way guess from the last 128 ms. "
+        f"Learnt from {N_TRAIN:,} synthetic {CLIP_SECONDS:g} s clips at {SAMPLE_RATE_HZ / 1000:g} kHz (notes, chirps, melodies)."
+    ),
+    try_first="Play a scale",
+    tab="wn-scale",
+    seconds=1.0,
+)
+TOUR = (
+    Step(
+        "Play a scale", "Each note is asked for by its class and made one sample at a time. In the spectrogram the lowest bright line (the pitch) steps up note by note.",
+        "wn-scale", {"scale_seed": 3}, "#wn-scale-run",
+    ),
+    Step(
+        "Hear mu-law against linear", "A quiet note in 8 bits two ways: play linear (a harsh buzz), then mu-law (clean). Mu-law spends its 256 levels near silence.",
+        "wn-mulaw", {"m_label": "0", "m_upload": None, "m_level": -40.0, "m_seed": 0}, "mu_law",
+    ),
+    Step(
+        "See the receptive field grow", "Dilations 1, 2, 4, …, 512: ten layers see 1,024 past samples (128 ms); without dilation, 11. Bold: what the newest output (red) depends on.",
+        "wn-field", {"r_layers": 10, "r_stacks": 1, "r_kernel": 2, "r_rate": SAMPLE_RATE_HZ, "r_custom": ""}, "field",
+    ),
+    Step(
+        "Generate a clip", "Half a second of A4 (440 Hz), one sample after another: watch the waveform grow, then play it. After 0.25 s (its training clips) it improvises.",
+        "wn-generate", {"g_seconds": 0.5, "g_temp": 1.0, "g_label": "5", "g_prime": None, "g_method": "fast", "g_seed": 0}, "#wn-generate-run",
+    ),
+)
 
 
 def _export_path(name: str) -> Path:
@@ -175,6 +196,13 @@ class WnViews(FamilyViews[WnSession]):
             raise ValueError(f"this WaveNet is conditional: choose a class 0-{model.n_classes - 1}")
         label = check_int("class", value, 0, model.n_classes - 1)
         return torch.full((n,), label, dtype=torch.int64, device=model.device)
+
+    def thumbnail(self, session: Any) -> str:
+        """The home card's clip: the scale of seed 0 (a WAV path), made once per model
+        (``WnView.scale``), so the card and the Scale sub-tab share one generation."""
+        view = self.session(session).view
+        wave, _ = view.scale(0)
+        return to_wav(wave, view.model.sample_rate_hz, _export_path("wavenet-scale-0.wav"))
 
     # -- a scale, at once ---------------------------------------------------------------------
     def scale(self, session: Any, seed: Any = 0) -> tuple[str, go.Figure, str]:

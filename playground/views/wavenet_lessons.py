@@ -31,6 +31,10 @@ KERNEL = Range(2, 3, 2)
 RATE = Range(1000, MAX_SAMPLE_RATE_HZ, SAMPLE_RATE_HZ)
 RATES = (8000, 16000, 24000)  # offered by the UI
 MAX_SHOWN_STEPS = 64
+# The diagram's height: the bundled depth (10 layers) fits a 1280 x 720 screen beside its
+# controls; deeper stacks grow (at least ROW_PX a layer) rather than squash their rows.
+DIAGRAM_PX = 340
+ROW_PX = 14
 
 
 def mu_law_comparison(label: Any = "0", path: Any = None, level_db: Any = LEVEL_DB.default, seed: Any = 0) -> tuple[str, str, str, str]:
@@ -111,7 +115,8 @@ def stack_diagram(
     "1, 3, 9, 27"), ``kernel_size`` in [2, 3] taps, at ``rate`` in [1000, 48000] Hz.
 
     Returns:
-        (diagram figure of the last steps, markdown: the receptive field in samples and ms
+        (diagram figure of the last steps, at most 340 px tall up to 17 layers, then 14 px
+        a layer; markdown: the receptive field in samples and ms
         by the formula and by the gradient probe ``measured_receptive_field``, and against
         the same depth without dilation).
 
@@ -135,4 +140,6 @@ def stack_diagram(
         f"{len(dilations)} layers would see {plain} samples ({1000 * plain / rate:.1f} ms). "
         f"The diagram shows the last {shown} time steps; bold: what the newest output (red) depends on."
     )
-    return plots.dilation_diagram(dilations, kernel_size, max_steps=shown), text
+    figure = plots.dilation_diagram(dilations, kernel_size, max_steps=shown)
+    figure.update_layout(height=min(figure.layout.height, max(DIAGRAM_PX, ROW_PX * (len(dilations) + 1) + 80)))
+    return figure, text

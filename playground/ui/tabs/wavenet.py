@@ -9,25 +9,9 @@ import gradio as gr
 
 from playground.core import plots
 from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
-from playground.ui.panels import CheckpointPanel, Tab, TrainingPanel, tabs
+from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.widgets import Panel, how_it_works, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
-from playground.views.wavenet import (
-    CHANNELS,
-    CONDITIONAL_DEFAULT,
-    LAYERS,
-    LR,
-    MAX_NAIVE_SECONDS,
-    MAX_SECONDS,
-    NAIVE_SECONDS,
-    PRIME_SECONDS,
-    SECONDS,
-    SNIPPET_EVERY,
-    SOURCES,
-    STACKS,
-    STEPS,
-    TEMPERATURE,
-    WnViews,
-)
+from playground.views.wavenet import CARD, CHANNELS, CONDITIONAL_DEFAULT, DATA_TEXT, LAYERS, LR, MAX_NAIVE_SECONDS, MAX_SECONDS, NAIVE_SECONDS, PRIME_SECONDS, SECONDS, SNIPPET_EVERY, SOURCES, STACKS, STEPS, TEMPERATURE, TOUR, WnViews
 from playground.views.wavenet_lessons import FIELD_LAYERS, FIELD_STACKS, KERNEL, LEVEL_DB, RATE, RATES
 
 API = "wn"
@@ -38,6 +22,7 @@ class WaveNetTab(Tab):
     """The WaveNet tab (see the module docstring)."""
 
     views_class = WnViews
+    card, tour, explain_tab = CARD, TOUR, "wn-explain"
 
     # -- handlers (their docstrings are the API page's) -------------------------------------------
     def scale(self, state: Any, seed: Any = 0):
@@ -81,104 +66,119 @@ class WaveNetTab(Tab):
         """Lay out the tab inside the current Blocks and bind its events."""
         first = self.views.session(None)
         self.state = gr.State(None)
-        self._header_layout(first)
-        tabs([
+        self.header(first, ["wavenet"], "wavenet", "wn-ckpt")
+        self.pages([
+            ("Scale", "wn-scale", lambda: self._scale_layout(first)),
             ("Generate", "wn-generate", lambda: self._generate_layout(first)),
             ("Mu-law", "wn-mulaw", self._mu_law_layout),
             ("Receptive field", "wn-field", lambda: self._field_layout(first)),
-            ("Train WaveNet", "wn-train", self._train_layout),
-            ("How WaveNet works", "wn-explain", lambda: how_it_works("wavenet")),
+            ("Train", "wn-train", self._train_layout),
+            ("How it works", "wn-explain", lambda: how_it_works("wavenet")),
         ])
         self._bind()
 
-    def _header_layout(self, first: Any) -> None:
+    def _scale_layout(self, first: Any) -> None:
         audio, spectrogram, text = self.views.scale(first, 0)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                self.models = CheckpointPanel.build(["wavenet"], "wavenet", self.views.describe(first), self.views.download(first), prefix="wn-ckpt")
-                self.scale_seed = seed_box(elem_id="wn-scale-seed")
-                self.scale_btn = gr.Button("Play another scale", elem_id="wn-scale-run")
-            with gr.Column(scale=3):
+            with gr.Column(scale=2, min_width=320):
                 self.scale_audio = gr.Audio(
-                    value=audio, label="a C major scale, each note generated sample by sample", type="filepath", interactive=False,
+                    value=audio, label="a C major scale, generated sample by sample", type="filepath", interactive=False,
                     elem_id="wn-scale-audio",
                 )
+                with gr.Row(equal_height=True):
+                    self.scale_seed = seed_box(elem_id="wn-scale-seed", min_width=120)
+                    self.scale_btn = gr.Button("Play another scale", variant="primary", min_width=160, elem_id="wn-scale-run")
                 self.scale_text = gr.Markdown(text, label="the pitch heard in each note", elem_id="wn-scale-note")
+            with gr.Column(scale=3):
+                self.scale_spec = gr.Plot(value=spectrogram, label="spectrogram: each note's pitch is its lowest bright line", elem_id="wn-scale-spec")
                 self.scale_note = panel_note()
-                self.scale_spec = gr.Plot(value=spectrogram, label="spectrogram", elem_id="wn-scale-spec")
+                gr.Markdown(f"**Learnt from** {DATA_TEXT}.", elem_id="wn-data")
 
     def _generate_layout(self, first: Any) -> None:
+        choices, value = self.views.classes(first)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                self.g_label = gr.Dropdown(choices, value=value, label="class (global conditioning)", elem_id="wn-class")
+                self.g_seconds = slider(SECONDS, f"seconds (≤ {MAX_SECONDS:g}; naive ≤ {MAX_NAIVE_SECONDS:g})", step=0.01)
+                self.g_temp = slider(TEMPERATURE, "temperature (lower: more certain)", step=0.05)
+                self.g_method = gr.Radio(METHOD_CHOICES, value="fast", label="generator")
+                with gr.Row(equal_height=True):
+                    self.g_seed = seed_box(min_width=120)
+                    self.gen_btn = gr.Button("Generate", variant="primary", min_width=160, elem_id="wn-generate-run")
+                self.gen_status = gr.Markdown(label="generation status", elem_id="wn-generate-status")
+                with gr.Accordion("optional: continue your own clip", open=False):
+                    self.g_prime = gr.Audio(sources=["upload", "microphone"], type="filepath", label="a clip to continue (upload or record)", elem_id="wn-prime")
+                    self.g_prime_s = slider(PRIME_SECONDS, "seconds of it to continue from (its end)", step=0.05)
+            with gr.Column(scale=3):
+                self.gen_audio = gr.Audio(label="generated", type="filepath", interactive=False, elem_id="wn-generate-audio")
+                self.gen_wave = gr.Plot(label="waveform", elem_id="wn-generate-wave")
+                self.gen_spec = gr.Plot(label="spectrogram", elem_id="wn-generate-spec")
         gr.Markdown(
             "One sample at a time, each drawn from the 256-way softmax given the samples before it. The bundled model "
             "learnt from 0.25 s clips: a note rings about that long, then the model improvises (often a quiet hiss)."
         )
-        choices, value = self.views.classes(first)
-        with gr.Row():
-            self.g_seconds = slider(SECONDS, f"seconds (≤ {MAX_SECONDS:g}; naive ≤ {MAX_NAIVE_SECONDS:g})", step=0.01)
-            self.g_temp = slider(TEMPERATURE, "temperature (lower: more certain)", step=0.05)
-            self.g_label = gr.Dropdown(choices, value=value, label="class (global conditioning)", elem_id="wn-class")
-            self.g_seed = seed_box()
-        with gr.Row():
-            self.g_method = gr.Radio(METHOD_CHOICES, value="fast", label="generator")
-            with gr.Column():
-                self.g_prime = gr.Audio(sources=["upload", "microphone"], type="filepath", label="optional: a clip to continue (upload or record)", elem_id="wn-prime")
-                self.g_prime_s = slider(PRIME_SECONDS, "seconds of it to continue from (its end)", step=0.05)
-        self.gen_btn = gr.Button("Generate", variant="primary", elem_id="wn-generate-run")
-        self.gen_status = gr.Markdown(label="generation status", elem_id="wn-generate-status")
-        self.gen_audio = gr.Audio(label="generated", type="filepath", interactive=False, elem_id="wn-generate-audio")
-        with gr.Row():
-            self.gen_wave = gr.Plot(label="waveform", elem_id="wn-generate-wave")
-            self.gen_spec = gr.Plot(label="spectrogram", elem_id="wn-generate-spec")
         gr.Markdown("#### Race: naive against fast\nThe same weights, seed and class through both generators.")
-        with gr.Row():
-            self.race_seconds = slider(NAIVE_SECONDS, "seconds", step=0.01)
-            self.race_btn = gr.Button("Race", elem_id="wn-race-run")
+        with gr.Row(equal_height=True):
+            self.race_seconds = slider(NAIVE_SECONDS, "seconds", step=0.01, scale=3)
+            self.race_btn = gr.Button("Race", scale=1, min_width=160, elem_id="wn-race-run")
         self.gen_note = panel_note(elem_id="wn-generate-note")  # the class picker's and the race's
         self.race_out = gr.Markdown(label="race result", elem_id="wn-race-result")
 
     def _mu_law_layout(self) -> None:
-        gr.Plot(value=plots.mu_law_figure(), label="mu-law companding (mu = 255)", elem_id="wn-mulaw-plot")
-        with gr.Row():
-            self.m_label = gr.Dropdown([(n, str(i)) for i, n in enumerate(CLASS_NAMES)], value="0", label="a synthetic clip")
-            self.m_seed = seed_box("seed of the synthetic clip")
-            self.m_upload = gr.Audio(sources=["upload", "microphone"], type="filepath", label="or your own clip", elem_id="wn-mulaw-upload")
-            self.m_level = slider(LEVEL_DB, "level (peak, dBFS)", step=1)
-        self.m_btn = gr.Button("Quantise to 8 bits", variant="primary", elem_id="wn-mulaw-run")
+        original, linear, mu, text = self.views.mu_law()
+        with gr.Row(equal_height=True):
+            self.m_label = gr.Dropdown([(n, str(i)) for i, n in enumerate(CLASS_NAMES)], value="0", label="a synthetic clip", min_width=180)
+            self.m_level = slider(LEVEL_DB, "level (peak, dBFS)", step=1, scale=2, min_width=240)
+            self.m_seed = seed_box("seed of the synthetic clip", min_width=180)
+            self.m_btn = gr.Button("Quantise to 8 bits", variant="primary", min_width=180, elem_id="wn-mulaw-run")
+        with gr.Row(elem_id="wn-mulaw-players"):
+            self.m_original = gr.Audio(original, label="original", type="filepath", interactive=False, elem_id="wn-mulaw-original")
+            self.m_linear = gr.Audio(linear, label="8-bit linear", type="filepath", interactive=False, elem_id="wn-mulaw-linear")
+            self.m_mu = gr.Audio(mu, label="8-bit mu-law", type="filepath", interactive=False, elem_id="wn-mulaw-mu")
         self.m_note = panel_note()
-        self.m_text = gr.Markdown(label="signal-to-noise ratios", elem_id="wn-mulaw-note")
-        with gr.Row():
-            self.m_original = gr.Audio(label="original", type="filepath", interactive=False)
-            self.m_linear = gr.Audio(label="8-bit linear", type="filepath", interactive=False)
-            self.m_mu = gr.Audio(label="8-bit mu-law", type="filepath", interactive=False)
+        self.m_text = gr.Markdown(text, label="signal-to-noise ratios", elem_id="wn-mulaw-note")
+        with gr.Accordion("or quantise your own clip (upload or record)", open=False):
+            self.m_upload = gr.Audio(sources=["upload", "microphone"], type="filepath", label="your clip (quantised once loaded)", elem_id="wn-mulaw-upload")
+        gr.Plot(value=plots.mu_law_figure(), label="mu-law companding (mu = 255)", elem_id="wn-mulaw-plot")
 
     def _field_layout(self, first: Any) -> None:
-        with gr.Row():
-            self.r_layers = slider(FIELD_LAYERS, "layers per stack (dilations 1, 2, 4, …)")
-            self.r_stacks = slider(FIELD_STACKS, "stacks (the dilation cycle repeats)")
-            self.r_kernel = gr.Radio(list(range(int(KERNEL.low), int(KERNEL.high) + 1)), value=KERNEL.default, label="taps per convolution")
-            self.r_rate = gr.Dropdown(list(RATES), value=RATE.default, label="sample rate (Hz)")
-            self.r_custom = gr.Textbox(
-                value="", label="or your own dilations (replace the above)", placeholder="e.g. 1, 3, 9, 27 with 3 taps", max_lines=1,
-                elem_id="wn-field-custom",
-            )
         figure, text = self.views.receptive_field(first)
-        self.field_note = panel_note()
-        self.r_text = gr.Markdown(text, label="receptive field", elem_id="wn-field-note")
-        self.r_plot = gr.Plot(value=figure, label="the dilated causal stack", elem_id="wn-field-plot")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=360):
+                self.r_layers = slider(FIELD_LAYERS, "layers per stack (dilations 1, 2, 4, …)")
+                self.r_stacks = slider(FIELD_STACKS, "stacks (the dilation cycle repeats)")
+                with gr.Row():
+                    self.r_kernel = gr.Radio(list(range(int(KERNEL.low), int(KERNEL.high) + 1)), value=KERNEL.default, label="taps per convolution", min_width=160)
+                    self.r_rate = gr.Dropdown(list(RATES), value=RATE.default, label="sample rate (Hz)", min_width=160)
+                self.r_custom = gr.Textbox(
+                    value="", label="or your own dilations (replace the above)", placeholder="e.g. 1, 3, 9, 27 with 3 taps", max_lines=1,
+                    elem_id="wn-field-custom",
+                )
+            with gr.Column(scale=3):
+                self.r_plot = gr.Plot(value=figure, label="the dilated causal stack", show_label=False, elem_id="wn-field-plot")
+                self.field_note = panel_note()
+                self.r_text = gr.Markdown(text, label="receptive field", elem_id="wn-field-note")
 
     def _train_layout(self) -> None:
-        with gr.Row():
-            self.t_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="train on")
-            self.t_clip = gr.Audio(sources=["upload", "microphone"], type="filepath", label=f"your clip (at least {CLIP_SECONDS:g} s; up to {MAX_UPLOAD_SECONDS:g} s are used)", elem_id="wn-train-clip")
-        with gr.Row():
-            self.t_channels = slider(CHANNELS, "residual channels (skip: twice)", step=4)
-            self.t_layers = slider(LAYERS, "layers per stack")
-            self.t_stacks = slider(STACKS, "stacks")
-            self.t_cond = gr.Checkbox(value=CONDITIONAL_DEFAULT, label="conditioned on the class (synthetic notes)")
-            self.t_every = slider(SNIPPET_EVERY, "play a snippet every N steps", step=25)
-        self.training = TrainingPanel.build("wn-train", STEPS, LR)
-        self.t_snippet = gr.Audio(label="the latest snippet", type="filepath", interactive=False, elem_id="wn-train-snippet")
-        self.t_snippet_note = gr.Markdown(label="snippet", elem_id="wn-train-snippet-note")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                self.t_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="train on")
+                self.t_clip = gr.Audio(
+                    sources=["upload", "microphone"], type="filepath", label=f"my clip (at least {CLIP_SECONDS:g} s; up to {MAX_UPLOAD_SECONDS:g} s are used)",
+                    elem_id="wn-train-clip",
+                )
+                self.t_cond = gr.Checkbox(value=CONDITIONAL_DEFAULT, label="conditioned on the class (synthetic notes)")
+                gr.Markdown(f"Synthetic notes: {DATA_TEXT}.")
+                self.t_snippet = gr.Audio(label="the latest snippet", type="filepath", interactive=False, elem_id="wn-train-snippet")
+                self.t_snippet_note = gr.Markdown(label="snippet", elem_id="wn-train-snippet-note")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    self.t_channels = slider(CHANNELS, "residual channels (skip: twice)", step=4)
+                    self.t_layers = slider(LAYERS, "layers per stack")
+                with gr.Row():
+                    self.t_stacks = slider(STACKS, "stacks")
+                    self.t_every = slider(SNIPPET_EVERY, "play a snippet every N steps", step=25)
+                self.training = TrainingPanel.build("wn-train", STEPS, LR)
 
     # -- events ----------------------------------------------------------------------------------------
     def _bind(self) -> None:
@@ -202,13 +202,22 @@ class WaveNetTab(Tab):
             self.race_btn.click, self.race, [state, self.race_seconds, self.g_label, self.g_seed], [self.race_out], api_name="wn_race",
             concurrency_limit=2, concurrency_id="wn-gen",
         )
-        mu_law = Panel(self.mu_law, [self.m_label, self.m_upload, self.m_level, self.m_seed], [self.m_original, self.m_linear, self.m_mu, self.m_text], self.m_note)
-        mu_law.on(self.m_btn.click, self.mu_law, mu_law.inputs, api_name="wn_mu_law")
+        mu_law = self._mu_law_panel()
+        mu_law.on([self.m_btn.click, self.m_upload.upload], self.mu_law, mu_law.inputs, api_name="wn_mu_law")
         field.on(
             [self.r_layers.change, self.r_stacks.change, self.r_kernel.change, self.r_rate.change, self.r_custom.submit], self.receptive_field,
             field.inputs, api_name="wn_receptive_field", trigger_mode="always_last",
         )
         self.t_clip.input(lambda: SOURCES[1], None, self.t_source, api_visibility="private", show_progress="hidden")
+        self.bind_chrome(state)
+
+    def _mu_law_panel(self) -> Panel:
+        return Panel(self.mu_law, [self.m_label, self.m_upload, self.m_level, self.m_seed], [self.m_original, self.m_linear, self.m_mu, self.m_text], self.m_note)
+
+    def tour_panels(self) -> dict[str, Panel]:
+        """The panels the tour redraws (see ``Tab.bind_chrome``); Scale and Generate are
+        run by their buttons, for their progress."""
+        return {"mu_law": self._mu_law_panel(), "field": self.panels()[3]}
 
     def panels(self) -> list[Panel]:
         """Every panel a change of model redraws, each from its own inputs (the mu-law
