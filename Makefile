@@ -34,4 +34,4 @@ bench: $(VENV)/.app-installed
 	$(BIN)/python -m playground bench
 
 screenshot: $(VENV)/.test-installed chromium
-	$(BIN)/python tests/screenshot.py assets/screenshot.png
+	$(BIN)/python tests/screenshot.py assets/screenshots.png

@@ -1,4 +1,5 @@
-"""The VAE tab in a real browser (Playwright driving Debian's Chromium)."""
+"""The tabs in a real browser (Playwright driving Debian's Chromium): the VAE's panels,
+the model bar's Load, Download and Restore, and a run of each family's main panels."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def page(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url)
-        page.wait_for_selector("#vae-samples img", timeout=60_000)
+        page.wait_for_selector("#home-try-vae", timeout=120_000)
+        assert "cpu" in page.inner_text("#home-about") or "cuda" in page.inner_text("#home-about")
+        _tab(page, "VAE")
+        page.wait_for_selector("#vae-slider-image img", timeout=60_000)
         yield page
         browser.close()
 
@@ -27,11 +31,20 @@ def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
 
 
+def _open_loader(page, prefix: str) -> None:
+    """Open the model bar's loader (a closed accordion naming the model)."""
+    if not page.locator(f"#{prefix}-choice").is_visible():
+        page.locator(f"#{prefix}-bar button").first.click()
+        page.wait_for_selector(f"#{prefix}-choice", state="visible", timeout=10_000)
+
+
 def test_pretrained_samples_are_shown_on_open(page):
+    assert page.evaluate("(el) => el.complete && el.naturalWidth", page.locator("#vae-slider-image img").first.element_handle()) == 28
+    assert "model: vae (bundled)" in page.inner_text("#vae-ckpt-bar")
+    _tab(page, "Samples")
     img = page.locator("#vae-samples img").first
     img.wait_for(state="visible")
     assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 200
-    assert "cpu" in page.inner_text("body") or "cuda" in page.inner_text("body")
 
 
 def test_moving_a_latent_slider_changes_the_image(page):
@@ -87,9 +100,10 @@ def test_short_training_updates_the_loss_plot(page):
 
 
 def test_a_bad_hub_id_shows_a_readable_error_and_no_traceback(page):
+    _open_loader(page, "vae-ckpt")
     page.fill("textarea[placeholder='e.g. someone/my-vae'], input[placeholder='e.g. someone/my-vae']", "nobody/no-such-model")
     page.get_by_role("button", name="Load", exact=True).click()
-    toast = page.locator(".toast-body").first
+    toast = page.locator(".toast-body", has_text="nobody/no-such-model").first
     toast.wait_for(timeout=30_000)
     text = toast.inner_text()
     assert "nobody/no-such-model" in text
@@ -99,6 +113,7 @@ def test_a_bad_hub_id_shows_a_readable_error_and_no_traceback(page):
 def test_one_click_downloads_the_sessions_model(page, tmp_path):
     import zipfile
 
+    _open_loader(page, "vae-ckpt")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download this model").click()
     path = tmp_path / "model.zip"
@@ -116,10 +131,12 @@ def test_an_invalid_field_breaks_only_its_panel_when_another_model_is_loaded(pag
     box.fill("500")
     box.press("Enter")
     page.wait_for_function("() => /got 500/.test(document.querySelector('#vae-interp-note').innerText)", timeout=20_000)
+    _open_loader(page, "vae-ckpt")
     page.locator("#vae-ckpt-choice input").click()
     page.get_by_role("option", name="vae-2d").click()
     page.click("#vae-ckpt-load")
     page.wait_for_function("() => /latent size 2 /.test(document.querySelector('#vae-ckpt-info').innerText)", timeout=30_000)
+    assert "vae: bundled vae-2d — not the default" in page.inner_text("#vae-ckpt-bar")
     page.wait_for_function(
         "() => /Not redrawn for this model: digit B must be in \\[0, 499\\], got 500/.test(document.querySelector('#vae-interp-note').innerText)",
         timeout=30_000,
@@ -139,6 +156,7 @@ def test_an_invalid_field_breaks_only_its_panel_when_another_model_is_loaded(pag
     page.wait_for_function("() => document.querySelector('#vae-interp-note').innerText.trim() === ''", timeout=20_000)
     page.click("#vae-ckpt-restore")
     page.wait_for_function("() => /latent size 16 /.test(document.querySelector('#vae-ckpt-info').innerText)", timeout=30_000)
+    assert "model: vae (bundled)" in page.inner_text("#vae-ckpt-bar")
 
 
 def test_gan_tab_shows_pretrained_samples_runs_arithmetic_and_the_2d_lab(page):
@@ -170,7 +188,11 @@ def test_gan_tab_shows_pretrained_samples_runs_arithmetic_and_the_2d_lab(page):
 
 def test_boltzmann_tab_shows_pretrained_models_and_runs_a_short_fantasy_chain(page):
     _tab(page, "Boltzmann machines")
-    for selector in ("#boltzmann-rbm-samples img", "#boltzmann-dbn-samples img", "#boltzmann-filters img"):
+    for sub, selector in (
+        ("Fantasies", "#boltzmann-means img"), ("RBM and DBN samples", "#boltzmann-rbm-samples img"),
+        ("RBM and DBN samples", "#boltzmann-dbn-samples img"), ("Train an RBM", "#boltzmann-filters img"),
+    ):
+        _tab(page, sub)
         page.wait_for_selector(selector, timeout=30_000)
         img = page.locator(selector).first
         assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 100, selector
@@ -193,8 +215,8 @@ def test_boltzmann_tab_shows_pretrained_models_and_runs_a_short_fantasy_chain(pa
 
 def test_autoregressive_tab_completes_a_drawn_digit(page):
     _tab(page, "Autoregressive")
-    page.wait_for_selector("#ar-samples img", timeout=60_000)
-    img = page.locator("#ar-samples img").first
+    page.wait_for_selector("#ar-watch-picture img", timeout=60_000)
+    img = page.locator("#ar-watch-picture img").first
     assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 100
     _tab(page, "Complete a digit")
     canvas = page.locator("#ar-sketch canvas").first
@@ -210,7 +232,7 @@ def test_autoregressive_tab_completes_a_drawn_digit(page):
     page.get_by_label("drawing", exact=True).check()
     page.locator("#ar-complete-run").click()
     page.wait_for_function(
-        "() => document.querySelector('#ar-complete-note').innerText.includes('completions')", timeout=90_000
+        "() => document.querySelector('#ar-complete-note').innerText.includes('your')", timeout=90_000
     )
     note = page.inner_text("#ar-complete-note")
     assert "your" in note and "drawing" in note, note
