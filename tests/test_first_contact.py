@@ -113,6 +113,8 @@ def test_try_this_first_opens_the_view_with_its_key_picture_in_sight(page, famil
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_tour_step_runs(page, family):
+    if page.viewport_size["width"] != 1280:
+        pytest.skip("the tours run once, on the projector's 1280 x 720 (their views' placement is checked at both sizes)")
     title, prefix, _ = FAMILIES[family]
     page.get_by_role("tab", name=title, exact=True).click()
     page.wait_for_selector(f"#{prefix}-tour-1", state="visible", timeout=30_000)

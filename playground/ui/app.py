@@ -39,7 +39,7 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
     families = [(title, id_, tab(ctx)) for title, id_, tab in TABS]
     about = (
         f"**Device**: {describe_device(ctx.device)}  \n**Digits**: {ctx.data.describe()}  \n"
-        "**Presenter mode** (top right, or add `?presenter` to the address): larger text, no model bar, the main view of each tab on one 1280 × 720 screen."
+        "**Presenter mode** (top right, or `?presenter` in the address): larger text for a projector."
     )
     # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
     # older than an hour are removed hourly.
