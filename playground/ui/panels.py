@@ -344,8 +344,7 @@ class Tab:
             if step.run.startswith("#"):
                 event.then(None, None, None, js=CLICK_JS.replace("SELECTOR", step.run))
             elif step.run:
-                panel = panels[step.run]
-                event.then(panel.quietly, list(panel.inputs), [*panel.outputs, panel.note], api_visibility="private", show_progress="minimal")
+                panels[step.run].redraw_after(event.then)
 
     @classmethod
     def create(cls, ctx: Context) -> Tab:
@@ -368,12 +367,12 @@ async () => {
 """
 
 
-def tabs(pages: Sequence[tuple[str, str, Callable[[], Any]]], elem_id: str | None = None) -> tuple[gr.Tabs, dict[str, gr.Tab]]:
+def tabs(pages: Sequence[tuple[str, str, Callable[[], Any]]]) -> tuple[gr.Tabs, dict[str, gr.Tab]]:
     """``gr.Tabs`` with one ``gr.Tab(title, id=id)`` per page, each filled by its function;
     returns the Tabs (for ``gr.Tabs(selected=id)``) and the pages by id (for their
     ``select`` events)."""
     shown = {}
-    with gr.Tabs(elem_id=elem_id) as group:
+    with gr.Tabs() as group:
         for title, id_, fill in pages:
             with gr.Tab(title, id=id_) as shown[id_]:
                 fill()

@@ -209,6 +209,14 @@ class Panel:
         panels are being redrawn at the same time)."""
         return _quiet(self.redraw, len(self.outputs), "Not redrawn for this model: ")(*values)
 
+    def redraw_after(self, then: Callable[..., Any]) -> Any:
+        """Bind ``quietly`` to ``then`` (an event's ``.success`` or ``.then``): the panel
+        redrawn from its own inputs, passed as they are when the views check them all."""
+        return then(
+            self.quietly, list(self.inputs), [*self.outputs, self.note], api_visibility="private", show_progress="minimal",
+            preprocess=not all(isinstance(c, _PLAIN_INPUTS) for c in self.inputs),
+        )
+
     def on(self, triggers: Any, fn: Callable, inputs: Sequence, outputs: Sequence | None = None, **kwargs: Any) -> Any:
         """Bind a direct event of the panel (a button, a slider...): ``fn``'s outputs and
         an empty note on success (so a fixed input clears the panel's warning). A bad input
@@ -236,7 +244,4 @@ def redraw_on(events: Sequence[Any], panels: Sequence[Panel]) -> None:
     a widget's range fails only its panel, with the view's message."""
     for event in events:
         for panel in panels:
-            event.success(
-                panel.quietly, list(panel.inputs), [*panel.outputs, panel.note], api_visibility="private", show_progress="minimal",
-                preprocess=not all(isinstance(c, _PLAIN_INPUTS) for c in panel.inputs),
-            )
+            panel.redraw_after(event.success)

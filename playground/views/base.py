@@ -214,15 +214,15 @@ class FamilyViews(Generic[S]):
             ValueError: (CheckpointError) it cannot be found or loaded, or the tab cannot
                 show it; the session keeps its models.
         """
-        name = str(source or "").strip() or str(choice or "").strip()
-        if not str(source or "").strip() and name in checkpoints.bundled_names():
+        source = str(source or "").strip()
+        name = source or str(choice or "").strip()
+        if not source and name in checkpoints.bundled_names():
             view = self.bundled_view(name)  # the shared one: loading the default again is "bundled"
-            self.slot(view.model)
-            self.use(session, view)
-            return name
-        model = checkpoints.load(name, family=self.families, device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
-        self.slot(model)  # refuse what this tab cannot show before changing anything
-        self.use(session, self.wrap(model, f"`{name}`"))
+        else:
+            model = checkpoints.load(name, family=self.families, device=self.ctx.device, allow_folders=checkpoints.folders_allowed())
+            view = self.wrap(model, f"`{name}`")
+        self.slot(view.model)  # refuse what this tab cannot show before changing anything
+        self.use(session, view)
         return name
 
     def load_zip(self, session: S, path: Any) -> None:
@@ -249,15 +249,15 @@ class FamilyViews(Generic[S]):
         return "  \n".join(view.describe() for view in self.session(session).views.values())
 
     def headline(self, session: S) -> str:
-        """Plain text for the one-line model bar: each slot and the name of its model, e.g.
-        "model: vae (bundled)" or "models: rbm trained here (3 of 10 epochs, seed 0) ·
-        dbn (bundled)", and a reminder that Restore brings the bundled ones back."""
+        """Plain text for the one-line model bar: "model: vae (bundled)" while every slot
+        holds its default, else each slot and its model, e.g. "models: rbm: trained here
+        (3 of 10 epochs, seed 0) · dbn (bundled) — not the default (↺ Restore brings it
+        back)"."""
         views = self.session(session).views
-        default = {slot: self._bundled.get(name) for slot, name in self.bundled.items()}
-        names = [f"{slot} (bundled)" if view is default.get(slot) else f"{slot}: {view.name.replace('`', '')}" for slot, view in views.items()]
-        changed = any(view is not default.get(slot) for slot, view in views.items())
+        default = {slot: view is self._bundled.get(self.bundled.get(slot, "")) for slot, view in views.items()}
+        names = [f"{slot} (bundled)" if default[slot] else f"{slot}: {view.name.replace('`', '')}" for slot, view in views.items()]
         plural = "s" if len(names) > 1 else ""
-        if not changed:
+        if all(default.values()):
             return f"model{plural}: {', '.join(views)} (bundled)"
         return f"model{plural}: " + " · ".join(names) + " — not the default (↺ Restore brings it back)"
 
