@@ -15,6 +15,7 @@ from models.pixelcnn import GatedPixelCNN, PixelCNN
 from models.pixelrnn import PixelRNN
 from models.rbm import RBM
 from models.vae import VAE
+from models.vqvae import VQVAE, VQVAE2
 from models.wavenet import WaveNet
 
 FAMILIES: dict[str, type[HubModel]] = {
@@ -30,9 +31,11 @@ FAMILIES: dict[str, type[HubModel]] = {
     GatedPixelCNN.family: GatedPixelCNN,
     PixelRNN.family: PixelRNN,
     WaveNet.family: WaveNet,
+    VQVAE.family: VQVAE,
+    VQVAE2.family: VQVAE2,
 }
 
 __all__ = [
     "DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GatedPixelCNN", "GenerativeModel", "HubModel", "MADE",
-    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE", "WaveNet",
+    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE", "VQVAE", "VQVAE2", "WaveNet",
 ]

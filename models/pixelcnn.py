@@ -20,7 +20,7 @@ gates (class-conditional generation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from models.base import AutoregressiveModel
 from models.checks import N_CLASSES, check_int
-from models.layers import GatedActivation, MaskedConv2d
+from models.layers import GatedActivation, MaskedConv2d, generator_device
 
 MAX_CHANNELS = 256
 MAX_LAYERS = 20
@@ -83,17 +83,20 @@ class PixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1601.06759"
 class GatedLayer(nn.Module):
     """One layer of the Gated PixelCNN: a vertical and a horizontal stack.
 
-    Shapes: v, h (B, C, S, S) -> (B, C, S, S) each; ``label_bias`` (B, 2C) or None.
+    Shapes: v, h (B, C, H, W) -> (B, C, H, W) each (the first layer takes ``in_channels``:
+    1 for binary pixels, an embedding's width for the codes of a VQ-VAE prior);
+    ``label_bias``, added to both stacks' gates: None, (B, 2C) (a class label) or
+    (B, 2C, H, W) (a spatial conditioning map, e.g. the top codes of a VQ-VAE-2).
     The vertical stack's output at row r sees input rows <= r; it reaches the horizontal
     stack shifted down one row, so that a pixel hears only the rows above it. The
     horizontal stack sees columns <= c of its row (< c in the first layer, ``first``).
     """
 
-    def __init__(self, channels: int, kernel_size: int, first: bool):
+    def __init__(self, channels: int, kernel_size: int, first: bool, in_channels: int = 1):
         super().__init__()
         self.k = kernel_size
         self.first = first
-        c_in = 1 if first else channels
+        c_in = in_channels if first else channels
         self.vertical = nn.Conv2d(c_in, 2 * channels, (kernel_size // 2 + 1, kernel_size))
         self.horizontal = nn.Conv2d(c_in, 2 * channels, (1, kernel_size // 2 + 1))
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
@@ -113,7 +116,7 @@ class GatedLayer(nn.Module):
             h_feat = F.pad(h_feat, (1, 0, 0, 0))[:, :, :, :width]
         h_feat = h_feat + self.v_to_h(v_shifted)
         if label_bias is not None:
-            bias = label_bias[:, :, None, None]
+            bias = label_bias[:, :, None, None] if label_bias.dim() == 2 else label_bias
             v_feat, h_feat = v_feat + bias, h_feat + bias
         v_next = self.gate(v_feat)
         h_next = self.h_out(self.gate(h_feat))
@@ -224,3 +227,66 @@ class GatedPixelCNN(AutoregressiveModel, paper_url="https://arxiv.org/abs/1606.0
             return torch.sigmoid(self.head(h)[:, 0, 0, c])
 
         return p
+
+
+class CodePrior(nn.Module):
+    """A Gated PixelCNN over an H x W grid of codes (van den Oord et al. 2016,
+    arXiv:1606.05328): p(z) = prod_i p(z_i | z_<i [, y, c]) in raster order, a categorical
+    over K per cell. The codes enter through an embedding; the Gated PixelCNN's layers
+    (``models.pixelcnn.GatedLayer``) keep it causal, and a label y and/or a grid of codes c
+    from the level above (VQ-VAE-2) shift every gate.
+
+    Args:
+        n_codes: K of the codes modelled.
+        grid: (H, W).
+        channels, n_layers: of the gated stack, in [1, 256] and [1, 12].
+        n_classes: 0, or 10 for a class-conditional prior.
+        cond_codes: 0, or K of the level above whose codes (any grid) condition this one.
+    """
+
+    def __init__(self, n_codes: int, grid: tuple[int, int], channels: int, n_layers: int, n_classes: int, cond_codes: int = 0):
+        super().__init__()
+        self.n_codes, self.grid = n_codes, tuple(grid)
+        self.n_layers, self.channels = n_layers, channels
+        self.embed = nn.Embedding(n_codes, channels)
+        self.layers = nn.ModuleList(GatedLayer(channels, 5 if i == 0 else 3, first=i == 0, in_channels=channels) for i in range(n_layers))
+        self.label_embedding = nn.Embedding(n_classes, 2 * channels * n_layers) if n_classes else None
+        self.cond_embed = nn.Embedding(cond_codes, channels) if cond_codes else None
+        self.cond_net = nn.Conv2d(channels, 2 * channels * n_layers, 3, padding=1) if cond_codes else None
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, n_codes, 1))
+
+    def logits(self, codes: Tensor, y: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+        """Logits (B, K, H, W) of p(z_i | z_<i [, y, cond]) for every cell at once (teacher
+        forcing) from codes (B, H, W) int64, labels y (B,) and the level above's codes."""
+        h = self.embed(codes).permute(0, 3, 1, 2)  # (B, C, H, W)
+        biases: list[Tensor | None] = [None] * self.n_layers
+        if self.label_embedding is not None and y is not None:
+            biases = [b[:, :, None, None] for b in self.label_embedding(y).chunk(self.n_layers, dim=1)]
+        if self.cond_net is not None and cond is not None:
+            c = F.interpolate(self.cond_embed(cond).permute(0, 3, 1, 2), size=self.grid, mode="nearest")  # (B, C, H, W)
+            spatial = self.cond_net(c).chunk(self.n_layers, dim=1)
+            biases = [s if b is None else b + s for b, s in zip(biases, spatial)]
+        v = h
+        for layer, bias in zip(self.layers, biases):
+            v, h = layer(v, h, bias)
+        return self.head(h)
+
+    def log_prob(self, codes: Tensor, y: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+        """log p(codes [| y, cond]) in nats, (B,), for codes (B, H, W) int64."""
+        return -F.cross_entropy(self.logits(codes, y, cond), codes, reduction="none").flatten(1).sum(1)
+
+    @torch.no_grad()
+    def draw(
+        self, codes: Tensor, n_known: int, y: Tensor | None = None, cond: Tensor | None = None,
+        generator: torch.Generator | None = None, temperature: float = 1.0,
+    ) -> Iterator[int]:
+        """Sample the cells after the first ``n_known`` (raster order) of ``codes`` (B, H, W)
+        int64 in place, one at a time, yielding the cells drawn so far after each."""
+        h, w = self.grid
+        for step, i in enumerate(range(n_known, h * w), start=1):
+            r, c = divmod(i, w)
+            logits = self.logits(codes, y, cond)[:, :, r, c]  # a 7 x 7 grid is cheap to redo whole
+            probs = torch.softmax(logits / temperature, dim=1)
+            pick = torch.multinomial(probs.to(generator_device(generator, probs.device)), 1, generator=generator).flatten()
+            codes[:, r, c] = pick.to(codes.device)
+            yield step
