@@ -159,7 +159,10 @@ class VectorQuantizer(nn.Module):
         Raises:
             ValueError: not integers, another grid shape, or ids outside [0, K - 1].
         """
-        codes = torch.as_tensor(codes)
+        try:
+            codes = torch.as_tensor(codes)
+        except (TypeError, ValueError, RuntimeError, OverflowError):
+            raise ValueError(f"codes must be a grid of integer ids in [0, {self.n_codes - 1}] of shape (B, {shape[0]}, {shape[1]})") from None
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"codes must be integer ids, got {codes.dtype}")
         if codes.dim() != 3 or tuple(codes.shape[1:]) != tuple(shape):

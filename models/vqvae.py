@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.base import GenerativeModel
@@ -92,6 +93,12 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
             [0, 10^7]. Train for more steps than this to fit the prior.
         prior_channels, prior_layers: of the Gated PixelCNN prior, in [1, 256], [1, 12].
         n_classes: 0, or 10 for a class-conditional prior p(z | y).
+        prior_shift: the prior trains on the codes of the digits shifted by up to this
+            many pixels each way (a random translation per digit and update), in [0, 4].
+            On 4,500 training digits a prior fitted to their codes alone memorises them
+            (K = 64 without it: the test prior NLL rose from 181 to 376 nats over 4,000
+            updates while the train NLL fell to 74); with shifts of up to 2 pixels the
+            two stayed within a nat of each other.
 
     Raises:
         ValueError: an argument out of range.
@@ -104,13 +111,14 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
     title: ClassVar[str] = "VQ-VAE (van den Oord, Vinyals & Kavukcuoglu 2017)"
     data_kind: ClassVar[str] = "binary"
     nll_kind: ClassVar[str] = "bound"
-    train_defaults: ClassVar[dict[str, Any]] = {"steps": 7000, "lr": 2e-3, "batch_size": 64}
+    train_defaults: ClassVar[dict[str, Any]] = {"steps": 5000, "lr": 2e-3, "batch_size": 64}
     grids: ClassVar[tuple[tuple[int, int], ...]] = ((7, 7),)
     level_names: ClassVar[tuple[str, ...]] = ("",)
 
     def __init__(
-        self, n_codes: int = 64, code_dim: int = 16, hidden: int = 64, beta: float = 0.25, ema: bool = True, decay: float = 0.99,
-        restart_every: int = 100, ae_steps: int = 3000, prior_channels: int = 64, prior_layers: int = 6, n_classes: int = 0,
+        self, n_codes: int = 16, code_dim: int = 16, hidden: int = 64, beta: float = 0.25, ema: bool = True, decay: float = 0.99,
+        restart_every: int = 100, ae_steps: int = 2500, prior_channels: int = 64, prior_layers: int = 6, n_classes: int = 0,
+        prior_shift: int = 2,
     ):
         super().__init__()
         self.n_codes = check_int("codebook size K", n_codes, *N_CODES_RANGE)
@@ -125,6 +133,7 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
         if n_classes not in (0, N_CLASSES):
             raise ValueError(f"n_classes must be 0 (unconditional prior) or {N_CLASSES} (class-conditional), got {n_classes!r}")
         self.n_classes = n_classes
+        self.prior_shift = check_int("prior_shift", prior_shift, 0, 4)
         prior_channels = check_int("prior channels", prior_channels, 1, MAX_CHANNELS)
         prior_layers = check_int("prior layers", prior_layers, 1, 12)
         self.quantizers = nn.ModuleList(VectorQuantizer(n_codes, code_dim, ema, decay) for _ in self.grids)
@@ -236,6 +245,8 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
         Raises:
             ValueError: bad labels, counts or temperature (in (0, 10]).
         """
+        if not isinstance(n_known, list | tuple) or len(n_known) != len(self.grids):
+            raise ValueError(f"n_known must give one count of known cells per level ({len(self.grids)}), got {n_known!r}")
         y = self.check_labels(y, len(codes[0]))
         temperature = check_float("temperature", temperature, 1e-3, 10.0)
         for i, (prior, c, grid) in enumerate(zip(self.priors, codes, self.grids)):
@@ -273,6 +284,19 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
         """What update ``update`` (0-based) of a run trains: "autoencoder" or "prior"."""
         return "autoencoder" if update < self.ae_steps else "prior"
 
+    def shifted(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Images x (B, 1, 28, 28) each translated by a random (dy, dx) in
+        [-prior_shift, prior_shift]^2, zeros shifted in (the prior's data augmentation)."""
+        s = self.prior_shift
+        if not s:
+            return x
+        b, size = len(x), x.shape[-1]
+        offsets = torch.randint(0, 2 * s + 1, (2, b), generator=generator, device=generator_device(generator, x.device)).to(x.device)
+        padded = F.pad(x, (s, s, s, s))  # (B, 1, 28 + 2s, 28 + 2s)
+        grid = torch.arange(size, device=x.device)
+        rows, cols = offsets[0][:, None] + grid, offsets[1][:, None] + grid  # (B, 28) each
+        return padded[torch.arange(b, device=x.device)[:, None, None], 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
     def configure_optimizers(self, lr: float, lr_d: float | None = None) -> list[torch.optim.Optimizer]:
         """One Adam over every trainable weight (each phase gives gradients only to its
         own); starts the schedule at ``first_phase``."""
@@ -293,16 +317,15 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
         """Every term on images x (B, 1, 28, 28), means over the batch: ``"reconstruction"``
         -log p(x | z_q) and ``"prior_nll"`` -log p_prior(z) (nats per image), their sum
         ``"nll_bound"`` (>= -log p(x)), ``"commitment"`` (with beta), ``"codebook"``,
-        ``"perplexity"`` and ``"codes_used"`` (per level for VQ-VAE-2); ``"loss"`` is what
-        the current phase minimises (reconstruction + commitment + codebook, or prior_nll).
-        Labels y (B,) are required for a class-conditional prior."""
+        ``"perplexity"`` and ``"codes_used"`` (per level for VQ-VAE-2); ``"loss"`` is the
+        bound (``train_step`` reports what each phase minimises instead). Labels y (B,) are
+        required for a class-conditional prior."""
         x = self.check_images(x)
         y = self.check_labels(y, len(x))
         levels, terms = self._autoencoder_terms(x)
         prior_nll = -self.prior_log_prob([lv.codes for lv in levels], y).mean()
-        autoencoder = terms["reconstruction"] + terms["commitment"] + terms["codebook"]
-        loss = autoencoder if self.phase(self._n_updates) == "autoencoder" else prior_nll
-        return {"loss": loss, **terms, "prior_nll": prior_nll, "nll_bound": terms["reconstruction"] + prior_nll}
+        bound = terms["reconstruction"] + prior_nll
+        return {"loss": bound, **terms, "prior_nll": prior_nll, "nll_bound": bound}
 
     def train_step(
         self, x: Tensor, y: Tensor | None, optimizers: list[torch.optim.Optimizer], generator: torch.Generator | None = None,
@@ -319,7 +342,7 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
         optimizer.zero_grad(set_to_none=True)
         if phase == "prior":
             with torch.no_grad():
-                codes = [lv.codes for lv in self.encode_levels(x)]
+                codes = [lv.codes for lv in self.encode_levels(self.shifted(x, generator))]
             prior_nll = -self.prior_log_prob(codes, y).mean()
             prior_nll.backward()
             optimizer.step()

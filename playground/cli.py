@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models import FAMILIES, GenerativeModel
+from models import FAMILIES, VQVAE, GenerativeModel
 from models.base import AutoregressiveModel, seeded_init
 from models.checks import SEED_MAX, check_float, check_int
 from playground.core import checkpoints
@@ -278,11 +278,13 @@ def evaluate(
         if "log_z_low" in result:  # an AIS estimate: the NLL's range from log Z's spread
             result["nll_nats_range"] = [result["nll_nats"] + result[k] - result["log_z"] for k in ("log_z_low", "log_z_high")]
         result["nll_seconds"] = round(time.perf_counter() - start, 2)
+    if model.conditional and "nll_nats" in result:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
+        result["nll_nats_given_label"] = result["nll_nats"]
+        marginal = test_nll(model, data, labels=False)
+        result["nll_nats"], result["nll_bits_per_dim"] = marginal["nll_nats"], marginal["nll_bits_per_dim"]
+    if isinstance(model, VQVAE):
+        result.update(_evaluate_codes(model, data, n_samples, seed))
     if isinstance(model, AutoregressiveModel):
-        if model.conditional:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
-            result["nll_nats_given_label"] = result["nll_nats"]
-            marginal = test_nll(model, data, labels=False)
-            result["nll_nats"], result["nll_bits_per_dim"] = marginal["nll_nats"], marginal["nll_bits_per_dim"]
         start = time.perf_counter()
         result["completion_accuracy"] = completion_accuracy(model, data, rows=14, seed=seed)
         result["completion_seconds"] = round(time.perf_counter() - start, 2)
@@ -293,6 +295,18 @@ def evaluate(
     samples = model.sample(n_samples, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
     result.update(sample_quality(samples, data, labels))
     return result
+
+
+def _evaluate_codes(model: VQVAE, data, n_samples: int, seed: int) -> dict[str, Any]:
+    """A VQ-VAE's codebook on the whole test split (``metrics.codebook_usage``: codes used,
+    their share of K, perplexity, dead codes, per level) and the quality of ``n_samples``
+    decodes of uniformly random codes (``uniform_codes_*``): what the prior adds."""
+    from playground.core.metrics import codebook_usage, sample_quality
+
+    decodes = model.decode_codes(model.uniform_codes(n_samples, torch.Generator().manual_seed(seed))).float().cpu()
+    uniform = sample_quality(decodes, data)
+    keys = ("confident_share", "n_classes_confident", "frechet_distance", "class_counts")
+    return {**codebook_usage(model, data.images("test", model.data_kind)), **{f"uniform_codes_{k}": uniform[k] for k in keys}}
 
 
 def _evaluate_audio(model, data, seed: int) -> dict[str, Any]:
@@ -398,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
     p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
-    p.add_argument("--only", help="one part: boltzmann, autoregressive or wavenet")
+    p.add_argument("--only", help="one part: vae, gan, boltzmann, autoregressive, wavenet, vqvae or app")
     p.set_defaults(run=cmd_bench)
     return parser
 

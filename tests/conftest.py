@@ -23,6 +23,8 @@ from models import (  # noqa: E402
     NADE,
     RBM,
     VAE,
+    VQVAE,
+    VQVAE2,
     ConditionalGAN,
     GatedPixelCNN,
     MnistClassifier,
@@ -55,6 +57,8 @@ TINY = {
     "pixelrnn": (PixelRNN, dict(channels=4, n_layers=1)),
     # 10 ms clips by default: sampling is one network step per audio sample.
     "wavenet": (WaveNet, dict(residual_channels=4, skip_channels=6, dilations=[1, 2], n_classes=10, clip_seconds=0.01)),
+    "vqvae": (VQVAE, dict(n_codes=8, code_dim=4, hidden=8, prior_channels=8, prior_layers=2, ae_steps=5)),
+    "vqvae2": (VQVAE2, dict(n_codes=8, code_dim=4, hidden=8, prior_channels=8, prior_layers=2, ae_steps=5, n_classes=10)),
 }
 
 

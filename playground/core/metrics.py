@@ -175,6 +175,31 @@ def completion_accuracy(model: GenerativeModel, data: MnistSplits, rows: int = 1
     return float((predicted == data.test_labels[:n]).float().mean())
 
 
+@torch.no_grad()
+def codebook_usage(model: GenerativeModel, x: Tensor) -> dict[str, Any]:
+    """How a VQ-VAE (``models.vqvae``) uses its codebook on images x (N, 1, 28, 28), e.g.
+    the whole test split, per level (keys suffixed ``_top`` / ``_bottom`` for VQ-VAE-2):
+    ``codes_used`` (codes assigned at least once), ``codes_used_share`` (of K, in [0, 1]),
+    ``perplexity`` exp(-sum_k p_k ln p_k) of the code frequencies p over all of x (in
+    [1, K]; a batch's perplexity depends on the batch size, this one does not) and
+    ``dead_codes`` (the ids never assigned).
+
+    Raises:
+        ValueError: a model without codes, or bad images.
+    """
+    if not hasattr(model, "code_usage"):
+        raise ValueError(f"{model.family} has no codebook")
+    result: dict[str, Any] = {}
+    for name, counts in zip(model.level_names, model.code_usage(x)):
+        suffix = f"_{name}" if name else ""
+        p = counts[counts > 0].double() / counts.sum()
+        result[f"codes_used{suffix}"] = int((counts > 0).sum())
+        result[f"codes_used_share{suffix}"] = result[f"codes_used{suffix}"] / len(counts)
+        result[f"perplexity{suffix}"] = float(torch.exp(-(p * p.log()).sum()))
+        result[f"dead_codes{suffix}"] = (counts == 0).nonzero().flatten().tolist()
+    return result
+
+
 def filter_diversity(weight: Tensor) -> float:
     """How different a layer's filters (columns of ``weight``, (V, H), H >= 2) are from
     each other: 1 minus the mean absolute cosine similarity between two filters, each

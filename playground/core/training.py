@@ -227,7 +227,7 @@ def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig,
     schedulers = _schedulers(optimizers, config)
     snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     sums: dict[str, Tensor] = {}
-    n_summed = 0
+    n_summed: dict[str, int] = {}  # per term: a family may report a term on some steps only (a VQ-VAE's phases)
     means: dict[str, float] = {}
     start = time.perf_counter()
     index_stream = batches(len(x_train), config.batch_size, generator)
@@ -245,11 +245,11 @@ def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig,
             scheduler.step()
         for k, v in losses.items():
             sums[k] = sums[k] + v if k in sums else v.clone()
-        n_summed += 1
+            n_summed[k] = n_summed.get(k, 0) + 1
         if step % config.log_every and step != config.steps:
             continue
-        interval = {k: float(v) / n_summed for k, v in sums.items()}
-        sums, n_summed = {}, 0
+        interval = {k: float(v) / n_summed[k] for k, v in sums.items()}
+        sums, n_summed = {}, {}
         state = model.state_dict()
         bad = _non_finite(interval, state)
         if bad:
