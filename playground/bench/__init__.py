@@ -26,9 +26,17 @@ Each part is a module of this package; none needs gradio but the app's.
   end of the training stream, Stop pressed at several moments of a run with the Train
   panel's defaults (``common.stop_to_idle``; the target is < 1 s).
 - ``wavenet.fast_vs_naive_speedup`` and the other WaveNet figures: see ``wavenet.bench``.
+- ``vqvae.vqvae.seconds_for_64_samples`` / ``vqvae.vqvae2....``: 64 digits drawn from each
+  bundled VQ-VAE's prior (49 cells, 16 + 49 for VQ-VAE-2, not 784 pixels) and decoded
+  (target <= 5 s); ``vqvae.edit_decode_p50_ms`` / ``_p95_ms`` for a one-cell code edit
+  decoded, and ``vqvae.edit_view_*`` through the Code map's view; ``vqvae.ae_train_steps_per_s``
+  and ``prior_train_steps_per_s`` with the Train panel's defaults; and
+  ``vqvae.ui_seconds_to_recognisable_reconstructions``: its training stream from scratch
+  until 7 of the 8 reconstructions it shows are read (softmax >= 0.9) as their originals'
+  digits (target 30 s); with ``vqvae.stop_to_idle_s``.
 - ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
 
-``--only PART`` runs one part (vae, gan, boltzmann, autoregressive, wavenet or app).
+``--only PART`` runs one part (vae, gan, boltzmann, autoregressive, wavenet, vqvae or app).
 """
 
 from __future__ import annotations
@@ -38,13 +46,13 @@ from collections.abc import Callable
 
 import torch
 
-from playground.bench import app, autoregressive, boltzmann, gan, vae, wavenet
+from playground.bench import app, autoregressive, boltzmann, gan, vae, vqvae, wavenet
 from playground.bench.app import ROOT, served_app
 from playground.core.device import describe_device, get_device
 
 __all__ = ["BENCH_PARTS", "ROOT", "run_bench", "served_app"]
 
-BENCH_PARTS = ("vae", "gan", "boltzmann", "autoregressive", "wavenet", "app")
+BENCH_PARTS = ("vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "app")
 
 
 def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str | None = None) -> dict:
@@ -59,7 +67,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str
     if only is not None and only not in BENCH_PARTS:
         raise ValueError(f"--only must be one of {', '.join(BENCH_PARTS)}, got {only!r}")
 
-    parts = {"vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet}
+    parts = {"vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae}
     for name, part in parts.items():
         if only in (None, name):
             figures[name] = part.bench(quick, log)
