@@ -258,7 +258,11 @@ class CodePrior(nn.Module):
     def logits(self, codes: Tensor, y: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         """Logits (B, K, H, W) of p(z_i | z_<i [, y, cond]) for every cell at once (teacher
         forcing) from codes (B, H, W) int64, labels y (B,) and the level above's codes."""
-        h = self.embed(codes).permute(0, 3, 1, 2)  # (B, C, H, W)
+        return self._stack(codes, self._biases(y, cond))
+
+    def _biases(self, y: Tensor | None, cond: Tensor | None) -> list[Tensor | None]:
+        """Per layer, what shifts its gates: the label's (B, 2C, 1, 1) plus the level above's
+        (B, 2C, H, W), or None."""
         biases: list[Tensor | None] = [None] * self.n_layers
         if self.label_embedding is not None and y is not None:
             biases = [b[:, :, None, None] for b in self.label_embedding(y).chunk(self.n_layers, dim=1)]
@@ -266,9 +270,15 @@ class CodePrior(nn.Module):
             c = F.interpolate(self.cond_embed(cond).permute(0, 3, 1, 2), size=self.grid, mode="nearest")  # (B, C, H, W)
             spatial = self.cond_net(c).chunk(self.n_layers, dim=1)
             biases = [s if b is None else b + s for b, s in zip(biases, spatial)]
-        v = h
+        return biases
+
+    def _stack(self, codes: Tensor, biases: list[Tensor | None]) -> Tensor:
+        """The gated stack and head on codes (B, R, W) (R <= H: rows from the top; a row
+        sees only the rows above it, so a crop gives the same logits for its rows)."""
+        rows = codes.shape[1]
+        h = v = self.embed(codes).permute(0, 3, 1, 2)  # (B, C, R, W)
         for layer, bias in zip(self.layers, biases):
-            v, h = layer(v, h, bias)
+            v, h = layer(v, h, None if bias is None else bias[:, :, :rows])
         return self.head(h)
 
     def log_prob(self, codes: Tensor, y: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
@@ -283,9 +293,10 @@ class CodePrior(nn.Module):
         """Sample the cells after the first ``n_known`` (raster order) of ``codes`` (B, H, W)
         int64 in place, one at a time, yielding the cells drawn so far after each."""
         h, w = self.grid
+        biases = self._biases(y, cond)  # once per draw; each cell then runs the stack on the rows down to its own
         for step, i in enumerate(range(n_known, h * w), start=1):
             r, c = divmod(i, w)
-            logits = self.logits(codes, y, cond)[:, :, r, c]  # a 7 x 7 grid is cheap to redo whole
+            logits = self._stack(codes[:, : r + 1], biases)[:, :, r, c]
             probs = torch.softmax(logits / temperature, dim=1)
             pick = torch.multinomial(probs.to(generator_device(generator, probs.device)), 1, generator=generator).flatten()
             codes[:, r, c] = pick.to(codes.device)
