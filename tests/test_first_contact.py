@@ -17,6 +17,7 @@ FAMILIES = {
     "gan": ("GAN", "gan-ckpt", "#gan-samples img"),
     "boltzmann": ("Boltzmann machines", "boltzmann-ckpt", "#boltzmann-means img"),
     "autoregressive": ("Autoregressive", "ar-ckpt", "#ar-watch-picture img"),
+    "vqvae": ("VQ-VAE", "vq-ckpt", "#vq-samples-prior img"),
     "wavenet": ("WaveNet", "wn-ckpt", "#wn-scale-audio"),
 }
 

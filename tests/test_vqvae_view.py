@@ -4,10 +4,10 @@ prior's completions, the two levels, training and Stop."""
 
 from __future__ import annotations
 
-import re
-
+import itertools
 import json
 import math
+import re
 import threading
 
 import numpy as np
@@ -20,8 +20,7 @@ from playground.core import checkpoints
 from playground.views import vqvae as vq
 from playground.views.base import Context
 from playground.views.vqvae import AE_STEPS, CARD, CELL_PX, LABEL_CHOICES, MODELS, N_SAMPLES, PRIOR_STEPS, ROWS_KEPT, TOUR, K, VqSession, VqView, VqViews, cell_at, code_at
-from playground.views.vqvae_pictures import KEPT_LINE
-import itertools
+from playground.views.vqvae_pictures import KEPT_LINE, mosaic_layout
 
 TINY = {"n_codes": 16, "code_dim": 4, "hidden": 8, "prior_channels": 8, "prior_layers": 2, "n_classes": 10}
 TINY_TRAIN = {"prior_channels": 4, "prior_layers": 1}
@@ -114,8 +113,8 @@ def test_every_panel_refuses_bad_settings(views, session, call, match):
 
 def test_the_codebook_decodes_every_code_and_counts_the_whole_test_split(views, session):
     mosaic, figure, note = views.codebook(session, "vqvae")
-    assert mosaic.dtype == np.uint8 and mosaic.shape == (62, 16 * 62, 3)
-    assert [code_at(mosaic.shape, 16 * 62 * (k + 0.5) / 16, 31, 16) for k in range(16)] == list(range(16))
+    assert mosaic.dtype == np.uint8 and mosaic.shape == (4 * 62, 4 * 62, 3)  # 16 codes: 4 rows of 4
+    assert [code_at(mosaic.shape, 62 * (k % 4 + 0.5), 62 * (k // 4) + 31, 16) for k in range(16)] == list(range(16))
     counts = np.asarray(figure.data[0].y)
     assert counts.sum() == 49 * len(views.ctx.data.test_labels) and len(counts) == 16
     used = int((counts > 0).sum())
@@ -133,12 +132,13 @@ def test_clicks_map_to_cells_and_codes():
     for x, y in [(-1, 0), (0, 7 * CELL_PX), (1.5, 3), ("a", 2), (None, 1)]:
         with pytest.raises(ValueError, match="outside the code map"):
             cell_at(x, y)
-    shape = (2 * 62, 16 * 62, 3)  # 20 codes: the second row holds 4
-    assert code_at(shape, 0, 0, 20) == 0 and code_at(shape, 3 * 62 + 5, 62 + 5, 20) == 19
+    assert mosaic_layout(16) == (4, 4) and mosaic_layout(64) == (8, 8) and mosaic_layout(512) == (32, 16) and mosaic_layout(2) == (1, 2)
+    shape = (5 * 62, 5 * 62, 3)  # 22 codes: 5 rows of 5, the last holds 2
+    assert code_at(shape, 0, 0, 22) == 0 and code_at(shape, 62 + 5, 4 * 62 + 5, 22) == 21
     with pytest.raises(ValueError, match="no code there"):
-        code_at(shape, 5 * 62, 62 + 5, 20)
+        code_at(shape, 2 * 62 + 5, 4 * 62 + 5, 22)
     with pytest.raises(ValueError, match="outside the codebook mosaic"):
-        code_at(shape, 16 * 62, 0, 20)
+        code_at(shape, 5 * 62, 0, 22)
     with pytest.raises(ValueError, match="shape"):
         code_at("wide", 0, 0, 20)
 

@@ -13,6 +13,7 @@ from playground.ui.tabs.autoregressive import ArTab
 from playground.ui.tabs.boltzmann import BoltzmannTab
 from playground.ui.tabs.gan import GanTab
 from playground.ui.tabs.vae import VaeTab
+from playground.ui.tabs.vqvae import VqTab
 from playground.ui.tabs.wavenet import WaveNetTab
 from playground.views.base import Context
 
@@ -20,7 +21,7 @@ TITLE = "Generative Models Playground"
 # (title, id, tab): a new family's tab is added here.
 TABS = [
     ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
-    ("Autoregressive", "autoregressive", ArTab), ("WaveNet", "wavenet", WaveNetTab),
+    ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("WaveNet", "wavenet", WaveNetTab),
 ]
 
 

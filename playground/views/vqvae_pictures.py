@@ -95,16 +95,17 @@ def cell_at(x: Any, y: Any) -> tuple[int, int]:
     return y // CELL_PX, x // CELL_PX
 
 
-def _mosaic_layout(n_codes: int) -> tuple[int, int]:
-    """(rows, columns) of a mosaic of ``n_codes`` tiles in rows of 16."""
-    columns = min(n_codes, MOSAIC_COLUMNS)
+def mosaic_layout(n_codes: int) -> tuple[int, int]:
+    """(rows, columns) of a mosaic of ``n_codes`` tiles: about square (4 x 4 for 16 codes,
+    8 x 8 for 64), at most 16 to a row (512 codes: 32 rows of 16), at least 4."""
+    columns = min(n_codes, MOSAIC_COLUMNS, max(4, math.ceil(math.sqrt(n_codes))))
     return math.ceil(n_codes / columns), columns
 
 
 def code_at(mosaic_shape: Any, x: Any, y: Any, n_codes: Any) -> int:
     """The code id of the tile under the click at pixel (x, y) of a codebook mosaic of
-    shape ``mosaic_shape`` ((H, W) or (H, W, 3)) showing ``n_codes`` codes in rows of 16:
-    tile i sits at row i // 16, column i % 16.
+    shape ``mosaic_shape`` ((H, W) or (H, W, 3)) showing ``n_codes`` codes in rows of C
+    (``mosaic_layout``): tile i sits at row i // C, column i % C.
 
     Raises:
         ValueError: a bad shape or count, a point outside the mosaic or on an empty tile.
@@ -117,7 +118,7 @@ def code_at(mosaic_shape: Any, x: Any, y: Any, n_codes: Any) -> int:
     if height < 1 or width < 1:
         raise ValueError(f"the mosaic's shape must be positive, got {mosaic_shape!r}")
     x, y = _point(x, y, width, height, "codebook mosaic")
-    rows, columns = _mosaic_layout(n_codes)
+    rows, columns = mosaic_layout(n_codes)
     code = min(y * rows // height, rows - 1) * columns + min(x * columns // width, columns - 1)
     if code >= n_codes:
         raise ValueError(f"no code there: the mosaic shows codes 0 to {n_codes - 1}")
@@ -126,10 +127,10 @@ def code_at(mosaic_shape: Any, x: Any, y: Any, n_codes: Any) -> int:
 
 def mosaic(images: Tensor, n_codes: int) -> np.ndarray:
     """Every code decoded alone, images (K, 1, 28, 28) in [0, 1], as one picture in code
-    order, rows of 16: each tile twice the decode's size, framed in its code's colour
+    order, in rows of ``mosaic_layout`` (about square): each tile twice the decode's size, framed in its code's colour
     (as in the code map), its id written in the corner. (rows * 62, columns * 62, 3) uint8,
     no outer border (see ``code_at``)."""
-    rows, columns = _mosaic_layout(n_codes)
+    rows, columns = mosaic_layout(n_codes)
     side = 28 * TILE_SCALE
     pitch = side + 2 * FRAME_PX
     colours = code_colours(n_codes)
