@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -110,3 +111,20 @@ def check_tour(demo: gr.Blocks, tab: Any) -> None:
         *outputs, note = panel.quietly(*values)
         assert note == "", (step.title, note)
         assert not all(isinstance(o, SKIP) for o in outputs), step.title
+
+
+def endpoint(demo: gr.Blocks, api_name: str) -> Callable[..., Any]:
+    """The function behind the app's API endpoint ``api_name`` (as ``gradio_client`` would reach it)."""
+    return next(f.fn for f in demo.fns.values() if f.api_name == api_name)
+
+
+def session_request(name: str = "alice") -> Any:
+    """A stand-in for ``gr.Request`` of the browser session ``name`` (its ``session_hash``)."""
+    return SimpleNamespace(session_hash=name)
+
+
+def blocks_in(block: Any) -> Iterator[Any]:
+    """``block`` and every block inside it."""
+    yield block
+    for child in getattr(block, "children", None) or []:
+        yield from blocks_in(child)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import single_thread
-from panels import check_panels_draw, check_panels_independent
+from panels import check_panels_draw, check_panels_independent, endpoint
 
 from models.base import seeded_init
 from models.dbn import DBN
@@ -41,9 +41,6 @@ def _small_session(tab) -> BoltzmannSession:
     rbm = RbmView(seeded_init(RBM, 0, n_hidden=24, n_gibbs=5), "small", ctx)
     return BoltzmannSession({"rbm": rbm, "dbn": DbnView(seeded_init(DBN, 0, hidden_sizes=[16, 8], n_gibbs=5), "small", ctx)})
 
-
-def _endpoint(demo, name):
-    return next(f.fn for f in demo.fns.values() if f.api_name == name)
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab, tmp_path):
@@ -85,7 +82,7 @@ def test_handlers_pass_the_views_answers_and_skip_an_empty_box(tab):
 
 def test_train_and_stack_share_one_run_per_session_and_the_stop_button(built):
     tab, demo = built
-    train, stack, stop = (_endpoint(demo, f"boltzmann_{name}") for name in ("train", "stack", "stop"))
+    train, stack, stop = (endpoint(demo, f"boltzmann_{name}") for name in ("train", "stack", "stop"))
     bob = SimpleNamespace(session_hash="bob")
     run = stack(_small_session(tab), 12, 200, 0.05, True, 0, bob)
     session, status, *_ = next(run)
@@ -116,10 +113,10 @@ def test_the_api_keeps_its_names_and_labels_every_output(built):
     arity = {"/boltzmann_load": 1, "/boltzmann_samples": 3, "/boltzmann_train": 5, "/boltzmann_stack": 4, "/boltzmann_ais": 3, "/boltzmann_energy": 3}
     for name, n in arity.items():
         assert len(endpoints[name]["returns"]) == n, name
-    for name, endpoint in endpoints.items():
+    for name, described in endpoints.items():
         if name.startswith("/boltzmann"):
-            assert all(r["label"] and not r["label"].startswith("value_") for r in endpoint["returns"]), name
-            assert endpoint["description"].strip() and "`" not in endpoint["description"], name
+            assert all(r["label"] and not r["label"].startswith("value_") for r in described["returns"]), name
+            assert described["description"].strip() and "`" not in described["description"], name
 
 
 def _click_handler(demo, elem_id):

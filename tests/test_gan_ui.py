@@ -4,12 +4,11 @@ independent panels, the public API, the lab's Train and Stop."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
-from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all
+from panels import build_tab, check_around_a_load, check_panels_independent, redraw_all, session_request
 
 from playground.ui.tabs import gan as gan_tab
 from playground.views import gan_lab
@@ -27,9 +26,6 @@ def built(data):
 def tab(built):
     return built[1]
 
-
-def _request(name="alice"):
-    return SimpleNamespace(session_hash=name)
 
 
 def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab):
@@ -151,7 +147,7 @@ def test_lab_train_one_run_per_session_and_stop(built, monkeypatch):
     demo, tab = built
     fns = {f.api_name: f.fn for f in demo.fns.values()}
     train, stop = fns["gan_lab_train"], fns["gan_lab_stop"]
-    request = _request("bob")
+    request = session_request("bob")
     run = train(None, 200, 1e-3, 1e-3, 1, False, request)
     session, *_ = next(run)
     assert isinstance(session, gan_lab.LabSession)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 import pytest
-from panels import build_tab, check_panels_draw, check_panels_independent, check_tour
+from panels import blocks_in, build_tab, check_panels_draw, check_panels_independent, check_tour, endpoint, session_request
 
 from playground.ui.tabs import vqvae as vq_tab
 from playground.views.vqvae import CARD, CELL_PX, TOUR
@@ -30,18 +30,7 @@ def tab(built):
     return built[1]
 
 
-def _endpoint(demo, name):
-    return next(f.fn for f in demo.fns.values() if f.api_name == name)
 
-
-def _request(name):
-    return SimpleNamespace(session_hash=name)
-
-
-def _blocks_in(block):
-    yield block
-    for child in getattr(block, "children", None) or []:
-        yield from _blocks_in(child)
 
 
 def _buttons(tab):
@@ -61,7 +50,7 @@ def test_the_tab_opens_on_samples_and_every_tour_step_runs_with_its_values(built
     assert tab.card is CARD and tab.tour is TOUR and CARD.tab == "vq-samples"
     pages = {t.id: t for t in tab.subtabs.children}
     assert list(pages) == ["vq-samples", "vq-codemap", "vq-prior", "vq-completion", "vq-codebook", "vq-levels", "vq-train", "vq-explain"]
-    first = list(_blocks_in(pages["vq-samples"]))
+    first = list(blocks_in(pages["vq-samples"]))
     assert tab.prior_img in first and tab.uniform_img in first and tab.prior_img.elem_id == "vq-samples-prior"
     assert tab.prior_img.value is not None and tab.uniform_img.value is not None  # alive on open
     assert "VQ-VAE" in tab.models.bar.label or "vqvae" in tab.models.bar.label
@@ -103,7 +92,7 @@ def test_a_click_on_the_map_then_on_the_codebook_edits_one_cell(tab):
 def test_bad_values_through_the_endpoints_are_readable_errors_and_the_panels_work_on(built):
     demo, tab = built
     codes = tab.encode(None, 0, "vqvae")[0]
-    edit, samples = _endpoint(demo, "vq_edit"), _endpoint(demo, "vq_samples")
+    edit, samples = endpoint(demo, "vq_edit"), endpoint(demo, "vq_samples")
     bad_edits = [
         ((codes, 0, 0, 10**6, "vqvae"), "code must be in"), ((codes, 7, 0, 1, "vqvae"), "row must be in"), ((codes, 0, -1, 1, "vqvae"), "column must be in"),
         ((codes, 0, 0, float("nan"), "vqvae"), "code must be an integer"), (("[[1, 2]]", 0, 0, 1, "vqvae"), "7 × 7"), (("banana", 0, 0, 1, "vqvae"), "JSON"),
@@ -116,46 +105,46 @@ def test_bad_values_through_the_endpoints_are_readable_errors_and_the_panels_wor
         with pytest.raises(gr.Error, match=message):
             samples(None, *args)
     with pytest.raises(gr.Error, match="level"):
-        _endpoint(demo, "vq_codebook")(None, "vqvae", 5)
+        endpoint(demo, "vq_codebook")(None, "vqvae", 5)
     with pytest.raises(gr.Error, match="draw"):
-        _endpoint(demo, "vq_encode_drawing")(None, {"composite": np.full((280, 280, 4), 255, np.uint8), "layers": []}, "vqvae")
+        endpoint(demo, "vq_encode_drawing")(None, {"composite": np.full((280, 280, 4), 255, np.uint8), "layers": []}, "vqvae")
     with pytest.raises(gr.Error, match="temperature"):
-        next(_endpoint(demo, "vq_draw_prior")(None, 0, "any", "vqvae", float("nan"), _request("bad")))
-    train = _endpoint(demo, "vq_train")
+        next(endpoint(demo, "vq_draw_prior")(None, 0, "any", "vqvae", float("nan"), session_request("bad")))
+    train = endpoint(demo, "vq_train")
     for k, beta, message in [(0, 0.25, "codebook size K"), (10**9, 0.25, "codebook size K"), (64, float("nan"), "β")]:
         with pytest.raises(gr.Error, match=message):
-            next(train(None, "vqvae", k, 16, beta, True, True, 50, 0, 2e-3, 0, _request("bad")))
+            next(train(None, "vqvae", k, 16, beta, True, True, 50, 0, 2e-3, 0, session_request("bad")))
     prior, uniform, text, note = samples(None, 0, "any", "vqvae")  # the others work on
     assert prior.shape == uniform.shape and "uniform codes" in text and note == ""
 
 
 def test_the_prior_drawing_streams_and_stop_answers_within_a_second(built):
     demo, tab = built
-    draw, stop = _endpoint(demo, "vq_draw_prior"), _endpoint(demo, "vq_prior_stop")
-    frames = list(draw(None, 0, "3", "vqvae", 1.0, _request("full")))
+    draw, stop = endpoint(demo, "vq_draw_prior"), endpoint(demo, "vq_prior_stop")
+    frames = list(draw(None, 0, "3", "vqvae", 1.0, session_request("full")))
     assert len(frames) >= 49 and "cell 1 of 49" in frames[0][2] and not frames[0][1].any()  # decoded once the grids are full
     assert frames[-1][1].any() and "784" in frames[-1][2]
-    run = draw(None, 0, "any", "vqvae2", 1.0, _request("stopper"))
+    run = draw(None, 0, "any", "vqvae2", 1.0, session_request("stopper"))
     next(run)
-    assert stop(_request("stopper")) == "Stopping…"
+    assert stop(session_request("stopper")) == "Stopping…"
     start = time.perf_counter()
     rest = list(run)
     assert time.perf_counter() - start < 1.0 and len(rest) == 1 and rest[0][2].startswith("**Stopped** at cell 1 of 65")
-    assert isinstance(stop(_request("stopper")), SKIP)  # nothing is drawing
+    assert isinstance(stop(session_request("stopper")), SKIP)  # nothing is drawing
 
 
 def test_train_and_stop_through_the_bound_handlers(built):
     demo, tab = built
-    train, stop = _endpoint(demo, "vq_train"), _endpoint(demo, "vq_stop")
-    run = train(None, "vqvae", 16, 4, 0.25, True, True, 50, 0, 2e-3, 0, _request("trainer"))
+    train, stop = endpoint(demo, "vq_train"), endpoint(demo, "vq_stop")
+    run = train(None, "vqvae", 16, 4, 0.25, True, True, 50, 0, 2e-3, 0, session_request("trainer"))
     session, status, *_ = next(run)
     assert status.startswith("Starting")
     outputs = list(run)
     assert "done" in outputs[-1][1] and session.views["vqvae"].model.n_codes == 16 and session.views["vqvae"].name.startswith("trained here")
     check_panels_draw(tab.panels()[1:], session)  # the model bar's bound over the test split is the views' to test
-    run = train(session, "vqvae2", 16, 4, 0.25, False, False, 5000, 0, 2e-3, 0, _request("trainer"))
+    run = train(session, "vqvae2", 16, 4, 0.25, False, False, 5000, 0, 2e-3, 0, session_request("trainer"))
     next(run)
-    assert stop(_request("trainer")) == "Stopping…"
+    assert stop(session_request("trainer")) == "Stopping…"
     assert "stopped" in list(run)[-1][1]
     assert session.views["vqvae2"].model.n_codes == 16 and session.views["vqvae"].model.n_codes == 16
 
@@ -169,8 +158,8 @@ def test_the_api_keeps_its_names_inputs_and_outputs(built):
         "/vq_stop": (0, 1), "/vq_load": (2, 1), "/vq_restore": (0, 1), "/vq_download": (1, 1),
     }
     for name, (n_in, n_out) in shapes.items():
-        endpoint = named[name]
-        assert (len(endpoint["parameters"]), len(endpoint["returns"])) == (n_in, n_out), name
-        assert all(r["label"] and not r["label"].startswith("value_") for r in endpoint["returns"]), name
-        assert endpoint["description"] and "``" not in endpoint["description"], name
+        described = named[name]
+        assert (len(described["parameters"]), len(described["returns"])) == (n_in, n_out), name
+        assert all(r["label"] and not r["label"].startswith("value_") for r in described["returns"]), name
+        assert described["description"] and "``" not in described["description"], name
 

@@ -4,13 +4,12 @@ the checkpoint and training panels."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import gradio as gr
 import pytest
 import soundfile
 from conftest import single_thread
-from panels import build_tab, check_panels_draw, check_panels_independent, check_tour
+from panels import blocks_in, build_tab, check_panels_draw, check_panels_independent, check_tour, endpoint, session_request
 
 from playground.ui.tabs import wavenet as wn_tab
 from playground.views.wavenet import CARD, DATA_TEXT, NO_CLASS, TOUR
@@ -36,19 +35,7 @@ def tab(built):
     return built[0]
 
 
-def _endpoint(demo, name):
-    return next(f.fn for f in demo.fns.values() if f.api_name == name)
 
-
-def _request(name):
-    return SimpleNamespace(session_hash=name)
-
-
-def _blocks_in(block):
-    """``block`` and every block inside it."""
-    yield block
-    for child in getattr(block, "children", None) or []:
-        yield from _blocks_in(child)
 
 
 def test_the_tab_opens_on_the_scale_and_trains_after_the_play_views(built):
@@ -57,7 +44,7 @@ def test_the_tab_opens_on_the_scale_and_trains_after_the_play_views(built):
     assert tab.card is CARD and tab.tour is TOUR and CARD.kind == "explicit density · tractable (autoregressive, audio)"
     pages = {t.id: t for t in tab.subtabs.children}
     assert list(pages) == ["wn-scale", "wn-generate", "wn-mulaw", "wn-field", "wn-train", "wn-explain"] and tab.explain_tab == "wn-explain"
-    first = list(_blocks_in(pages["wn-scale"]))
+    first = list(blocks_in(pages["wn-scale"]))
     assert tab.scale_audio in first and tab.scale_spec in first and tab.scale_audio.elem_id == "wn-scale-audio"
     assert tab.models.bar.label == "model: wavenet (bundled) · change…"
     # the steps run by a button: what their handlers draw from the step's values
@@ -146,10 +133,10 @@ def test_the_class_picker_follows_the_model(tab):
 
 def test_load_returns_the_description_and_the_class_picker(built):
     _, demo = built
-    session, info, bar, classes = _endpoint(demo, "wn_load")(None, "wavenet", "")
+    session, info, bar, classes = endpoint(demo, "wn_load")(None, "wavenet", "")
     assert "WaveNet" in info and classes["value"] == "0" and bar["label"].startswith("model: wavenet")
     with pytest.raises(gr.Error, match="wavenet"):
-        _endpoint(demo, "wn_load")(session, "vae", "")
+        endpoint(demo, "wn_load")(session, "vae", "")
 
 
 def test_generate_streams_with_the_unchanged_outputs_skipped(tab):
@@ -163,16 +150,16 @@ def test_generate_streams_with_the_unchanged_outputs_skipped(tab):
 
 def test_train_and_stop_through_the_bound_handlers(built):
     tab, demo = built
-    train, stop = _endpoint(demo, "wn_train"), _endpoint(demo, "wn_stop")
-    run = train(None, "synthetic notes", None, 4, 2, 1, True, 25, 5000, 3e-3, 0, _request("stopper"))
+    train, stop = endpoint(demo, "wn_train"), endpoint(demo, "wn_stop")
+    run = train(None, "synthetic notes", None, 4, 2, 1, True, 25, 5000, 3e-3, 0, session_request("stopper"))
     session, status, *_ = next(run)
     assert status.startswith("Starting on the synthetic notes")
-    assert stop(_request("stopper")) == "Stopping…"
+    assert stop(session_request("stopper")) == "Stopping…"
     outputs = list(run)
     assert "stopped" in outputs[-1][1] and session.view.name.startswith("trained here")
-    assert stop(_request("stopper")) == "Nothing is training."
+    assert stop(session_request("stopper")) == "Nothing is training."
     with pytest.raises(gr.Error, match="residual channels"):
-        next(train(None, "synthetic notes", None, 3, 2, 1, True, 25, 50, 3e-3, 0, _request("stopper")))
+        next(train(None, "synthetic notes", None, 3, 2, 1, True, 25, 50, 3e-3, 0, session_request("stopper")))
 
 
 def test_the_api_keeps_its_names_inputs_and_outputs(built):
@@ -183,7 +170,7 @@ def test_the_api_keeps_its_names_inputs_and_outputs(built):
         "/wn_race": (3, 1), "/wn_mu_law": (4, 4), "/wn_receptive_field": (5, 2), "/wn_train": (10, 4), "/wn_stop": (0, 1),
     }
     for name, (n_in, n_out) in shapes.items():
-        endpoint = named[name]
-        assert (len(endpoint["parameters"]), len(endpoint["returns"])) == (n_in, n_out), name
-        assert all(r["label"] and not r["label"].startswith("value_") for r in endpoint["returns"]), name
-        assert "``" not in endpoint["description"], name
+        described = named[name]
+        assert (len(described["parameters"]), len(described["returns"])) == (n_in, n_out), name
+        assert all(r["label"] and not r["label"].startswith("value_") for r in described["returns"]), name
+        assert "``" not in described["description"], name
