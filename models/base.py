@@ -59,6 +59,23 @@ def standard_normal(shape: tuple[int, ...], generator: torch.Generator | None, d
     return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 
+def check_images(x: Any, side: int, min_batch: int = 0) -> Tensor:
+    """``x`` as float32 (B, 1, side, side) with values in [0, 1] (binary for a Bernoulli
+    likelihood to be a probability).
+
+    Raises:
+        ValueError: not a tensor of that shape, fewer than ``min_batch`` images, or values
+            outside [0, 1] (NaN included).
+    """
+    shape = tuple(getattr(x, "shape", ()))
+    if not isinstance(x, Tensor) or x.dim() != 4 or shape[1:] != (1, side, side) or len(x) < min_batch:
+        raise ValueError(f"images must have shape (B, 1, {side}, {side}){' with B >= 1' if min_batch else ''}, got {shape}")
+    x = x.float()
+    if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError("images must hold values in [0, 1]")
+    return x
+
+
 class GenerativeModel(HubModel):
     """Base class of the generative families (see the module docstring for the contract).
 
@@ -160,18 +177,8 @@ class AutoregressiveModel(GenerativeModel):
         return torch.arange(self.image_size**2, device=self.device)
 
     def check_images(self, x: Tensor) -> Tensor:
-        """``x`` as float32 (B, 1, S, S).
-
-        Raises:
-            ValueError: another shape, or values outside [0, 1].
-        """
-        s = self.image_size
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, s, s):
-            raise ValueError(f"images must have shape (B, 1, {s}, {s}), got {tuple(x.shape)}")
-        x = x.float()
-        if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
-            raise ValueError("images must hold values in [0, 1]")
-        return x
+        """``x`` as float32 (B, 1, S, S) (``check_images``). Raises ValueError: another shape, or values outside [0, 1]."""
+        return check_images(x, self.image_size)
 
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Exact log p(x) in nats, (B,), for binary images x (B, 1, S, S); for a

@@ -162,7 +162,7 @@ class VectorQuantizer(nn.Module):
         try:
             codes = torch.as_tensor(codes)
         except (TypeError, ValueError, RuntimeError, OverflowError):
-            raise ValueError(f"codes must be a grid of integer ids in [0, {self.n_codes - 1}] of shape (B, {shape[0]}, {shape[1]})") from None
+            raise ValueError(f"code ids must be integers in [0, {self.n_codes - 1}] (K = {self.n_codes}), in a grid of shape (B, {shape[0]}, {shape[1]})") from None
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"codes must be integer ids, got {codes.dtype}")
         if codes.dim() != 3 or tuple(codes.shape[1:]) != tuple(shape):

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import GenerativeModel
+from models.base import GenerativeModel, check_images
 from models.checks import N_CLASSES, check_bool, check_float, check_int
 from models.layers import CODE_DIM_RANGE, N_CODES_RANGE, VectorQuantizer, bernoulli_log_prob, generator_device
 from models.pixelcnn import CodePrior
@@ -176,13 +176,8 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
 
     # -- codes -----------------------------------------------------------------------------------------
     def check_images(self, x: Tensor) -> Tensor:
-        """``x`` as float32 (B, 1, 28, 28). Raises ValueError: another shape, or values outside [0, 1]."""
-        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or len(x) == 0:
-            raise ValueError(f"images must have shape (B, 1, 28, 28) with B >= 1, got {tuple(getattr(x, 'shape', ()))}")
-        x = x.float()
-        if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
-            raise ValueError("images must hold values in [0, 1]")
-        return x
+        """``x`` as float32 (B, 1, 28, 28), B >= 1 (``models.base.check_images``). Raises ValueError: another shape, or values outside [0, 1]."""
+        return check_images(x, 28, min_batch=1)
 
     def check_codes(self, codes: Any) -> list[Tensor]:
         """A list of code grids, one per level (top first), as int64 (B, H, W) on the model's
@@ -254,11 +249,15 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
             for step in prior.draw(c, known, y, codes[i - 1] if i else None, generator, temperature):
                 yield i, step
 
+    def _empty_codes(self, n: Any) -> list[Tensor]:
+        """Zero code grids for n in [1, 10,000] images, one per level, for ``draw_codes`` to fill."""
+        n = check_int("samples", n, 1, 10_000)
+        return [torch.zeros(n, *grid, dtype=torch.int64, device=self.device) for grid in self.grids]
+
     @torch.no_grad()
     def sample_codes(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None, temperature: float = 1.0) -> list[Tensor]:
         """n grids of codes per level drawn from the prior(s): (n, H, W) int64, top first."""
-        n = check_int("samples", n, 1, 10_000)
-        codes = [torch.zeros(n, *grid, dtype=torch.int64, device=self.device) for grid in self.grids]
+        codes = self._empty_codes(n)
         for _ in self.draw_codes(codes, [0] * len(codes), y, generator, temperature):
             pass
         return codes
@@ -272,8 +271,7 @@ class VQVAE(GenerativeModel, paper_url="https://arxiv.org/abs/1711.00937"):
     @torch.no_grad()
     def sample_iter(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[Tensor | None]:
         """``sample`` a row of codes per step: None after each row, the samples last."""
-        n = check_int("samples", n, 1, 10_000)
-        codes = [torch.zeros(n, *grid, dtype=torch.int64, device=self.device) for grid in self.grids]
+        codes = self._empty_codes(n)
         for level, step in self.draw_codes(codes, [0] * len(codes), y, generator):
             if step % self.grids[level][1] == 0:
                 yield None
