@@ -83,7 +83,7 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
             way) encoder and decoder.
         hidden_dim: width of the hidden layers, in [16, 2048].
         beta: weight of the KL term in the training loss, in [0, 10]; 1 gives the ELBO,
-            0 a plain autoencoder.
+            0 a plain (deterministic) autoencoder: z = mu(x) in training, no noise.
 
     Raises:
         ValueError: for any argument outside the ranges above.
@@ -136,7 +136,8 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
         return mu + torch.exp(0.5 * logvar) * eps
 
     def loss(self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Negative beta-ELBO with one sample of z per image, and its terms.
+        """Negative beta-ELBO with one sample of z per image (z = mu when beta = 0: a plain
+        autoencoder), and its terms.
 
         Returns:
             ``"loss"``: reconstruction + beta * KL (minimised); ``"reconstruction"``:
@@ -145,7 +146,7 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
         """
         self.check_labels(y, x.shape[0])
         mu, logvar = self.encode(x)
-        z = self.reparameterise(mu, logvar, generator)
+        z = mu if self.beta == 0 else self.reparameterise(mu, logvar, generator)  # beta = 0: a deterministic autoencoder
         logits = self.decoder_logits(z)
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)

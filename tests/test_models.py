@@ -169,6 +169,14 @@ def test_vae_elbo_uses_beta_only_in_the_loss(data):
         assert torch.allclose(terms["elbo"], -(terms["reconstruction"] + terms["kl"]))
 
 
+def test_beta_zero_is_a_deterministic_autoencoder_and_beta_one_samples_z(data):
+    x = data.train_binary[:16]
+    for beta, same in ((0.0, True), (1.0, False)):
+        model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=32, beta=beta)
+        first, second = (model.loss(x, generator=torch.Generator().manual_seed(s))["reconstruction"] for s in (0, 1))
+        assert torch.equal(first, second) == same, beta
+
+
 def test_iwae_bound_is_tighter_than_the_elbo_and_agrees_at_k1(data):
     torch.manual_seed(0)
     model = seeded_init(VAE, 0, latent_dim=4, arch="mlp", hidden_dim=64)

@@ -297,6 +297,18 @@ class Tab:
                 headline=self.views.headline(first), extra=loader_extra,
             )
             self.explain_btn = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id=f"{prefix}-explain")
+        self._tour_row(prefix)
+
+    def plain_header(self, prefix: str, headline: str) -> None:
+        """The top of a tab with no checkpoints to load (the warm-up's closed-form fits):
+        ``headline`` (markdown) with How it works beside it, then the guided tour."""
+        with gr.Row(equal_height=True, elem_classes=["pg-bar-row"]):
+            gr.Markdown(headline, elem_id=f"{prefix}-headline", elem_classes=["pg-headline"])
+            self.explain_btn = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id=f"{prefix}-explain")
+        self._tour_row(prefix)
+
+    def _tour_row(self, prefix: str) -> None:
+        """The guided tour's numbered buttons (``self.tour_buttons``) and its text (``self.tour_text``)."""
         self.tour_buttons: list[gr.Button] = []
         if self.tour:
             with gr.Row(equal_height=True, elem_classes=["pg-tour"]):
