@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
     p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
-    p.add_argument("--only", help="one part: vae, gan, boltzmann, autoregressive, wavenet, vqvae or app")
+    p.add_argument("--only", help="one part: warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae or app")
     p.set_defaults(run=cmd_bench)
     return parser
 

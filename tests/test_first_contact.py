@@ -13,6 +13,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 # family tab id -> (the tab's title, the prefix of its header's ids, the key image or audio of its play-first view)
 FAMILIES = {
+    "warmup": ("Warm-up", "wu", "#wu-bm-plot"),
     "vae": ("VAE", "vae-ckpt", "#vae-slider-image img"),
     "gan": ("GAN", "gan-ckpt", "#gan-samples img"),
     "boltzmann": ("Boltzmann machines", "boltzmann-ckpt", "#boltzmann-means img"),

@@ -49,6 +49,11 @@ def test_csv_from_a_file(tmp_path):
         toy2d.points_from_csv(path)
 
 
+def test_identical_points_are_a_point_mass_at_the_centre_and_said_so():
+    points, note = toy2d.points_from_csv("1,2\n1,2\n1,2\n")
+    assert points.shape == (3, 2) and bool((points == 0).all()) and "identical" in note
+
+
 @pytest.mark.parametrize(
     "text,match",
     [
@@ -58,7 +63,6 @@ def test_csv_from_a_file(tmp_path):
         ("", "holds no points"),
         ("x,y\n", "holds no points"),
         ("1,2\n", "at least 2 points"),
-        ("1,2\n1,2\n1,2\n", "identical"),
         ("1,2\nnan,3\n", "NaN or an infinite"),
         ("1,2\n3,inf\n", "NaN or an infinite"),
         ("\n".join(f"{i},{i}" for i in range(toy2d.MAX_POINTS + 1)), "more than 5,000 points"),

@@ -34,9 +34,14 @@ Each part is a module of this package; none needs gradio but the app's.
   ``vqvae.ui_seconds_to_recognisable_reconstructions``: its training stream from scratch
   until 7 of the 8 reconstructions it shows are read (softmax >= 0.9) as their originals'
   digits (target 30 s); with ``vqvae.stop_to_idle_s``.
+- ``warmup.*``: each warm-up panel's answer time (target <= 1 s on 2 cores): Box-Muller,
+  a maximum-likelihood slider move, E and M steps, 30 EM steps, 5 restarts and the BIC
+  sweep on the most points a user may give (5,000), PPCA fits for K = 1-64 and a slider
+  decode, the Bernoulli mixture's EM (with its exact test NLL), the AE-against-VAE grids;
+  ``warmup.aevae_pair_steps_per_s`` and its ``stop_to_idle_s``.
 - ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
 
-``--only PART`` runs one part (vae, gan, boltzmann, autoregressive, wavenet, vqvae or app).
+``--only PART`` runs one part (warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae or app).
 """
 
 from __future__ import annotations
@@ -46,13 +51,13 @@ from collections.abc import Callable
 
 import torch
 
-from playground.bench import app, autoregressive, boltzmann, gan, vae, vqvae, wavenet
+from playground.bench import app, autoregressive, boltzmann, gan, vae, vqvae, warmup, wavenet
 from playground.bench.app import ROOT, served_app
 from playground.core.device import describe_device, get_device
 
 __all__ = ["BENCH_PARTS", "ROOT", "run_bench", "served_app"]
 
-BENCH_PARTS = ("vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "app")
+BENCH_PARTS = ("warmup", "vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "app")
 
 
 def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str | None = None) -> dict:
@@ -67,7 +72,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str
     if only is not None and only not in BENCH_PARTS:
         raise ValueError(f"--only must be one of {', '.join(BENCH_PARTS)}, got {only!r}")
 
-    parts = {"vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae}
+    parts = {"warmup": warmup, "vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae}
     for name, part in parts.items():
         if only in (None, name):
             figures[name] = part.bench(quick, log)

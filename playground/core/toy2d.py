@@ -113,7 +113,10 @@ def normalise_points(points: Tensor) -> tuple[Tensor, str]:
         (points (n, 2) float32, a sentence saying what was done).
 
     Raises:
-        ValueError: fewer than 2 points, NaN or infinite values, or all points identical.
+        ValueError: fewer than 2 points, or NaN or infinite values.
+
+    All points identical (no spread to scale) is a point mass: they are put at the centre
+    and the sentence says so (a model fitted to them meets a singular covariance).
     """
     points = torch.as_tensor(points, dtype=torch.float64)
     if points.dim() != 2 or points.shape[1] != 2:
@@ -125,7 +128,7 @@ def normalise_points(points: Tensor) -> tuple[Tensor, str]:
     centred = points - points.mean(0)
     extent = float(centred.abs().max())
     if extent < 1e-9 * max(1.0, float(points.abs().max())):
-        raise ValueError(f"all {len(points)} points are identical: there is no spread to learn, give points at different places")
+        return torch.zeros_like(centred, dtype=torch.float32), f"all {len(points)} points are identical (no spread): put at the centre as a point mass"
     scale = 0.95 * DATA_HALF / extent
     note = f"{len(points)} points, centred and scaled by {scale:.3g} to fit the square [-2, 2]²"
     return (centred * scale).float(), note
@@ -151,7 +154,7 @@ def points_from_csv(source: str | Path) -> tuple[Tensor, str]:
     Raises:
         ValueError: a file that is missing, too large or not text; no rows; a row whose
             column count is not 2; a value that is not a number, or NaN or infinite;
-            more than 5,000 points; fewer than 2; all points identical.
+            more than 5,000 points; fewer than 2.
     """
     if isinstance(source, Path):
         try:

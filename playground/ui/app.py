@@ -14,13 +14,14 @@ from playground.ui.tabs.boltzmann import BoltzmannTab
 from playground.ui.tabs.gan import GanTab
 from playground.ui.tabs.vae import VaeTab
 from playground.ui.tabs.vqvae import VqTab
+from playground.ui.tabs.warmup import WarmupTab
 from playground.ui.tabs.wavenet import WaveNetTab
 from playground.views.base import Context
 
 TITLE = "Generative Models Playground"
 # (title, id, tab): a new family's tab is added here.
 TABS = [
-    ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
+    ("Warm-up", "warmup", WarmupTab), ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
     ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("WaveNet", "wavenet", WaveNetTab),
 ]
 

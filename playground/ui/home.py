@@ -40,7 +40,7 @@ class Home:
         with gr.Row(equal_height=True, elem_classes=["pg-cards"]):
             for id_, tab in self.families:
                 card = tab.card
-                with gr.Column(min_width=200, elem_classes=["pg-card"], elem_id=f"home-card-{id_}"):
+                with gr.Column(min_width=150, elem_classes=["pg-card"], elem_id=f"home-card-{id_}"):
                     gr.HTML(f"<div class='pg-card-title'>{card.title}</div><div class='pg-kind'>{card.kind}</div>", padding=False)
                     thumb = tab.thumbnail()
                     if isinstance(thumb, str):
@@ -59,4 +59,4 @@ class Home:
             button.click(
                 lambda id_=id_, sub=tab.card.tab: (gr.Tabs(selected=id_), gr.Tabs(selected=sub)), None, [outer, tab.subtabs],
                 api_visibility="private", show_progress="hidden",
-            )
+            ).then(None, None, None, js="() => window.scrollTo(0, 0)")  # the view opens at the top, however far down the card was

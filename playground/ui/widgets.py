@@ -23,6 +23,7 @@ import gradio as gr
 import torch
 
 from models.checks import Range
+from playground.core import toy2d
 from playground.core.data import MnistSplits
 from playground.core.plots import image_grid
 
@@ -245,3 +246,52 @@ def redraw_on(events: Sequence[Any], panels: Sequence[Panel]) -> None:
     for event in events:
         for panel in panels:
             panel.redraw_after(event.success)
+
+
+@dataclass
+class PointsBox:
+    """A user's own 2-D points for a panel (the 2D GAN lab, the warm-up's likelihood and
+    mixture): a sketchpad, a CSV file or pasted CSV, in a closed accordion; the views
+    parse them with ``toy2d.points_from_sketch`` / ``points_from_csv``."""
+
+    sketch: gr.Sketchpad
+    use_drawing: gr.Button
+    csv_file: gr.File
+    csv_text: gr.Textbox
+    use_csv: gr.Button
+
+    @classmethod
+    def build(cls, prefix: str, label: str = "draw the data", hint: str = "", canvas: int = 320, side_by_side: bool = True) -> PointsBox:
+        """Lay out the accordion; element ids ``{prefix}-sketch``, ``-use-drawing``,
+        ``-csv-file``, ``-csv-text``, ``-use-csv``; ``hint`` (markdown) under it;
+        ``side_by_side``: the CSV ways beside the pad rather than under it."""
+        with gr.Accordion("Your own points: draw or give a CSV", open=False), gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                sketch = gr.Sketchpad(
+                    label=label, canvas_size=(canvas, canvas), fixed_canvas=True, height=canvas + 80, layers=False, transforms=(),
+                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=6), elem_id=f"{prefix}-sketch",
+                )
+                use_drawing = gr.Button("Use my drawing", elem_id=f"{prefix}-use-drawing")
+                if not side_by_side:
+                    csv_file, csv_text, use_csv = cls._csv_ways(prefix, hint)
+            if side_by_side:
+                with gr.Column(scale=1, min_width=300):
+                    csv_file, csv_text, use_csv = cls._csv_ways(prefix, hint)
+        return cls(sketch, use_drawing, csv_file, csv_text, use_csv)
+
+    @staticmethod
+    def _csv_ways(prefix: str, hint: str) -> tuple[gr.File, gr.Textbox, gr.Button]:
+        csv_file = gr.File(
+            label=f"CSV file: two numeric columns x, y (a header is fine; ≤ {toy2d.MAX_POINTS:,} rows)", file_types=[".csv", ".txt"],
+            type="filepath", elem_id=f"{prefix}-csv-file",
+        )
+        csv_text = gr.Textbox(value="", label="or paste CSV", placeholder="x,y\n0.1,2.3\n-1.0,0.4", lines=4, max_lines=12, elem_id=f"{prefix}-csv-text")
+        use_csv = gr.Button("Use pasted points", elem_id=f"{prefix}-use-csv")
+        if hint:
+            gr.Markdown(hint)
+        return csv_file, csv_text, use_csv
+
+    def ways(self) -> dict[str, tuple[Any, gr.components.Component]]:
+        """{kind: (trigger, the component holding the value)} for the kinds "drawn",
+        "csv_file" and "csv_text" (the views' names)."""
+        return {"drawn": (self.use_drawing.click, self.sketch), "csv_file": (self.csv_file.upload, self.csv_file), "csv_text": (self.use_csv.click, self.csv_text)}

@@ -68,7 +68,7 @@ TRY_FIRST_S = 1.8
 assert N_CODES_RANGE[0] <= K.low and K.high <= N_CODES_RANGE[1] and CODE_DIM_RANGE[0] <= CODE_DIM.low and CODE_DIM.high <= CODE_DIM_RANGE[1]
 
 CARD = Card(
-    title="VQ-VAE (discrete codes + a prior)",
+    title="VQ-VAE",
     kind="explicit density · approximate (a bound: discrete autoencoder + autoregressive prior)",
     teaches="A digit becomes a 7 × 7 grid of ids from a learnt codebook; a PixelCNN over those 49 cells, not 784 pixels, dreams new grids.",
     try_first="Compare prior and random codes",

@@ -29,12 +29,12 @@ from models.checks import SEED_MAX, Range, check_choice, check_int
 from models.gaussian import GaussianFit, GaussianMixture
 from playground.core import toy2d
 from playground.views import warmup_gmm as gmm
-from playground.views.base import Context
+from playground.views.base import Card, Context, Step
 from playground.views.warmup_digits import DigitViews
 from playground.views.warmup_gmm import BIC_K, COVARIANCES, EM_STEPS, GMM_K, GMM_SOURCES, INITS, POINT_KINDS, RESTARTS, GmmFrame, GmmState, MixtureViews
 
 __all__ = [  # the mixture panel's settings and frame are re-exported: the tab reads every setting from here
-    "BIC_K", "BM_POINTS", "COVARIANCES", "DIMS", "EM_STEPS", "GMM_K", "GMM_SOURCES", "INITS", "MLE_POINTS", "MLE_SOURCES", "MU", "POINT_KINDS", "RESTARTS", "RHO", "SIGMA",
+    "BIC_K", "BM_POINTS", "CARD", "TOUR", "COVARIANCES", "DIMS", "EM_STEPS", "GMM_K", "GMM_SOURCES", "INITS", "MLE_POINTS", "MLE_SOURCES", "MU", "POINT_KINDS", "RESTARTS", "RHO", "SIGMA",
     "GmmFrame", "MleData", "WarmupSession", "WarmupViews",
 ]
 
@@ -51,6 +51,39 @@ _RANGES = {"mu_x": MU, "sigma_x": SIGMA, "mu_y": MU, "sigma_y": SIGMA, "rho": RH
 # The built-in MLE sources that are Gaussians or mixtures: (weights, means, covariances).
 _MIXTURES = {"gaussian": ([1.0], [[0.5, -0.3]], [[[0.64, 0.24], [0.24, 0.25]]]), "two bumps": ([0.5, 0.5], [[-1.2, -0.6], [1.1, 0.7]], [[[0.12, 0.0], [0.0, 0.12]]] * 2)}
 _NAMES = {"gaussian": "correlated Gaussian", "skewed": "skewed (log-normal)", "two bumps": "two bumps", "ring": toy2d.SOURCE_NAMES["ring"]}
+
+
+CARD = Card(
+    title="Warm-up",
+    kind="explicit density · closed form and EM",
+    teaches="Sample a Gaussian from uniforms, fit it by maximum likelihood, fit a mixture by EM, then a linear latent model (PPCA) that a VAE makes deep.",
+    try_first="Sample a Gaussian from two uniforms",
+    tab="wu-boxmuller",
+    seconds=1.1,  # the Box-Muller stream: 8 frames about 0.15 s apart (measured 1.06 s on 2 cores)
+)
+TOUR = (
+    Step(
+        "Sample a Gaussian from uniforms", "Each uniform pair (U1, U2) on the left lands at radius √(−2 ln U1) and angle 2πU2 on the right (same colour): "
+        "the histograms of X and Y follow the N(0, 1) curve.", "wu-boxmuller", {"bm_n": BM_POINTS.default, "bm_seed": 0}, "#wu-bm-run",
+    ),
+    Step(
+        "Jump to the MLE", "The sliders move to the mean and standard deviation of the data: the highest average log-likelihood, the peak of "
+        "the surface on the right. Move a slider away and watch the nats drop.", "wu-mle", {}, "#wu-mle-fit",
+    ),
+    Step(
+        "Run EM on the ring with K = 8", "Each point takes the colours of the components that claim it; the log-likelihood curve only goes up. "
+        "Try Restarts: another start can end at a better (or worse) local optimum.", "wu-gmm",
+        {"g_source": "ring", "g_k": 8, "g_cov": "full", "g_init": "k-means++", "g_seed": 0, "g_steps": EM_STEPS.default}, "gmm",
+    ),
+    Step(
+        "Move a PPCA slider (K = 2)", "With two components every digit is a blend of the mean and two directions; move z1 and z2. "
+        "Then try K = 64: the samples look more like digits and the test log-likelihood rises.", "wu-ppca", {"ppca_k": 2}, "ppca",
+    ),
+    Step(
+        "AE against VAE latent grids", "Decodes of a grid of latent points: the autoencoder's codes leave holes (blurs and non-digits), "
+        "the VAE's prior fills its square with digits.", "wu-aevae", {}, "aevae",
+    ),
+)
 
 
 @dataclass(eq=False)

@@ -327,7 +327,7 @@ class DigitViews:
         """The test digits' encoder means for the AE (left) and the VAE (right), coloured
         by label, each plot over its own points' extent."""
         ae, vae = self.pair(session)
-        return self._scatters([ae.test_codes, vae.test_codes], (f"autoencoder (β = 0) · {ae.name}", f"VAE (β = 1) · {vae.name}"))
+        return self._scatters([ae.test_codes, vae.test_codes], ("autoencoder (β = 0)", "VAE (β = 1)"))
 
     def _grid(self, view: VaeView, extent: Tensor, n: int, prior: Tensor) -> np.ndarray:
         """Decodes of an n x n grid over extent ((2,) low, (2,) high; z[1] up), a dark

@@ -35,13 +35,13 @@ RESTARTS = Range(1, 20, 5)
 EM_STEPS = Range(1, 200, 30)
 BIC_K = Range(1, 10, 8)
 POINT_KINDS = ("drawn", "csv_file", "csv_text")
-RUN_FRAME_S = 0.2  # an EM run shows a frame at most this often
+RUN_FRAME_S = 0.15  # an EM run shows a frame per iteration, this many seconds apart
 TOL = 1e-4  # EM has converged when an iteration gains less, in nats per point
 MAX_ITER = 300  # EM iterations of a restart or a BIC fit at most
 BIC_INITS = 2  # k-means++ initialisations per K in the BIC sweep (the best is kept)
 N_GMM = 1000  # points of the built-in data (always those of seed 0: the seed is the initialisation's)
 GMM_MIN_VARIANCE = 1e-4  # the mixtures' covariance floor: σ ≥ 0.01 on the [-2, 2] square
-HEIGHT = 450  # px: a main figure beside its controls on a 1280 x 720 screen
+HEIGHT = 425  # px: a main figure beside its controls, under the tab's header and tour, on a 1280 x 720 screen
 AXIS = dict(gridcolor="#ebf0f8", zeroline=False, linecolor="#888", mirror=True, ticks="outside")
 _BLOBS = ([0.35, 0.35, 0.3], [[-1.1, -0.9], [1.0, -0.8], [0.0, 1.1]], [[[0.09, 0.07], [0.07, 0.09]], [[0.1, -0.08], [-0.08, 0.1]], [[0.14, 0.0], [0.0, 0.015]]])
 _HEX = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in plots.DIGIT_COLOURS], dtype=np.float64)  # (10, 3) RGB
@@ -244,8 +244,9 @@ class MixtureViews:
         return self.gmm_frame(session, said)
 
     def gmm_run(self, session: Any, steps: Any = EM_STEPS.default, stop: Callable[[], bool] | None = None) -> Iterator[GmmFrame]:
-        """Up to ``steps`` (in [1, 200]) EM iterations, a frame at most every 0.2 s and one at
-        the end; ends early at convergence (a gain below 1e-4 nats per point) or when
+        """Up to ``steps`` (in [1, 200]) EM iterations, a frame after each, paced to one per
+        ``RUN_FRAME_S`` (EM on these points converges in a few milliseconds: unpaced, one
+        would see only the end), and one at the end; ends early at convergence (a gain below 1e-4 nats per point) or when
         ``stop()`` is true.
 
         Raises:
@@ -260,18 +261,19 @@ class MixtureViews:
             if not session.lock.acquire(blocking=False):
                 raise ValueError("EM is already running: press Stop first")
             try:
-                start = last = time.perf_counter()
+                start = time.perf_counter()
                 done, ending = 0, ""
                 while done < steps and not ending:
                     if stop is not None and stop():
                         ending = f"Stopped after {done} of {steps} iterations"
                         break
+                    tick = time.perf_counter()
                     gain, done = _iterate(session.gmm), done + 1
                     if gain < TOL:
                         ending = f"Converged after {done} iterations (the last gained {gain:.1e} < {TOL:g} nats per point)"
-                    elif time.perf_counter() - last >= RUN_FRAME_S and done < steps:
-                        last = time.perf_counter()
+                    elif done < steps:  # every iteration, paced, so that a class sees the ellipses move
                         yield self.gmm_frame(session, f"Running: {done} of {steps} iterations.  \n")
+                        time.sleep(max(0.0, RUN_FRAME_S - (time.perf_counter() - tick)))
                 yield self.gmm_frame(session, f"{ending or f'Ran {steps} iteration' + 's' * (steps > 1)} in {time.perf_counter() - start:.2f} s.  \n")
             finally:
                 session.lock.release()
@@ -357,8 +359,8 @@ def _figure(state: GmmState) -> go.Figure:
         data += [line_trace(gaussian.ellipse(model.means[j], model.covariances[j], s), name, colour, dash, legendgroup=str(j), showlegend=s == 1) for s, dash in ((1, "solid"), (2, "dot"))]
         data.append(points_trace(model.means[j][None], name=name, legendgroup=str(j), showlegend=False, marker=dict(symbol="x", size=11, color=colour, line=dict(width=1, color="white"))))
     return go.Figure(dict(data=data, layout=figure_layout(
-        title=dict(text=f"{state.note.split(',')[0]} · K = {k}, {model.covariance} · iteration {state.iteration} (ellipses: 1σ solid, 2σ dotted)", x=0.01),
-        showlegend=True, legend=dict(x=1.02, y=1, xanchor="left", title=dict(text="component")), uirevision="wu-gmm", **square_axes(toy2d.BOX, "x₁", "x₂"),
+        title=dict(text=f"{state.note.split(',')[0]} · K = {k}, {model.covariance} · iteration {state.iteration}", x=0.01),
+        showlegend=True, legend=dict(x=1.02, y=1, xanchor="left", title=dict(text="component<br>(1σ solid, 2σ dotted)")), uirevision="wu-gmm", **square_axes(toy2d.BOX, "x₁", "x₂"),
     )))
 
 
@@ -373,7 +375,7 @@ def _curve(state: GmmState) -> go.Figure:
         mine = [h for h in steps if h["kind"] == kind]
         data.append(dict(type="scatter", x=f32([h["t"] for h in mine]), y=f32([h["ll"] for h in mine]), mode="markers", name=f"{kind} step", marker=dict(symbol=symbol, size=size, color=colour)))
     return go.Figure(dict(data=data, layout=figure_layout(
-        height=300, title=dict(text="EM never lowers the log-likelihood", x=0.01), showlegend=True, legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
+        height=300, title=dict(text="EM never lowers the log-likelihood", x=0.01), showlegend=True, legend=dict(x=0.99, y=0.02, xanchor="right", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)"),  # the curve rises away from this corner
         xaxis=dict(title=dict(text="EM iteration (E steps at the halves)"), rangemode="tozero", **AXIS), yaxis=dict(title=dict(text="nats per point"), **AXIS),
     )))
 

@@ -18,7 +18,7 @@ import gradio as gr
 from models.gan import LOSS_NAMES, LOSSES
 from playground.core import toy2d
 from playground.ui.panels import CLICK_JS, Tab, bind_training
-from playground.ui.widgets import Panel, how_it_works, panel_note, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, PointsBox, how_it_works, panel_note, seed_box, slider, ui_handler
 from playground.views.base import Context
 from playground.views.gan_lab import COLLAPSE_PRESET, DEFAULT_LOSS, DEFAULT_SOURCE, HIDDEN, LR, NOISE_DIM, TRAIN_STEPS, K, LabFrame, LabViews
 
@@ -172,25 +172,11 @@ class LabTab(Tab):
         self.show_gradient = gr.Checkbox(False, label="show G's gradient as arrows", elem_id="gan-lab-gradient")
 
     def _points_layout(self) -> None:
-        with gr.Accordion("Your own points: draw or give a CSV", open=False):
-            self.sketch = gr.Sketchpad(
-                label="draw the real data", canvas_size=(360, 360), fixed_canvas=True, height=440,
-                layers=False, transforms=(), brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=6),
-                elem_id="gan-lab-sketch",
-            )
-            self.use_drawing = gr.Button("Use my drawing", elem_id="gan-lab-use-drawing")
-            self.csv_file = gr.File(
-                label=f"CSV file: two numeric columns x, y (a header is fine; ≤ {toy2d.MAX_POINTS:,} rows)", file_types=[".csv", ".txt"],
-                type="filepath", elem_id="gan-lab-csv-file",
-            )
-            self.csv_text = gr.Textbox(
-                value="", label="or paste CSV", placeholder="x,y\n0.1,2.3\n-1.0,0.4", lines=4, max_lines=12, elem_id="gan-lab-csv-text",
-            )
-            self.use_csv = gr.Button("Use pasted points", elem_id="gan-lab-use-csv")
-            gr.Markdown(
-                "Pick the brush on the pad's left, draw, then press **Use my drawing**: the pad maps onto the square "
-                "[-2, 2]². CSV points are centred and scaled to fill it."
-            )
+        box = PointsBox.build(
+            "gan-lab", label="draw the real data", canvas=360, side_by_side=False,
+            hint="Pick the brush on the pad's left, draw, then press **Use my drawing**: the pad maps onto the square [-2, 2]². CSV points are centred and scaled to fill it.",
+        )
+        self.sketch, self.use_drawing, self.csv_file, self.csv_text, self.use_csv = box.sketch, box.use_drawing, box.csv_file, box.csv_text, box.use_csv
 
     # -- events ------------------------------------------------------------------------------------------
     def _bind(self) -> None:
