@@ -141,20 +141,25 @@ class VAE(GenerativeModel, paper_url="https://arxiv.org/abs/1312.6114"):
 
         Returns:
             ``"loss"``: reconstruction + beta * KL (minimised); ``"reconstruction"``:
-            -log p(x|z); ``"kl"``: KL(q(z|x) || p(z)); ``"elbo"``: the true ELBO
-            (beta = 1). Each is a scalar mean over the batch, in nats per image.
+            -log p(x|z) (at z = mu when beta = 0); ``"kl"``: KL(q(z|x) || p(z)); ``"elbo"``:
+            the true ELBO (beta = 1, z sampled from q(z|x) whatever beta). Each is a scalar
+            mean over the batch, in nats per image.
         """
         self.check_labels(y, x.shape[0])
         mu, logvar = self.encode(x)
-        z = mu if self.beta == 0 else self.reparameterise(mu, logvar, generator)  # beta = 0: a deterministic autoencoder
-        logits = self.decoder_logits(z)
+        z = self.reparameterise(mu, logvar, generator)  # drawn for beta = 0 too: the same random stream, so the same batches
+        logits = self.decoder_logits(mu if self.beta == 0 else z)  # beta = 0: a deterministic autoencoder
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+        sampled = reconstruction
+        if self.beta == 0:  # the ELBO needs the reconstruction at a sample of q(z|x), not at its mean
+            with torch.no_grad():
+                sampled = F.binary_cross_entropy_with_logits(self.decoder_logits(z), x, reduction="none").flatten(1).sum(1)
         return {
             "loss": (reconstruction + self.beta * kl).mean(),
             "reconstruction": reconstruction.mean(),
             "kl": kl.mean(),
-            "elbo": -(reconstruction + kl).mean(),
+            "elbo": -(sampled + kl).mean(),
         }
 
     @torch.no_grad()
