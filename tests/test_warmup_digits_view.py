@@ -90,7 +90,8 @@ def test_ppca_samples_and_reconstructions(views, data):
         (lambda v: v.interpolate(None, 0, 500), r"digit B must be in \[0, 499\]"),
         (lambda v: v.interpolate(None, -1, 1), "digit A"),
         (lambda v: v.interpolate(None, 0, 1, None), "steps"),
-        (lambda v: v.interpolate_at(None, 0, 1, 1.5), r"t must be a number in \[0, 1\]"),
+        (lambda v: v.ppca(16, "0.5"), "σ² must be one of"),
+        (lambda v: v.ppca_decode(16, [0.0] * N_SLIDERS, 0.5), "σ² must be one of"),
         (lambda v: next(v.train_pair(None, 10, stop=threading.Event())), r"steps must be in \[50, 3000\]"),
         (lambda v: next(v.train_pair(None, 400, "seed", stop=threading.Event())), "seed"),
     ],
@@ -140,8 +141,6 @@ def test_bundled_pair_scatters_grids_and_interpolation(views, data):
     rows = views.interpolate(None, 3, 7, 5)
     assert rows.shape == (2 * 30 + 2, 5 * 30 + 2)
     assert np.array_equal(rows[2:30, 2:30], views.interpolate(None, 3, 9, 5)[2:30, 2:30])  # both start at digit 3's code
-    big = views.interpolate_at(None, 3, 7, 0.0)
-    assert big.shape == (196, 2 * 196 + 8) and np.abs(big[::7, :196:7].astype(int) - rows[2:30, 2:30].astype(int)).max() <= 1
 
 
 def test_train_pair_streams_and_puts_both_models_in_the_session(views):
@@ -167,7 +166,16 @@ def test_a_stopped_pair_run_keeps_the_weights_reached(views):
     assert "stopped" in status and session.pair is not None and "of 3,000 steps" in session.pair[0].name
 
 
-def test_prepare_fills_the_shared_caches(data):
-    fresh = DigitViews(Context(torch.device("cpu"), data))
-    fresh.prepare()
-    assert PPCA_K.default in fresh._ppca and fresh._default_bmm is not None and fresh._pair is not None
+def test_a_fixed_sigma2_lowers_the_likelihood_and_tends_to_pca(views, data):
+    ml = views.fit_ppca(16)
+    test = lambda m: float(m.log_prob(data.test_grey.flatten(1)).mean())  # noqa: E731
+    for sigma2 in ("0.01", "0.001"):
+        fixed = views.fit_ppca(16, sigma2)
+        assert fixed.sigma2 == float(sigma2) and test(fixed) < test(ml)
+        assert "fixed" in views.ppca(16, sigma2)[2]
+    # sigma2 -> 0: the posterior mean's reconstruction is the orthogonal projection on the top K directions (PCA)
+    x = data.test_grey[:8].flatten(1).double()
+    near_pca = views.fit_ppca(16, "0.000001").reconstruct(x)
+    u = torch.linalg.qr(ml.weight).Q  # (784, 16): the principal subspace
+    projection = ml.mean + (x - ml.mean) @ u @ u.T
+    assert float((near_pca - projection).abs().max()) < 1e-3

@@ -141,7 +141,7 @@ BAD = [
     ("wu_gmm_reset", (None, "ring", 3, "triangular", "k-means++", 0), "covariance"), ("wu_gmm_reset", (None, "ring", 3, "full", "psychic", 0), "init"),
     ("wu_gmm_reset", (None, "csv", 3, "full", "k-means++", 0), "CSV|csv|points"), ("wu_gmm_restarts", (None, 0), "restart"),
     ("wu_gmm_bic", (None, 10**6), "K"), ("wu_gmm_draw", (None, {"composite": np.full((64, 64, 4), 255, np.uint8), "layers": []}, 3, "full", "k-means++", 0), "draw"),
-    ("wu_ppca", (0,), "K"), ("wu_ppca", ("sixteen",), "K"), ("wu_ppca", (10**6,), "K"), ("wu_ppca_decode", (16, float("nan"), 0, 0, 0, 0, 0), "z"),
+    ("wu_ppca", (0,), "K"), ("wu_ppca", ("sixteen",), "K"), ("wu_ppca", (10**6,), "K"), ("wu_ppca_decode", (16, "ML", float("nan"), 0, 0, 0, 0, 0), "z"), ("wu_ppca", (16, "tiny", 0), "σ²"),
     ("wu_ppca_samples", (16, -5), "seed"), ("wu_aevae_interpolate", (None, -1, 3), "digit|index|a"), ("wu_bmm_samples", (None, float("inf")), "seed"),
 ]
 
@@ -192,5 +192,5 @@ def test_the_api_names_its_endpoints_with_descriptions(built):
     for name in names:
         described = named[f"/wu_{name}"]
         assert described["description"] and "``" not in described["description"], name
-    assert [p["parameter_name"] for p in named["/wu_ppca_decode"]["parameters"]] == ["k", "z1", "z2", "z3", "z4", "z5", "z6"]
+    assert [p["parameter_name"] for p in named["/wu_ppca_decode"]["parameters"]] == ["k", "sigma2", "z1", "z2", "z3", "z4", "z5", "z6"]
     assert [p["parameter_name"] for p in named["/wu_mle_paste_csv"]["parameters"]][:2] == ["state_value", "text"] or "text" in str(named["/wu_mle_paste_csv"])

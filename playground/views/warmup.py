@@ -271,8 +271,8 @@ class WarmupViews(MixtureViews):
         (its dimensions kept) and the "drawn" / "csv" source of both panels. Returns the session.
 
         Raises:
-            ValueError: nothing drawn, no or a bad CSV (not numbers, NaN, one point, identical
-                points, too many rows), or a bad kind.
+            ValueError: nothing drawn, no or a bad CSV (not numbers, NaN, one point, too
+                many rows), or a bad kind.
         """
         session = self.session(session)
         source = gmm.take_points(session.user, kind, value)

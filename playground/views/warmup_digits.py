@@ -26,7 +26,7 @@ from torch import Tensor
 
 from models import VAE
 from models.base import seeded_init
-from models.checks import IMAGE_SHAPE, SEED_MAX, Range, check_int
+from models.checks import IMAGE_SHAPE, SEED_MAX, Range, check_choice, check_int
 from models.ppca import PPCA, BernoulliMixture, covariance_eigen
 from playground.core import checkpoints, plots
 from playground.core.plots import image_grid, side_by_side
@@ -35,12 +35,12 @@ from playground.views.base import Context, check_index, quality_line, trained_na
 from playground.views.vae import VaeView
 
 PPCA_K = Range(1, 64, 16)
+SIGMA2 = ("ML", "0.01", "0.001", "0.0001", "0.000001")  # the noise variance σ²: maximum likelihood, or fixed (σ² → 0 is PCA)
 N_SLIDERS = 6  # sliders over z[0..5]
 Z = Range(-3.0, 3.0, 0.0, integer=False)
 BMM_K = Range(10, 100, 20)
 BMM_ITERS = Range(1, 100, 30)
 PAIR_STEPS = Range(50, 3000, 400)
-LERP = Range(0.0, 1.0, 0.5, integer=False)
 GRID = Range(5, 16, 12)  # <= 16, so the 16 prior draws fill the grid's width
 INTERPOLATION_STEPS = Range(3, 20, 10)
 BUNDLED_PAIR = {"ae": "ae-2d", "vae": "vae-2d"}
@@ -99,8 +99,7 @@ class DigitViews:
         self.ctx = ctx
         self._locks = {name: threading.Lock() for name in ("ppca", "bmm", "pair")}  # a slow fit of one blocks no other panel
         self._eigen: tuple[Tensor, Tensor, Tensor] | None = None
-        self._eigen_s = 0.0
-        self._ppca: dict[int, tuple[PPCA, float, float]] = {}  # K -> (model, test log-lik, train log-lik)
+        self._ppca: dict[tuple[int, str], tuple[PPCA, float, float]] = {}  # (K, σ²) -> (model, test log-lik, train log-lik)
         self._pair: tuple[VaeView, VaeView] | None = None
         self._default_bmm: BmmFit | None = None
 
@@ -108,35 +107,32 @@ class DigitViews:
         """The session in ``state``, or a new one on the bundled models."""
         return state if isinstance(state, DigitSession) else DigitSession()
 
-    def prepare(self) -> None:
-        """Make the shared caches the default panels use (the PPCA eigendecomposition, the
-        default mixture, the bundled pair and its codes): ~2 s on 2 cores, once per process
-        (e.g. when the app is built), after which every default panel answers in < 0.3 s."""
-        self.fit_ppca(), self._bmm(None), [view.test_codes for view in self.pair(None)]
-
     # -- probabilistic PCA ---------------------------------------------------------------------
-    def fit_ppca(self, k: Any = PPCA_K.default) -> PPCA:
-        """The ML PPCA with K in [1, 64] components on the grey train digits (flattened,
-        float64), cached per K; the eigendecomposition is made once (~0.2 s on 2 cores).
+    def fit_ppca(self, k: Any = PPCA_K.default, sigma2: Any = "ML") -> PPCA:
+        """The PPCA with K in [1, 64] components on the grey train digits (flattened,
+        float64), σ² one of ``SIGMA2`` ("ML": maximum likelihood; a number: fixed, and W
+        the ML W for it), cached per (K, σ²); the eigendecomposition is made once (~0.2 s
+        on 2 cores, counted in the first fit's ``fit_s`` only).
 
         Raises:
-            ValueError: K out of range.
+            ValueError: K out of range, or σ² not one of ``SIGMA2``.
         """
-        k = PPCA_K.check("K", k)
+        k, sigma2 = PPCA_K.check("K", k), check_choice("σ²", str(sigma2), SIGMA2)
         with self._locks["ppca"]:
+            eigen_s = 0.0
             if self._eigen is None:
                 start = time.perf_counter()
                 self._eigen = covariance_eigen(self.ctx.data.train_grey.flatten(1))
-                self._eigen_s = time.perf_counter() - start
-            if k not in self._ppca:
+                eigen_s = time.perf_counter() - start
+            if (k, sigma2) not in self._ppca:
                 start = time.perf_counter()
-                model = PPCA.from_eigen(*self._eigen, k)
-                model.fit_s = self._eigen_s + time.perf_counter() - start
+                model = PPCA.from_eigen(*self._eigen, k, None if sigma2 == "ML" else float(sigma2))
+                model.fit_s = eigen_s + time.perf_counter() - start
                 test, train_ll = (float(model.log_prob(self.ctx.data.images(s, "grey").flatten(1)).mean()) for s in ("test", "train"))
-                self._ppca[k] = (model, test, train_ll)
-            return self._ppca[k][0]
+                self._ppca[k, sigma2] = (model, test, train_ll)
+            return self._ppca[k, sigma2][0]
 
-    def ppca(self, k: Any = PPCA_K.default) -> tuple[np.ndarray, go.Figure, str]:
+    def ppca(self, k: Any = PPCA_K.default, sigma2: Any = "ML") -> tuple[np.ndarray, go.Figure, str]:
         """The PPCA fit with K components: (the mean digit then the first min(K, 16) principal
         directions, columns of W each scaled by its largest |value| (mid-grey = 0), as one
         uint8 picture; bars of each direction's share of the pixel variance and the
@@ -145,10 +141,10 @@ class DigitViews:
         and the fit time in seconds).
 
         Raises:
-            ValueError: K out of range.
+            ValueError: K out of range, or σ² not one of ``SIGMA2``.
         """
-        model = self.fit_ppca(k)
-        _, test, train_ll = self._ppca[model.n_components]
+        model = self.fit_ppca(k, sigma2)
+        _, test, train_ll = self._ppca[model.n_components, str(sigma2)]
         w = model.weight[:, :N_SHOWN].T  # (n, 784)
         tiles = torch.cat([model.mean[None], 0.5 + 0.5 * w / w.abs().amax(1, keepdim=True).clamp_min(1e-12)])
         picture = image_grid(_images(tiles), nrow=min(len(tiles), 9))
@@ -156,11 +152,14 @@ class DigitViews:
         n_dropped = model.dim - model.n_components
         note = (
             f"**K = {model.n_components}** directions explain **{ratio.sum():.1%}** of the pixel variance. "
-            f"σ² = {model.sigma2:.4f} (the maximum-likelihood σ²: the mean of the {n_dropped} discarded eigenvalues; "
-            f"noise std {model.sigma2 ** 0.5:.3f} per pixel).  \n"
+            + (f"σ² = {model.sigma2:.4f} (the maximum-likelihood σ²: the mean of the {n_dropped} discarded eigenvalues; "
+               if str(sigma2) == "ML" else
+               f"σ² = {model.sigma2:g}, fixed (the maximum-likelihood σ² for this K, {self.fit_ppca(k).sigma2:.4f}, gives the highest likelihood); "
+               "as σ² → 0 the reconstructions become PCA's orthogonal projections (")
+            + f"noise std {model.sigma2 ** 0.5:.3f} per pixel).  \n"
             f"Test log-likelihood **{test:.1f} nats per image** (train {train_ll:.1f}) on the {len(self.ctx.data.test_labels)} grey test digits "
             f"under N(μ, WWᵀ + σ²I).  \n{NOT_COMPARABLE}  \n"
-            f"Fit: {model.fit_s:.2f} s (closed form: one eigendecomposition of the 784 × 784 covariance, shared by every K)."
+            f"Fit: {model.fit_s:.2f} s (closed form: one eigendecomposition of the 784 × 784 covariance, made at the first fit and shared by every K)."
         )
         return picture, self._variance_figure(ratio), note
 
@@ -174,7 +173,7 @@ class DigitViews:
             yaxis=dict(title="% of variance", rangemode="tozero"), yaxis2=dict(title="cumulative %", overlaying="y", side="right", range=[0, 100], showgrid=False),
         )
 
-    def ppca_decode(self, k: Any, z: Any) -> np.ndarray:
+    def ppca_decode(self, k: Any, z: Any, sigma2: Any = "ML") -> np.ndarray:
         """Wz + μ for z[0..5] set by the ``N_SLIDERS`` sliders (each in [-3, 3], in prior
         standard deviations), the other z = 0; sliders past K are ignored. A 196 x 196
         uint8 picture.
@@ -182,7 +181,7 @@ class DigitViews:
         Raises:
             ValueError: K out of range, not 6 values, or a value that is not a number in [-3, 3].
         """
-        model = self.fit_ppca(k)
+        model = self.fit_ppca(k, sigma2)
         if not isinstance(z, list | tuple | np.ndarray | Tensor) or len(z) != N_SLIDERS:
             raise ValueError(f"z must be a list of {N_SLIDERS} numbers in [-3, 3], got {str(z)[:80]!r}")
         values = [Z.check(f"z[{i}]", v) for i, v in enumerate(z)]
@@ -191,19 +190,19 @@ class DigitViews:
         code[0, :n] = torch.tensor(values[:n], dtype=torch.float64)
         return _big(image_grid(_images(model.decode(code)), nrow=1, padding=0))
 
-    def ppca_samples(self, k: Any = PPCA_K.default, seed: Any = 0) -> np.ndarray:
+    def ppca_samples(self, k: Any = PPCA_K.default, seed: Any = 0, sigma2: Any = "ML") -> np.ndarray:
         """16 samples Wz + μ + σε (left, 4 x 4) and their noiseless means Wz + μ (right),
         z ~ N(0, I) drawn with ``seed`` in [0, 2^31), clipped to [0, 1]; uint8. Raises
         ValueError for a bad K or seed."""
-        model = self.fit_ppca(k)
+        model = self.fit_ppca(k, sigma2)
         g = torch.Generator().manual_seed(check_int("seed", seed, 0, SEED_MAX))
         noisy, z = model.sample(N_SHOWN, g)
         return side_by_side(image_grid(_images(noisy), 4), image_grid(_images(model.decode(z)), 4))
 
-    def ppca_reconstructions(self, k: Any = PPCA_K.default) -> np.ndarray:
+    def ppca_reconstructions(self, k: Any = PPCA_K.default, sigma2: Any = "ML") -> np.ndarray:
         """The first 8 grey test digits (top row) and their reconstructions W E[z|x] + μ
         (bottom row); uint8. Raises ValueError for a bad K."""
-        model = self.fit_ppca(k)
+        model = self.fit_ppca(k, sigma2)
         x = self.ctx.data.test_grey[:N_RECON]
         return image_grid(torch.cat([x, _images(model.reconstruct(x.flatten(1)))]), nrow=N_RECON)
 
@@ -379,12 +378,6 @@ class DigitViews:
         VAE's; uint8. Raises ValueError for an index outside the test split or a bad count."""
         t = torch.linspace(0, 1, INTERPOLATION_STEPS.check("steps", steps))[:, None]
         return image_grid(torch.cat(self._line(session, a, b, t)), nrow=len(t))
-
-    def interpolate_at(self, session: Any, a: Any = 0, b: Any = 1, t: Any = LERP.default) -> np.ndarray:
-        """The AE's (left) and the VAE's (right) decode at (1 - t) z_a + t z_b, t in [0, 1],
-        each 196 x 196; uint8. Raises ValueError for an index outside the test split or a bad t."""
-        t = torch.tensor([[LERP.check("t", t)]])
-        return side_by_side(*(_big(image_grid(decoded, 1, padding=0)) for decoded in self._line(session, a, b, t)))
 
     # -- training the pair ------------------------------------------------------------------------
     @staticmethod

@@ -31,7 +31,7 @@ GMM_K = Range(1, 10, 3)
 COVARIANCES = gaussian.COVARIANCES
 INITS = gaussian.INITS
 GMM_SOURCES = ("ring", "grid", "blobs", "drawn", "csv")
-RESTARTS = Range(1, 20, 5)
+RESTARTS = Range(1, 10, 5)
 EM_STEPS = Range(1, 200, 30)
 BIC_K = Range(1, 10, 8)
 POINT_KINDS = ("drawn", "csv_file", "csv_text")
@@ -82,7 +82,7 @@ def take_points(user: dict[str, tuple[Tensor, str]], kind: Any, value: Any) -> s
 
     Raises:
         ValueError: a bad kind, nothing drawn, no file or text, or a bad CSV (not numbers,
-            NaN, fewer than 2 points, identical points, too many rows).
+            NaN, fewer than 2 points, too many rows; identical points are a point mass).
     """
     kind = check_choice("kind of points", kind, POINT_KINDS)
     if kind == "drawn":
@@ -281,7 +281,7 @@ class MixtureViews:
         return frames()
 
     def gmm_restarts(self, session: Any, n: Any = RESTARTS.default) -> GmmFrame:
-        """EM to convergence from ``n`` (in [1, 20]) initialisations of the current settings
+        """EM to convergence from ``n`` (in [1, 10]) initialisations of the current settings
         (seeds seed, seed + 1, ...); keeps the best by training log-likelihood (its curve is
         shown); the note lists each restart's final log-likelihood.
 

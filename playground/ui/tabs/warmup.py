@@ -4,8 +4,8 @@ Gaussian by Box-Muller, maximum likelihood, Gaussian mixtures by EM) and, throug
 a Bernoulli mixture and an autoencoder against a VAE on the digits).
 
 It has no checkpoint to load, so its header is the plain one: How it works and the tour.
-Each page opens alive: its first figures are computed when the app is built (the Bernoulli
-mixture's fit streams when its page is first opened). Every handler answers in about a
+Each page opens alive: its first figures are computed when the app is built (the default
+Bernoulli mixture is fitted then, about 1.3 s once per process). Every handler answers in about a
 second or streams, so Gradio's progress overlay is hidden on the quick ones: on an error
 it would otherwise cover the figures, where the toast and the panel's note say what went
 wrong and the figures stay.
@@ -128,12 +128,12 @@ class WarmupTab(DigitPages, Tab):
         yield from self.views.gmm_run(session, steps, stop=stop.is_set)
 
     def gmm_restarts(self, state: Any, n: Any = RESTARTS.default) -> tuple:
-        """n seeded starts (1 to 20) run to convergence; the best training log-likelihood is kept and the note lists each start's. Returns the session, the figure, the curve and the note."""
+        """n seeded starts (1 to 10) run to convergence; the best training log-likelihood is kept and the note lists each start's. Returns the session, the figure, the curve and the note."""
         session = self.views.session(state)
         return session, *self.views.gmm_restarts(session, n)
 
     def gmm_bic(self, state: Any, k_max: Any = BIC_K.default) -> tuple:
-        """The Bayesian information criterion and the log-likelihood of mixtures with K = 1 to k_max (1 to 10) components, fitted to the session's data with its covariance and init; the best K is marked. Returns the figure and a note."""
+        """The Bayesian information criterion and the log-likelihood of mixtures with K = 1 to k_max (1 to 10) components, fitted to the session's data with its covariance type, each the best of 2 k-means++ starts; the best K is marked. Returns the figure and a note."""
         return self.views.gmm_bic(self.views.session(state), k_max)
 
     def _gmm_points(self, kind: str) -> Callable:

@@ -9,26 +9,31 @@ tour reaches these controls as the tab's attributes).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
 from playground.ui.panels import bind_training
 from playground.ui.widgets import Panel, image_output, index_box, panel_note, redraw_on, seed_box, slider
-from playground.views.warmup_digits import BMM_ITERS, BMM_K, N_SLIDERS, PAIR_STEPS, PPCA_K, Z
+from playground.views.warmup_digits import BMM_ITERS, BMM_K, N_SLIDERS, PAIR_STEPS, PPCA_K, SIGMA2, Z
 
 API = "wu"
 QUIET = {"show_progress": "hidden"}
 BMM_KEY, PAIR_KEY = "wu-bmm-fit", "wu-aevae-train"  # one run of each at a time per session; Stop sets its flag
 
 
-def _z_signature(fn: Any) -> Any:
-    """``fn(self, k, *z)`` shown on the API page as ``(k, z1, ..., zN)`` (N_SLIDERS floats)."""
+def _z_signature(*first: tuple[str, Any]) -> Callable[[Any], Any]:
+    """Show ``fn(self, <first>, *z)`` on the API page as ``(<first>, z1, ..., zN)`` (N_SLIDERS floats);
+    ``first``: (name, default) pairs."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params = [inspect.Parameter("k", kind, default=PPCA_K.default), *(inspect.Parameter(f"z{i}", kind, default=Z.default) for i in range(1, N_SLIDERS + 1))]
-    fn.__signature__ = inspect.Signature(params)
-    return fn
+
+    def named(fn: Any) -> Any:
+        params = [inspect.Parameter(name, kind, default=default) for name, default in first]
+        fn.__signature__ = inspect.Signature([*params, *(inspect.Parameter(f"z{i}", kind, default=Z.default) for i in range(1, N_SLIDERS + 1))])
+        return fn
+
+    return named
 
 
 class DigitPages:
@@ -36,28 +41,32 @@ class DigitPages:
     of ``WarmupTab``, whose ``views.digits`` they use, with a ``gr.State`` of their own)."""
 
     # -- probabilistic PCA -----------------------------------------------------------------------------
-    def ppca(self, k: Any = PPCA_K.default) -> tuple:
-        """Probabilistic PCA with K components (1 to 64) fitted in closed form on the train digits (grey, in [0, 1]). Returns the mean and the first principal directions as images (grey = 0), the variance explained (per component and cumulative), a note (σ², the TEST log-likelihood in nats per image: a continuous density on grey pixels, not comparable with the binarised NLLs of the other tabs) and 8 test digits beside their reconstructions."""
-        components, variance, note = self.views.digits.ppca(k)
-        return components, variance, note, self.views.digits.ppca_reconstructions(k)
+    @_z_signature(("k", PPCA_K.default), ("sigma2", "ML"), ("seed", 0))
+    def ppca(self, k: Any = PPCA_K.default, sigma2: Any = "ML", seed: Any = 0, *z: Any) -> tuple:
+        """Probabilistic PCA with K components (1 to 64) fitted in closed form on the train digits (grey, in [0, 1]), σ² "ML" (maximum likelihood) or fixed ("0.01", "0.001", "0.0001", "0.000001": σ² → 0 is PCA). Returns the mean and the first principal directions as images (grey = 0), the variance explained (per component and cumulative), a note (σ², the TEST log-likelihood in nats per image: a continuous density on grey pixels, not comparable with the binarised NLLs of the other tabs), 8 test digits beside their reconstructions, the decode Wz + μ of z1..z6 (each -3 to 3) and 16 samples drawn with the seed (0 to 2^31 - 1)."""
+        digits = self.views.digits
+        components, variance, note = digits.ppca(k, sigma2)
+        return components, variance, note, digits.ppca_reconstructions(k, sigma2), digits.ppca_decode(k, list(z), sigma2), digits.ppca_samples(k, seed, sigma2)
 
-    @_z_signature
-    def ppca_decode(self, k: Any = PPCA_K.default, *z: Any) -> Any:
-        """Decode Wz + μ with K components (1 to 64), the first z's given (each -3 to 3), the others 0. Returns the picture."""
-        return self.views.digits.ppca_decode(k, list(z))
+    @_z_signature(("k", PPCA_K.default), ("sigma2", "ML"))
+    def ppca_decode(self, k: Any = PPCA_K.default, sigma2: Any = "ML", *z: Any) -> Any:
+        """Decode Wz + μ of the PPCA with K components (1 to 64) and σ² (as in wu_ppca), the first z's given (each -3 to 3), the others 0. Returns the picture."""
+        return self.views.digits.ppca_decode(k, list(z), sigma2)
 
-    def ppca_samples(self, k: Any = PPCA_K.default, seed: Any = 0) -> Any:
-        """16 samples Wz + μ + noise of the PPCA with K components (1 to 64) and their noiseless means, drawn with the seed (0 to 2^31 - 1). Returns the picture."""
-        return self.views.digits.ppca_samples(k, seed)
+    def ppca_samples(self, k: Any = PPCA_K.default, seed: Any = 0, sigma2: Any = "ML") -> Any:
+        """16 samples Wz + μ + noise of the PPCA with K components (1 to 64) and σ² (as in wu_ppca), and their noiseless means, drawn with the seed (0 to 2^31 - 1). Returns the picture."""
+        return self.views.digits.ppca_samples(k, seed, sigma2)
 
     # -- the Bernoulli mixture ---------------------------------------------------------------------------
     def bmm_fit(self, session: Any, k: Any = BMM_K.default, iters: Any = BMM_ITERS.default, seed: Any = 0, *, stop: Any) -> Iterator[tuple]:
         """Fit a mixture of K Bernoullis (10 to 100) by EM on the binarised train digits for 1 to 100 iterations (seed 0 to 2^31 - 1), streamed; wu_bmm_stop ends it. Returns the session, the component means, the train log-likelihood per iteration and a note with the exact TEST NLL in nats per image (comparable with the other tabs' binarised NLLs)."""
-        for _, means, curve, note in self.views.digits.bmm_fit(session, k, iters, seed):
-            yield means, curve, note
-            if stop.is_set():
-                yield None, None, f"**Stopped** at this frame: the session keeps its previous mixture.  \n{note}"
+        digits = self.views.digits
+        for session, means, curve, note in digits.bmm_fit(session, k, iters, seed):
+            if stop.is_set():  # the session keeps the mixture it had: show that one again
+                means, curve, kept = digits.bmm_view(session)
+                yield means, curve, f"**Stopped** before the fit ended: the session keeps its mixture, shown here.  \n{kept}"
                 return
+            yield means, curve, note
 
     def bmm_samples(self, state: Any, seed: Any = 0) -> Any:
         """16 binary samples of the session's Bernoulli mixture (seed 0 to 2^31 - 1) and its component means. Returns the picture."""
@@ -90,17 +99,19 @@ class DigitPages:
 
     def _ppca_layout(self) -> None:
         k = PPCA_K.default
-        components, variance, note, recon = self.ppca(k)
+        components, variance, note, recon, decoded, samples = self.ppca(k, "ML", 0, *[Z.default] * N_SLIDERS)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=380):
                 self.ppca_components = image_output("the mean, then the principal directions (grey = 0)", size=125, value=components, elem_id="wu-ppca-components")
                 self.ppca_variance = gr.Plot(variance, label="variance explained", show_label=False, elem_id="wu-ppca-variance")
             with gr.Column(scale=2, min_width=220):
-                self.ppca_image = image_output("Wz + μ", size=250, value=self.views.digits.ppca_decode(k, [Z.default] * N_SLIDERS), elem_id="wu-ppca-decode")
+                self.ppca_image = image_output("Wz + μ", size=250, value=decoded, elem_id="wu-ppca-decode")
                 self.ppca_z_note = panel_note()
                 self.ppca_recon = image_output("test digits (top), reconstructions", size=120, value=recon, elem_id="wu-ppca-recon")
             with gr.Column(scale=3, min_width=280):
-                self.ppca_k = slider(PPCA_K, "K: principal components", elem_id="wu-ppca-k")
+                with gr.Row():
+                    self.ppca_k = slider(PPCA_K, "K: principal components", min_width=160, scale=2, elem_id="wu-ppca-k")
+                    self.ppca_sigma2 = gr.Dropdown(list(SIGMA2), value="ML", label="σ² (ML, or fixed: → 0 is PCA)", min_width=120, scale=1, elem_id="wu-ppca-sigma2")
                 self.ppca_z = []
                 for row in range(0, N_SLIDERS, 2):
                     with gr.Row():
@@ -110,7 +121,7 @@ class DigitPages:
                 self.ppca_note = panel_note()
                 self.ppca_text = gr.Markdown(note, label="the fit", show_label=False, elem_id="wu-ppca-text")
             with gr.Column(scale=3, min_width=300):
-                self.ppca_samples_img = image_output("samples Wz + μ + σε | their means Wz + μ", size=220, value=self.ppca_samples(k, 0), elem_id="wu-ppca-samples")
+                self.ppca_samples_img = image_output("samples Wz + μ + σε | their means Wz + μ", size=220, value=samples, elem_id="wu-ppca-samples")
                 self.ppca_samples_note = panel_note()
             with gr.Column(scale=1, min_width=160):
                 self.ppca_seed = seed_box("sample seed", elem_id="wu-ppca-seed")
@@ -173,9 +184,10 @@ class DigitPages:
         """Bind the digits' pages (``pages``: the tab's sub-tabs by id)."""
         views, d_state = self.views.digits, self.d_state
         ppca, decode, samples, bmm_samples, grids, lerp = self.digit_panels()
-        ppca.on(self.ppca_k.release, self.ppca, ppca.inputs, api_name=f"{API}_ppca", trigger_mode="always_last", show_progress="minimal")
-        decode.on([self.ppca_k.release, *(z.input for z in self.ppca_z)], self.ppca_decode, decode.inputs, api_name=f"{API}_ppca_decode", trigger_mode="always_last", **QUIET)
-        samples.on([self.ppca_k.release, self.ppca_resample.click], self.ppca_samples, samples.inputs, api_name=f"{API}_ppca_samples", trigger_mode="always_last", **QUIET)
+        # A new K or σ² redraws the whole page (the fit, the decode, the samples); a z slider only its decode.
+        ppca.on([self.ppca_k.release, self.ppca_sigma2.input], self.ppca, ppca.inputs, api_name=f"{API}_ppca", trigger_mode="always_last", show_progress="minimal")
+        decode.on([z.input for z in self.ppca_z], self.ppca_decode, decode.inputs, api_name=f"{API}_ppca_decode", trigger_mode="always_last", **QUIET)
+        samples.on(self.ppca_resample.click, self.ppca_samples, samples.inputs, api_name=f"{API}_ppca_samples", trigger_mode="always_last", **QUIET)
         fitted = bind_training(
             self.ctx, views, BMM_KEY, self.bmm_fit_btn, self.bmm_stop, self.bmm_status, d_state, self.bmm_fit, [self.bmm_k, self.bmm_iters, self.bmm_seed],
             [self.bmm_means, self.bmm_curve, self.bmm_status], f"{API}_bmm_fit", f"{API}_bmm_stop", concurrency_limit=2, concurrency_id="wu-bmm-fit",
@@ -202,9 +214,12 @@ class DigitPages:
         samples, the mixture's samples, the AE/VAE grids and the interpolation."""
         d_state = self.d_state
         return [
-            Panel(self.ppca, [self.ppca_k], [self.ppca_components, self.ppca_variance, self.ppca_text, self.ppca_recon], self.ppca_note),
-            Panel(self.ppca_decode, [self.ppca_k, *self.ppca_z], [self.ppca_image], self.ppca_z_note),
-            Panel(self.ppca_samples, [self.ppca_k, self.ppca_seed], [self.ppca_samples_img], self.ppca_samples_note),
+            Panel(
+                self.ppca, [self.ppca_k, self.ppca_sigma2, self.ppca_seed, *self.ppca_z],
+                [self.ppca_components, self.ppca_variance, self.ppca_text, self.ppca_recon, self.ppca_image, self.ppca_samples_img], self.ppca_note,
+            ),
+            Panel(self.ppca_decode, [self.ppca_k, self.ppca_sigma2, *self.ppca_z], [self.ppca_image], self.ppca_z_note),
+            Panel(self.ppca_samples, [self.ppca_k, self.ppca_seed, self.ppca_sigma2], [self.ppca_samples_img], self.ppca_samples_note),
             Panel(self.bmm_samples, [d_state, self.bmm_seed], [self.bmm_samples_img], self.bmm_note),
             Panel(self.aevae_grids, [d_state], [self.aevae_scatter, self.aevae_ae, self.aevae_vae, self.aevae_text], self.aevae_note),
             Panel(self.aevae_interpolate, [d_state, self.aevae_a, self.aevae_b], [self.aevae_lerp], self.aevae_lerp_note),
