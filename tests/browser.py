@@ -21,3 +21,20 @@ def running_app():
     log_dir.mkdir(exist_ok=True)
     with served_app(env={"HF_HUB_OFFLINE": "1"}, log_path=log_dir / "app.log") as (url, _):
         yield url
+
+
+@contextlib.contextmanager
+def opened_page(url: str, width: int = 1280, height: int = 720):
+    """Debian's Chromium (headless, through Playwright) on ``url`` at ``width`` x ``height``,
+    once the home tab is there; yields the page and closes the browser after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            page.wait_for_selector("#home-try-vae", timeout=120_000)
+            yield page
+        finally:
+            browser.close()

@@ -4,23 +4,18 @@ the model bar's Load, Download and Restore, and a run of each family's main pane
 from __future__ import annotations
 
 import pytest
-from browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from browser import opened_page
 
 playwright = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("#home-try-vae", timeout=120_000)
+    with opened_page(app_url, 1400, 1000) as page:
         assert "cpu" in page.inner_text("#home-about") or "cuda" in page.inner_text("#home-about")
         _tab(page, "VAE")
         page.wait_for_selector("#vae-slider-image img", timeout=60_000)
         yield page
-        browser.close()
 
 
 def _src(page, selector: str) -> str:

@@ -5,7 +5,7 @@ map, click another code in the codebook mosaic, Apply, and the decoded digit cha
 from __future__ import annotations
 
 import pytest
-from browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from browser import opened_page
 
 from playground.core import checkpoints
 from playground.views.vqvae import CELL_PX
@@ -27,15 +27,10 @@ LOADED_JS = "(sel) => { const i = document.querySelector(sel); return i && i.com
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(app_url)
-        page.wait_for_selector("#home-try-vae", timeout=120_000)
+    with opened_page(app_url) as page:
         page.get_by_role("tab", name="VQ-VAE", exact=True).click()
         page.wait_for_function(LOADED_JS, arg="#vq-samples-prior img", timeout=60_000)
         yield page
-        browser.close()
 
 
 def _src(page, selector: str) -> str:

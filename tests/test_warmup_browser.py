@@ -5,7 +5,7 @@ its log-likelihood curve, and moving a PPCA slider changes the decoded digit."""
 from __future__ import annotations
 
 import pytest
-from browser import CHROMIUM_ARGS, CHROMIUM_PATH
+from browser import opened_page
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -20,16 +20,10 @@ CHANGED_JS = f"([sel, before]) => {{ {SIGNATURE} return s !== '' && s !== before
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(app_url)
-        tab = page.get_by_role("tab", name="Warm-up", exact=True)
-        tab.wait_for(timeout=120_000)
-        tab.click()
+    with opened_page(app_url) as page:
+        page.get_by_role("tab", name="Warm-up", exact=True).click()
         page.wait_for_selector("#wu-bm-plot .js-plotly-plot", timeout=60_000)
         yield page
-        browser.close()
 
 
 def _plot(page, selector: str) -> str:
