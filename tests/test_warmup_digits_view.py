@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from playground.views.base import Context
-from playground.views.warmup_digits import N_SLIDERS, PPCA_K, DigitSession, DigitViews
+from playground.views.warmup_digits import N_SLIDERS, DigitSession, DigitViews
 
 
 @pytest.fixture(scope="module")

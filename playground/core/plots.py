@@ -327,10 +327,19 @@ _SURFACE_SCALE = [[0.0, "#9970ab"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, 
 _SQUARE_AXIS = {"showgrid": False, "zeroline": False, "ticks": "outside", "fixedrange": True, "linecolor": "#888", "mirror": True, "constrain": "domain"}
 
 
-def _f32(values: Tensor) -> np.ndarray:
-    # Numpy arrays, not lists: plotly validates them in one go and sends them as base64
-    # typed arrays (4 bytes a float32) instead of decimal text.
-    return values.detach().cpu().numpy().astype(np.float32)
+def f32(values: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    """Values (a tensor on any device, an array or a sequence) as a float32 numpy array:
+    plotly validates it in one go and sends it as a base64 typed array (4 bytes a value)
+    instead of decimal text."""
+    if isinstance(values, Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float32)
+
+
+def enlarge(picture: np.ndarray, scale: int) -> np.ndarray:
+    """A picture (H, W) or (H, W, C) enlarged ``scale`` times by pixel repetition (crisp
+    pixels, no smoothing): (H * scale, W * scale[, C]), same dtype."""
+    return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
 
 
 def _arrow_trace(start: Tensor, step: Tensor) -> dict:
@@ -378,21 +387,21 @@ def lab_figure(
     else:
         scale = {"zmin": 0.0, "zmax": 1.0}
         bar_title = "D(x)"
-    coords = _f32(axis)
+    coords = f32(axis)
     data: list[dict] = [
         {
-            "type": "heatmap", "x": coords, "y": coords, "z": _f32(z),
+            "type": "heatmap", "x": coords, "y": coords, "z": f32(z),
             "colorscale": _SURFACE_SCALE, **scale, "zsmooth": "fast", "name": bar_title,  # "best" looks the same and costs the browser 1.5 times as long
             "colorbar": {"title": {"text": bar_title, "side": "right"}, "thickness": 14, "len": 0.9},
             "hovertemplate": "(%{x:.2f}, %{y:.2f})<br>" + bar_title + " = %{z:.2f}<extra></extra>",
         },
         {
-            "type": "scattergl" if len(real) > 2000 else "scatter", "x": _f32(real[:, 0]), "y": _f32(real[:, 1]),
+            "type": "scattergl" if len(real) > 2000 else "scatter", "x": f32(real[:, 0]), "y": f32(real[:, 1]),
             "mode": "markers", "name": "real", "hoverinfo": "skip",
             "marker": {"size": 5, "color": REAL_COLOUR, "opacity": 0.75, "line": {"width": 0.5, "color": "white"}},
         },
         {
-            "type": "scatter", "x": _f32(fake[:, 0]), "y": _f32(fake[:, 1]), "mode": "markers", "name": "generated",
+            "type": "scatter", "x": f32(fake[:, 0]), "y": f32(fake[:, 1]), "mode": "markers", "name": "generated",
             "hoverinfo": "skip",
             "marker": {"size": 5, "color": FAKE_COLOUR, "opacity": 0.85, "line": {"width": 0.5, "color": "white"}},
         },

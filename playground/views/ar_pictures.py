@@ -15,7 +15,7 @@ from torch import Tensor
 
 from models.base import AutoregressiveModel
 from models.made import MADE
-from playground.core.plots import image_grid, side_by_side
+from playground.core.plots import enlarge, image_grid, side_by_side
 
 SIZE = 28
 N_PIXELS = SIZE * SIZE
@@ -73,7 +73,7 @@ def field_picture(field: Tensor, pixel: int, blind: Tensor) -> np.ndarray:
     shade = strength[seen][:, None]
     rgb[seen] = torch.tensor(WEAK) * (1 - shade) + torch.tensor(STRONG) * shade
     rgb[pixel] = torch.tensor(RED, dtype=torch.float32)
-    picture = np.kron(rgb.view(SIZE, SIZE, 3).to(torch.uint8).numpy(), np.ones((SCALE, SCALE, 1), dtype=np.uint8))
+    picture = enlarge(rgb.view(SIZE, SIZE, 3).to(torch.uint8).numpy(), SCALE)
     picture[::SCALE] = (picture[::SCALE] * 0.8).astype(np.uint8)  # grid lines make the cells countable
     picture[:, ::SCALE] = (picture[:, ::SCALE] * 0.8).astype(np.uint8)
     return picture

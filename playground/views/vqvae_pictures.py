@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from models.checks import check_int
-from playground.core.plots import PLAIN_AXIS
+from playground.core.plots import PLAIN_AXIS, enlarge
 
 GRID = 7  # the bottom level's grid: 7 x 7 cells of 4 x 4 pixels
 CELL_PX = 40  # a code map's cell, in pixels; the map has no border, so cell (r, c) is [r * CELL_PX, (r + 1) * CELL_PX)
@@ -139,7 +139,7 @@ def mosaic(images: Tensor, n_codes: int) -> np.ndarray:
     for k in range(n_codes):
         top, left = (k // columns) * pitch, (k % columns) * pitch
         picture[top : top + pitch, left : left + pitch] = colours[k]
-        big = np.kron(digits[k], np.ones((TILE_SCALE, TILE_SCALE), dtype=np.uint8))
+        big = enlarge(digits[k], TILE_SCALE)
         picture[top + FRAME_PX : top + FRAME_PX + side, left + FRAME_PX : left + FRAME_PX + side] = big[..., None]
     image = Image.fromarray(picture)
     draw = ImageDraw.Draw(image)
@@ -209,7 +209,7 @@ def completion_strip(images: Tensor, kept_px: int, n_marked_from: int = 2, scale
     side, boundary = 28 * scale, kept_px * scale
     tiles = []
     for i, d in enumerate(digits):
-        tile = np.repeat(np.kron(d, np.ones((scale, scale), dtype=np.uint8))[..., None], 3, axis=2).astype(np.float32)
+        tile = np.repeat(enlarge(d, scale)[..., None], 3, axis=2).astype(np.float32)
         if i >= n_marked_from:
             tile[boundary:] = tile[boundary:] * np.array([0.55, 0.75, 1.0]) + np.array([0, 0, 40])
         tile = np.clip(tile, 0, 255).astype(np.uint8)

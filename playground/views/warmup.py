@@ -28,6 +28,7 @@ from models import gaussian
 from models.checks import SEED_MAX, Range, check_choice, check_int
 from models.gaussian import GaussianFit, GaussianMixture
 from playground.core import toy2d
+from playground.core.plots import f32
 from playground.views import warmup_gmm as gmm
 from playground.views.base import Card, Context, Step
 from playground.views.warmup_digits import DigitViews
@@ -132,7 +133,7 @@ def _density_bars(values: Tensor, bins: int, **extra: Any) -> tuple[dict, float]
     area is the share of points inside), and its top."""
     counts, edges = np.histogram(values.numpy(), bins=bins, range=(-VIEW, VIEW))
     density = counts / (len(values) * (edges[1] - edges[0]))
-    return dict(type="bar", x=gmm.f32((edges[:-1] + edges[1:]) / 2), y=gmm.f32(density), width=edges[1] - edges[0], marker=dict(color="#c6dbef", line=dict(width=0)), **extra), float(density.max())
+    return dict(type="bar", x=f32((edges[:-1] + edges[1:]) / 2), y=f32(density), width=edges[1] - edges[0], marker=dict(color="#c6dbef", line=dict(width=0)), **extra), float(density.max())
 
 
 def _parameters(mean: Tensor, cov: Tensor) -> dict[str, float]:
@@ -200,7 +201,7 @@ class WarmupViews(MixtureViews):
     @staticmethod
     def _bm_figure(draws: tuple, m: int) -> go.Figure:
         u1, u2, x, y = (d[:m] for d in draws[:4])
-        marker = dict(size=3, color=gmm.f32(2 * math.pi * u2), colorscale="Phase", cmin=0, cmax=2 * math.pi, opacity=0.8)
+        marker = dict(size=3, color=f32(2 * math.pi * u2), colorscale="Phase", cmin=0, cmax=2 * math.pi, opacity=0.8)
         data = [gmm.points_trace(torch.stack([u1, u2], 1), marker=marker), gmm.points_trace(torch.stack([x, y], 1), marker=marker, xaxis="x2", yaxis="y2")]
         t = torch.linspace(0, 2 * math.pi, 73, dtype=torch.float64)
         for r in (1, 2, 3):  # U1 = exp(-r²/2) gives the radius r
@@ -209,7 +210,7 @@ class WarmupViews(MixtureViews):
         grid = np.linspace(-VIEW, VIEW, 161)
         for i, (values, name) in ((3, (x, "X")), (4, (y, "Y"))):
             data.append(_density_bars(values, 40, name=f"{name} histogram", xaxis=f"x{i}", yaxis=f"y{i}")[0])
-            data.append(dict(type="scatter", x=gmm.f32(grid), y=gmm.f32(_normal_pdf(grid)), mode="lines", line=dict(color="#d62728", width=2), name="N(0, 1)", xaxis=f"x{i}", yaxis=f"y{i}"))
+            data.append(dict(type="scatter", x=f32(grid), y=f32(_normal_pdf(grid)), mode="lines", line=dict(color="#d62728", width=2), name="N(0, 1)", xaxis=f"x{i}", yaxis=f"y{i}"))
         title = f"Box-Muller: {m:,} uniform pairs (U1, U2) → normal pairs (X, Y); colour = angle Θ = 2πU2"
         layout = gmm.figure_layout(title=dict(text=title, x=0.01, font=dict(size=14)), bargap=0, annotations=[])
         panels = (
@@ -320,9 +321,9 @@ class WarmupViews(MixtureViews):
     def _mle_1d(points: Tensor, mean: Tensor, cov: Tensor, fit: GaussianFit) -> go.Figure:
         bars, top = _density_bars(points[:, 0], 48, name="data (density histogram)")
         grid = np.linspace(-VIEW, VIEW, 321)
-        rug = dict(type="scatter", x=gmm.f32(points[:500, 0]), y=np.zeros(min(500, len(points)), np.float32), mode="markers", name="points", hoverinfo="skip")
+        rug = dict(type="scatter", x=f32(points[:500, 0]), y=np.zeros(min(500, len(points)), np.float32), mode="markers", name="points", hoverinfo="skip")
         rug["marker"] = dict(symbol="line-ns-open", size=9, color="#555")  # a tick per point (the first 500) under the histogram
-        curves = [dict(type="scatter", x=gmm.f32(grid), y=gmm.f32(_normal_pdf(grid, float(m[0]), math.sqrt(float(c[0, 0])))), mode="lines", name=name, line=dict(color=colour, dash=dash, width=2.5))
+        curves = [dict(type="scatter", x=f32(grid), y=f32(_normal_pdf(grid, float(m[0]), math.sqrt(float(c[0, 0])))), mode="lines", name=name, line=dict(color=colour, dash=dash, width=2.5))
                   for m, c, name, colour, dash in ((mean, cov, "N(μ, σ²): yours", "#1f77b4", "solid"), (fit.mean, fit.cov, "N(μ̂, σ̂²): the MLE", "#d62728", "dash"))]
         peak = max(top, 1 / math.sqrt(2 * math.pi * float(fit.cov[0, 0])), 1 / math.sqrt(2 * math.pi * float(cov[0, 0])))
         return go.Figure(dict(data=[bars, rug, *curves], layout=gmm.figure_layout(
@@ -352,7 +353,7 @@ class WarmupViews(MixtureViews):
         z = gaussian.mean_log_likelihood(points, means, cov * scale[..., :, None] * scale[..., None, :])
         top = float(z.max())  # contours every 0.25 nats over the 6 nats below the best (lower is one colour)
         marks = [(mean, cov, "yours", "circle", "#1f77b4"), (fit.mean, fit.cov, "MLE", "star", "#d62728")]
-        data = [dict(type="contour", x=gmm.f32(mus), y=gmm.f32(sigmas), z=gmm.f32(z.clamp_min(top - 6)), colorscale="Viridis", zmin=top - 6, zmax=top, contours=dict(start=top - 6, end=top, size=0.25),
+        data = [dict(type="contour", x=f32(mus), y=f32(sigmas), z=f32(z.clamp_min(top - 6)), colorscale="Viridis", zmin=top - 6, zmax=top, contours=dict(start=top - 6, end=top, size=0.25),
                      colorbar=dict(title=dict(text="nats per point", side="right"), thickness=12), hovertemplate="μ %{x:.2f}, σ %{y:.3f}: %{z:.3f} nats<extra></extra>")]
         data += [dict(type="scatter", x=[float(mk[0])], y=[math.sqrt(float(ck[0, 0]))], mode="markers+text", text=[name], textposition="top right", textfont=dict(color="white"), name=name,
                       marker=dict(symbol=symbol, size=13, color=colour, line=dict(color="white", width=1.5))) for mk, ck, name, symbol, colour in marks]

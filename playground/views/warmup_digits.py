@@ -83,7 +83,7 @@ class DigitSession:
 
 def _big(picture: np.ndarray, scale: int = BIG) -> np.ndarray:
     """A uint8 picture enlarged ``scale`` times by pixel repetition (crisp pixels)."""
-    return np.kron(picture, np.ones((scale, scale), dtype=np.uint8))
+    return plots.enlarge(picture, scale)
 
 
 def _images(flat: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from models import gaussian
 from models.checks import SEED_MAX, Range, check_choice, check_int
 from models.gaussian import GaussianMixture
 from playground.core import plots, toy2d
+from playground.core.plots import f32
 
 GMM_K = Range(1, 10, 3)
 COVARIANCES = gaussian.COVARIANCES
@@ -105,11 +106,6 @@ def user_points(user: dict[str, tuple[Tensor, str]], source: str) -> tuple[Tenso
     if source not in user:
         raise ValueError("no points drawn yet: draw on the pad and use the drawing first" if source == "drawn" else "no CSV points yet: upload a file or paste CSV text first")
     return user[source]
-
-
-def f32(values: Any) -> np.ndarray:
-    """Values as a float32 array (plotly sends it as a compact typed array)."""
-    return np.asarray(values, dtype=np.float32)
 
 
 def figure_layout(**extra: Any) -> dict:
