@@ -245,9 +245,9 @@ def test_em_run_streams_monotone_frames_and_stops(views, monkeypatch):
     session, _ = views.gmm_reset(session, "grid", 10, "diag", "random", 3)
     run = views.gmm_run(session, 50, stop=lambda: session.gmm.iteration >= 2)
     first = next(run)
-    with pytest.raises(ValueError, match="EM is running"):
+    with pytest.raises(ValueError, match="EM is busy"):
         views.gmm_step(session, "E")  # the run holds the mixture
-    with pytest.raises(ValueError, match="EM is running"):
+    with pytest.raises(ValueError, match="EM is busy"):
         views.gmm_reset(session, "ring")
     rest = list(run)
     assert "Stopped after 2 of 50" in rest[-1].note and session.gmm.iteration == 2 and "Running: 1" in first.note

@@ -377,8 +377,8 @@ class WarmupViews(MixtureViews):
             f"the MLE ({describe(mle)}) **{ll_mle:.4f}** · gap **{ll_mle - ll:.4f}**.  \nThe MLE: μ̂ = the mean of the points, Σ̂ = (1/N) Σ (x − μ̂)(x − μ̂)ᵀ (the biased covariance)."
         )
         if fit.regularised:
-            text += "  \n⚠️ **Regularised:** the points have no spread in some direction (one point, identical or collinear points), so the MLE's variance there "
-            text += f"would be 0 and its likelihood infinite: it is raised to {SIGMA.low}² (σ ≥ {SIGMA.low})."
+            text += f"  \n⚠️ **Regularised:** the points spread less than σ = {SIGMA.low} in some direction (identical or collinear points, or nearly), so the MLE's "
+            text += f"variance there is raised to {SIGMA.low}² (σ ≥ {SIGMA.low}; with no spread at all it would be 0 and the likelihood infinite)."
         off = [f"{key} = {value:.3f}" for key, value in mle.items() if not _RANGES[key].low <= value <= _RANGES[key].high]
         if off:
             text += f"  \nThe MLE lies outside the sliders' ranges ({', '.join(off)}): Jump to the MLE sets the nearest values."

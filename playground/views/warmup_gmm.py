@@ -193,7 +193,7 @@ class MixtureViews:
     def _idle(self, session: Any) -> Any:
         session = self.session(session)
         if session.lock.locked():
-            raise ValueError("EM is running: press Stop first")
+            raise ValueError("EM is busy (a run or restarts): press Stop or wait for it")
         return session
 
     def gmm_reset(self, session: Any, source: Any = "ring", k: Any = GMM_K.default, covariance: Any = "full", init: Any = "k-means++", seed: Any = 0) -> tuple[Any, GmmFrame]:
@@ -255,7 +255,7 @@ class MixtureViews:
 
         def frames() -> Iterator[GmmFrame]:
             if not session.lock.acquire(blocking=False):
-                raise ValueError("EM is already running: press Stop first")
+                raise ValueError("EM is busy (a run or restarts): press Stop or wait for it")
             try:
                 start = time.perf_counter()
                 done, ending = 0, ""
