@@ -16,8 +16,7 @@ from playground.core.checkpoints import new_export_dir
 # Ten colours that stay distinct for the ten digits (plotly's D3 palette).
 DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=40, b=40), font=dict(size=13))
-# The look of plotly_white spelt out: figures redrawn several times a second skip the
-# template, which plotly deep-copies into every figure that names it.
+# The look of plotly_white spelt out: figures redrawn several times a second skip the template, which plotly deep-copies into every figure that names it.
 _PLAIN = dict(margin=_LAYOUT["margin"], font=_LAYOUT["font"], plot_bgcolor="white", paper_bgcolor="white")
 # Axes of plotly_white, for the figures built without the template.
 PLAIN_AXIS = dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zeroline=False, ticks="")
@@ -320,25 +319,19 @@ def dilation_diagram(dilations: Sequence[int], kernel_size: int = 2, max_steps: 
 REAL_COLOUR = "#1b7837"  # green, as in GAN Lab
 FAKE_COLOUR = "#762a83"  # purple
 ARROW_COLOUR = "#e08214"
-# Purple (fake-looking) through white to green (real-looking), a little washed out so the
-# points on top stay readable.
+# Purple (fake-looking) through white to green (real-looking), a little washed out so the points on top stay readable.
 _SURFACE_SCALE = [[0.0, "#9970ab"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#5aae61"]]
 # constrain="domain": the square view shrinks to fit the figure instead of widening x.
 _SQUARE_AXIS = {"showgrid": False, "zeroline": False, "ticks": "outside", "fixedrange": True, "linecolor": "#888", "mirror": True, "constrain": "domain"}
 
 
 def f32(values: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
-    """Values (a tensor on any device, an array or a sequence) as a float32 numpy array:
-    plotly validates it in one go and sends it as a base64 typed array (4 bytes a value)
-    instead of decimal text."""
-    if isinstance(values, Tensor):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values, dtype=np.float32)
+    """Values (a tensor on any device, an array or a sequence) as float32 numpy: plotly sends it as a base64 typed array, not decimal text."""
+    return np.asarray(values.detach().cpu().numpy() if isinstance(values, Tensor) else values, dtype=np.float32)
 
 
 def enlarge(picture: np.ndarray, scale: int) -> np.ndarray:
-    """A picture (H, W) or (H, W, C) enlarged ``scale`` times by pixel repetition (crisp
-    pixels, no smoothing): (H * scale, W * scale[, C]), same dtype."""
+    """A picture (H, W) or (H, W, C) enlarged ``scale`` times by pixel repetition (crisp pixels): (H * scale, W * scale[, C]), same dtype."""
     return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
 
 

@@ -154,8 +154,8 @@ class DigitViews:
             f"**K = {model.n_components}** directions explain **{ratio.sum():.1%}** of the pixel variance. "
             + (f"σ² = {model.sigma2:.4f} (the maximum-likelihood σ²: the mean of the {n_dropped} discarded eigenvalues; "
                if str(sigma2) == "ML" else
-               f"σ² = {model.sigma2:g}, fixed (the maximum-likelihood σ² for this K, {self.fit_ppca(k).sigma2:.4f}, gives the highest likelihood); "
-               "as σ² → 0 the reconstructions become PCA's orthogonal projections (")
+               f"σ² = {model.sigma2:g}, fixed (the maximum-likelihood σ² for this K, {self.fit_ppca(k).sigma2:.4f}, gives the highest likelihood; "
+               "a tiny σ² makes every digit off the K-dimensional subspace nearly impossible); as σ² → 0 the reconstructions become PCA's orthogonal projections (")
             + f"noise std {model.sigma2 ** 0.5:.3f} per pixel).  \n"
             f"Test log-likelihood **{test:.1f} nats per image** (train {train_ll:.1f}) on the {len(self.ctx.data.test_labels)} grey test digits "
             f"under N(μ, WWᵀ + σ²I).  \n{NOT_COMPARABLE}  \n"

@@ -110,8 +110,8 @@ class DigitPages:
                 self.ppca_recon = image_output("test digits (top), reconstructions", size=120, value=recon, elem_id="wu-ppca-recon")
             with gr.Column(scale=3, min_width=280):
                 with gr.Row():
-                    self.ppca_k = slider(PPCA_K, "K: principal components", min_width=160, scale=2, elem_id="wu-ppca-k")
-                    self.ppca_sigma2 = gr.Dropdown(list(SIGMA2), value="ML", label="σ² (ML, or fixed: → 0 is PCA)", min_width=120, scale=1, elem_id="wu-ppca-sigma2")
+                    self.ppca_k = slider(PPCA_K, "K (components)", min_width=160, scale=2, elem_id="wu-ppca-k")
+                    self.ppca_sigma2 = gr.Dropdown(list(SIGMA2), value="ML", label="σ² (→ 0: PCA)", min_width=120, scale=1, elem_id="wu-ppca-sigma2")
                 self.ppca_z = []
                 for row in range(0, N_SLIDERS, 2):
                     with gr.Row():
