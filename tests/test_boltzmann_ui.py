@@ -145,13 +145,13 @@ def test_the_tab_opens_on_its_fantasies_and_every_tour_step_runs(built):
             assert note == "" and not any(isinstance(o, SKIP) for o in outputs), step.title
 
 
-def test_the_samples_have_short_titles_and_the_classifier_reads_only_digit_like_ones(tab):
+def test_the_samples_have_short_titles_and_the_judges_read_only_digit_like_ones(tab):
     for image in (tab.rbm_img, tab.dbn_img, tab.states_img, tab.means_img, tab.dbn_grid):
         assert len(image.label) <= 30, image.label  # a 300-px box shows the whole title
     samples = next(p for p in tab.panels() if tab.quality in p.outputs)
     rbm, dbn, quality, note = samples.quietly(_small_session(tab), 0)
-    assert note == "" and quality.startswith("**RBM:** No classifier reading")  # an untrained RBM draws blobs
-    assert tab.quality.value.startswith("**RBM:** The classifier reads")  # the bundled RBM's fantasies are digits
+    assert note == "" and quality.startswith("**RBM:** No judges' reading")  # an untrained RBM draws blobs
+    assert tab.quality.value.startswith("**RBM:** All 3 judges read")  # the bundled RBM's fantasies are digits
 
 
 def test_download_which_lives_in_the_model_bar_and_a_change_of_model_redraws_the_play_views(tab, tmp_path):

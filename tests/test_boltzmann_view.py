@@ -16,6 +16,7 @@ from models.base import seeded_init
 from models.dbn import DBN
 from models.partition import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS
 from models.rbm import MAX_CD_K, MAX_GIBBS_STEPS, MAX_HIDDEN, RBM
+from playground.core.metrics import classify
 from playground.core.plots import image_grid
 from playground.views.base import Context, quality_line
 from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, TOUR, TRAIN_DEFAULTS, BoltzmannSession, BoltzmannViews, DbnView, K, RbmView
@@ -74,22 +75,23 @@ def test_page_samples_are_seeded_grids_and_an_untrained_rbms_get_no_reading(view
     session = small_session(views)
     rbm, dbn, quality = views.samples(session, 3)
     assert rbm.shape == dbn.shape == (8 * 30 + 2, 8 * 30 + 2)
-    # An untrained RBM's fantasies are blobs the classifier would read confidently (as it
+    # An untrained RBM's fantasies are blobs a single classifier would read confidently (as it
     # reads noise): the page says it gives no reading of them.
-    assert quality.startswith("**RBM:** No classifier reading: only **") and "of these lie near real digits" in quality
+    assert quality.startswith("**RBM:** No judges' reading: only **") and "of these lie near real digits" in quality
     assert "\n**DBN:** " in quality
     assert np.array_equal(rbm, views.samples(session, 3)[0])
     with pytest.raises(ValueError, match="seed"):
         views.samples(session, -1)
 
 
-def test_the_classifier_is_read_only_where_it_is_honest(data):
+def test_the_judges_are_read_only_where_it_is_honest(data):
     noise = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    assert "reads **100%** of these 64 confidently" in quality_line(noise)  # why the reading needs a check
-    assert not near_digits(noise, data).any() and reading(noise, data).startswith("No classifier reading: only **0%**")
+    assert float((classify(noise)[0].max(1).values >= 0.9).float().mean()) == 1.0  # one classifier alone reads noise as digits
+    assert "read **0%** of these 64 confidently" in quality_line(noise)  # the three judges together do not
+    assert not near_digits(noise, data).any() and reading(noise, data).startswith("No judges' reading: only **0%**")
     digits = data.images("train", "grey")[:64]
     assert near_digits(digits, data).float().mean() >= 0.8
-    assert reading(digits, data).startswith("The classifier reads **") and "of them lie near real digits" in reading(digits, data)
+    assert reading(digits, data).startswith("All 3 judges read **") and "of them lie near real digits" in reading(digits, data)
 
 
 def test_the_page_fantasies_are_kept_for_seed_0_and_name_the_model(views):
@@ -100,7 +102,7 @@ def test_the_page_fantasies_are_kept_for_seed_0_and_name_the_model(views):
     assert views.draw(session, 0)[1] is first[1] and not torch.equal(views.draw(session, 1)[1], first[1])
     states, means, status = views.page_chains(session)
     assert states.shape == means.shape == (8 * 30 + 2, 8 * 30 + 2)
-    assert status.startswith("64 chains of 5 Gibbs steps from noise in the RBM (small).") and "No classifier reading" in status
+    assert status.startswith("64 chains of 5 Gibbs steps from noise in the RBM (small).") and "No judges' reading" in status
     grid, status = views.page_dbn(session)
     assert grid.shape == (8 * 30 + 2, 8 * 30 + 2) and status.startswith("DBN (small): 64 samples, 5 Gibbs steps")
     assert np.array_equal(views.thumbnail(session), image_grid(first[1]))

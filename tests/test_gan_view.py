@@ -216,7 +216,7 @@ def test_training_streams_the_duel_and_leaves_a_replayable_animation(views):
     assert outputs[0][0] == "Starting…" and not any(isinstance(v, GanSession) for out in outputs for v in out)
     status, grid, loss_plot, d_plot, animation, download = outputs[-1]
     assert session.view.conditional and session.view.name == "trained here (60 steps, seed 0)"
-    assert "done" in status and "trained 60 steps" in status and "of 500 samples confident" in status
+    assert "done" in status and "trained 60 steps" in status and "The judges agree confidently on **" in status and "of 500 samples, " in status
     assert grid.shape == (8 * 30 + 2, 10 * 30 + 2)
     assert {a["text"] for a in loss_plot.to_dict()["layout"]["annotations"]} == {"discriminator loss", "generator loss"}
     # What D says: one panel (two titles side by side overlapped), named in its legend.
@@ -252,7 +252,7 @@ def test_stop_keeps_the_weights_names_the_steps_done_and_leaves_the_scoring_to_t
     assert "quality" not in view.__dict__ and animation is None is download and session.replay is None
     with Image.open(views.animation(session)) as gif:
         assert gif.n_frames == len(session.frames) >= 1
-    assert "classifier" in views.describe(session).lower() and "quality" in view.__dict__
+    assert "agreed-confident" in views.describe(session) and "quality" in view.__dict__
 
 
 def test_load_download_and_upload_round_trip(views, tmp_path):

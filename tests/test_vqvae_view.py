@@ -74,7 +74,7 @@ def test_samples_draw_the_prior_beside_uniform_codes_and_read_both(views, sessio
     prior, uniform, note = views.samples(session, 3, "any", "vqvae")
     assert prior.dtype == uniform.dtype == np.uint8 and prior.shape == uniform.shape == (4 * 30 + 2, 8 * 30 + 2)
     assert "**Left, with the prior** (labels 0–9 in turn" in note and "**Right, uniform codes**" in note
-    assert note.count("The classifier reads **") == 1 and "of these 32 confidently" in note  # the prior's samples only
+    assert note.count("judges read **") == 1 and "of these 32 confidently" in note  # the prior's samples only
     distances = [float(d) for d in re.findall(r"Fréchet distance[^*]*\*\*(\d+)\*\*", note)]
     assert len(distances) == 2 and "real digits" in note
     assert np.array_equal(prior, views.samples(session, 3, "any", "vqvae")[0])  # seeded
@@ -208,7 +208,7 @@ def test_the_prior_fills_the_grids_cell_by_cell_then_decodes(views, session, whi
     assert all(f[1].dtype == np.uint8 and not f[1].any() for f in frames[:-1])  # no decode before the end
     _pictures, decoded, note = frames[-1]
     assert decoded.shape == (4 * 30 + 2, 4 * 30 + 2) and decoded.any()
-    assert note.startswith(f"16 grids of {n_cells} cells") and "784" in note and "The classifier reads" in note
+    assert note.startswith(f"16 grids of {n_cells} cells") and "784" in note and "judges read" in note
     assert frames[0][2] == f"cell 1 of {n_cells} (labels 0–9 in turn, temperature 0.8)…"
 
 
@@ -247,7 +247,7 @@ def test_training_streams_and_gives_the_session_its_model(views):
     events = list(run)
     assert events[0] == ("Starting…", None, None, None, None)
     status, recon, curves, usage, samples = events[-1]
-    assert "**done**" in status and "Every VQ-VAE panel of the tab now uses this model." in status and "The classifier reads" in status
+    assert "**done**" in status and "Every VQ-VAE panel of the tab now uses this model." in status and "judges read" in status
     model = session.views["vqvae"].model
     assert session.views["vqvae"].name == "trained here (60 steps = 50 autoencoder + 10 prior, seed 0)" and model.hidden == 8 and model.conditional
     assert session.views["vqvae2"] is other
@@ -294,7 +294,7 @@ def test_the_bundled_models_are_alive_on_open_and_use_their_codes(views):
     session = views.session(None)
     assert session.views["vqvae"].model.family == "vqvae" and session.views["vqvae2"].model.family == "vqvae2"
     prior, uniform, note = views.samples(None)
-    assert prior.shape == uniform.shape and note.count("The classifier reads") == 1
+    assert prior.shape == uniform.shape and note.count("judges read") == 1
     prior_fd, uniform_fd = (float(d) for d in re.findall(r"Fréchet distance[^*]*\*\*(\d+)\*\*", note))
     assert prior_fd < uniform_fd / 2  # the prior's samples are far closer to real digits than decodes of uniform codes
     counts = session.views["vqvae"].usage[0]

@@ -137,7 +137,7 @@ def test_bundled_pair_scatters_grids_and_interpolation(views, data):
     ae_picture, vae_picture, note = views.latent_grids(None, 6)
     assert ae_picture.dtype == vae_picture.dtype == np.uint8
     assert ae_picture.shape == vae_picture.shape == (6 * 30 + 2 + 8 + 3 * 30 + 2, 6 * 30 + 2)  # grid, band, 16 draws in rows of 6
-    assert not np.array_equal(ae_picture, vae_picture) and note.count("classifier reads") == 2 and "holes" in note
+    assert not np.array_equal(ae_picture, vae_picture) and note.count("judges read") == 2 and "holes" in note
     rows = views.interpolate(None, 3, 7, 5)
     assert rows.shape == (2 * 30 + 2, 5 * 30 + 2)
     assert np.array_equal(rows[2:30, 2:30], views.interpolate(None, 3, 9, 5)[2:30, 2:30])  # both start at digit 3's code

@@ -14,6 +14,8 @@ from playground.core.data import load_mnist
 from playground.core.device import get_device
 from playground.views.base import Context
 
+# Samples are recognisable when at least half are agreed-confident (every judge in metrics.JUDGES p >= 0.9 on the same
+# digit) and at least 8 different digits appear among those.
 RECOGNISABLE_SHARE = 0.5
 RECOGNISABLE_CLASSES = 8
 
@@ -68,11 +70,12 @@ def grid_tiles(grid: np.ndarray, n: int, nrow: int = 8, size: int = 28, padding:
 
 
 def is_recognisable(images: torch.Tensor) -> tuple[bool, dict]:
-    """Whether samples read as digits to the independent classifier (see module doc)."""
+    """Whether samples (N, 1, 28, 28) in [0, 1] read as digits to the independent judges (``RECOGNISABLE_SHARE``
+    agreed-confident, ``RECOGNISABLE_CLASSES`` digits among them), and ``metrics.sample_quality``'s figures."""
     from playground.core.metrics import sample_quality
 
     quality = sample_quality(images, load_mnist())
-    ok = quality["confident_share"] >= RECOGNISABLE_SHARE and quality["n_classes_confident"] >= RECOGNISABLE_CLASSES
+    ok = quality["agreed_confident_share"] >= RECOGNISABLE_SHARE and quality["n_classes_agreed"] >= RECOGNISABLE_CLASSES
     return ok, quality
 
 
@@ -95,8 +98,8 @@ def time_to_recognisable(run, pick: Callable, stop: Callable, budget_s: float, l
                     log(f"  recognisable after {elapsed:.1f} s: {status}")
                     return {
                         "ui_seconds_to_recognisable": round(elapsed, 1),
-                        "ui_recognisable_confident_share": round(quality["confident_share"], 3),
-                        "ui_recognisable_n_classes": quality["n_classes_confident"],
+                        "ui_recognisable_agreed_confident_share": round(quality["agreed_confident_share"], 3),
+                        "ui_recognisable_n_classes": quality["n_classes_agreed"],
                     }
             if elapsed > budget_s:
                 return {"ui_seconds_to_recognisable": None, "ui_note": f"not recognisable within {budget_s:.0f} s"}

@@ -1,15 +1,22 @@
-"""Honest numbers, the same for every family: test NLL in nats and a sample-quality score.
+"""Honest numbers, the same for every family: test NLL in nats and sample-quality scores.
 
-Sample quality is judged by an independent MNIST classifier (``models/classifier.py``)
-trained on the bundled train split only and shipped in ``assets/checkpoints/classifier``:
+Sample quality is judged by three independent MNIST classifiers (``models/classifier.py``) of different
+architectures and training recipes, ``JUDGES``: the shipped ``classifier`` (a CNN trained with random shifts),
+``judge-mlp`` (an MLP, no augmentation) and ``judge-resnet`` (a small ResNet trained with random affine warps). All
+three are trained on the bundled train split only and never choose any checkpoint. One judge alone can be tuned to:
+a checkpoint chosen by the classifier that scores it looks better to that classifier than to the eye. So:
 
-- ``confident_share``: share of samples it classifies with softmax >= 0.9;
-- ``n_classes_confident``: how many of the 10 digits appear among those confident calls;
-- ``frechet_distance``: the Frechet distance between Gaussians fitted to its
-  penultimate-layer features of the samples and of the real test digits (FID's recipe,
-  Heusel et al. 2017, arXiv:1706.08500, with this network in place of Inception; 0 for
-  identical statistics, larger is worse; comparable only between runs with the same
-  classifier and similar sample counts).
+- ``agreed_confident_share``: share of samples that every judge classifies with softmax >= 0.9 as the same digit
+  (the number every caption shows), with ``n_classes_agreed`` and ``agreed_class_counts``;
+- ``precision`` and ``recall`` (Kynkaanniemi et al. 2019, "Improved Precision and Recall Metric for Assessing
+  Generative Models", arXiv:1904.06991): the share of samples inside the k-NN manifold of the real test digits
+  (quality) and the share of real test digits inside the samples' manifold (coverage), in ``FEATURE_JUDGE``'s
+  penultimate-layer feature space;
+- the single classifier's ``confident_share`` and ``n_classes_confident`` (kept for comparison, not for captions);
+- ``frechet_distance``: the Frechet distance between Gaussians fitted to the classifier's penultimate-layer features
+  of the samples and of the real test digits (FID's recipe, Heusel et al. 2017, arXiv:1706.08500, with this network
+  in place of Inception; 0 for identical statistics, larger is worse; comparable only between runs with the same
+  classifier and similar sample counts, and biased upwards for few samples).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -29,6 +36,8 @@ from playground.core.data import MnistSplits
 
 CONFIDENCE = 0.9
 CLASSIFIER_NAME = "classifier"
+JUDGES = (CLASSIFIER_NAME, "judge-mlp", "judge-resnet")
+FEATURE_JUDGE = "judge-resnet"
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,11 +58,7 @@ def classify(images: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
     Raises:
         ValueError: wrong shape, or values that are not finite or outside [0, 1].
     """
-    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
-    images = images.detach().float().cpu()
-    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
-        raise ValueError("images must be finite values in [0, 1]")
+    images = _check_images(images)
     net = classifier()
     probs, feats = [], []
     for start in range(0, len(images), batch_size):
@@ -85,9 +90,127 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
+class Judgement(NamedTuple):
+    """What the judges see in N images: ``probs`` (J, N, 10) float32 class probabilities (rows sum to 1), one slice per
+    judge in ``JUDGES`` order, and ``features`` {judge name: (N, F) float32 penultimate-layer features}."""
+
+    probs: Tensor
+    features: dict[str, Tensor]
+
+
+@functools.lru_cache(maxsize=1)
+def judges() -> tuple[MnistClassifier, ...]:
+    """The shipped judges in ``JUDGES`` order, on the CPU, in eval mode. Shared read-only: never train them."""
+    from playground.core.checkpoints import load
+
+    return tuple(load(name, family="classifier") for name in JUDGES)
+
+
+def _check_images(images: Tensor) -> Tensor:
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    images = images.detach().float().cpu()
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError("images must be finite values in [0, 1]")
+    return images
+
+
+@torch.no_grad()
+def judge(images: Tensor, batch_size: int = 1000) -> Judgement:
+    """Every judge's class probabilities and features of images (N, 1, 28, 28) in [0, 1] (see ``Judgement``).
+
+    Raises:
+        ValueError: wrong shape, or values that are not finite or outside [0, 1].
+    """
+    images = _check_images(images)
+    probs, features = [], {}
+    for name, net in zip(JUDGES, judges()):
+        p, f = [], []
+        for start in range(0, len(images), batch_size):
+            f.append(net.features(images[start : start + batch_size]))
+            p.append(torch.softmax(net.head(f[-1]), dim=1))
+        probs.append(torch.cat(p))
+        features[name] = torch.cat(f)
+    return Judgement(torch.stack(probs), features)
+
+
+def agreed_confident(probs: Tensor, confidence: float = CONFIDENCE) -> tuple[Tensor, Tensor]:
+    """Which images all judges call confidently (softmax >= ``confidence``) and alike.
+
+    Args:
+        probs: (J, N, 10) class probabilities, one slice per judge (``Judgement.probs``).
+
+    Returns:
+        ``(mask, labels)``: (N,) bool, True where every judge's top class has p >= ``confidence`` and all top classes
+        are the same; (N,) int64, the first judge's top class (meaningful where ``mask`` is True).
+
+    Raises:
+        ValueError: if ``probs`` is not (J, N, 10) with J >= 1.
+    """
+    if probs.ndim != 3 or probs.shape[0] < 1 or probs.shape[2] != 10:
+        raise ValueError(f"probs must have shape (judges, N, 10), got {tuple(probs.shape)}")
+    conf, pred = probs.max(2)  # (J, N) each
+    mask = (conf >= confidence).all(0) & (pred == pred[:1]).all(0)
+    return mask, pred[0].long()
+
+
+def precision_recall(real_features: Tensor | np.ndarray, fake_features: Tensor | np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019, arXiv:1904.06991) of a sample set.
+
+    Each set's manifold is the union of balls around its points, of radius the distance to the point's k-th nearest
+    neighbour within the set. Precision is the share of fake points inside the real manifold (are the samples
+    realistic?); recall is the share of real points inside the fake manifold (does the model cover the data?). Both in
+    [0, 1]; a sample set from the data's own distribution scores about 1 and 1 (for large sets), a collapsed one high
+    precision and low recall.
+
+    Args:
+        real_features: (N, F) features of real images, N > k; fake_features: (M, F), M > k. Distances in float64.
+
+    Raises:
+        ValueError: mismatched shapes, too few rows for k, non-finite values, or k outside [1, 100].
+    """
+    k = check_int("k", k, 1, 100)
+    real, fake = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (real_features, fake_features))
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1] or min(len(real), len(fake)) <= k:
+        raise ValueError(f"need two (N, F) feature sets with more than k={k} rows and equal F, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if not (torch.isfinite(real).all() and torch.isfinite(fake).all()):
+        raise ValueError("features must be finite")
+
+    def radii(x: Tensor) -> Tensor:  # (N,) distance to the k-th nearest other point
+        return torch.cdist(x, x).kthvalue(k + 1, dim=1).values
+
+    between = torch.cdist(fake, real)  # (M, N)
+    precision = (between <= radii(real)[None, :]).any(1).double().mean()
+    recall = (between <= radii(fake)[:, None]).any(0).double().mean()
+    return float(precision), float(recall)
+
+
+def roc_auc(inlier_scores: Tensor | np.ndarray, outlier_scores: Tensor | np.ndarray) -> float:
+    """Area under the ROC curve of a score that should be higher for inliers: the probability that a random inlier
+    scores above a random outlier, ties counted 1/2 (the Mann-Whitney U statistic / (n_in n_out)), in [0, 1]; 0.5 is
+    chance. Exact, O((n_in + n_out) log n_out).
+
+    Raises:
+        ValueError: an empty or non-finite score set.
+    """
+    inl = np.asarray(inlier_scores, np.float64).ravel()
+    out = np.sort(np.asarray(outlier_scores, np.float64).ravel())
+    if not len(inl) or not len(out):
+        raise ValueError("ROC AUC needs at least one inlier and one outlier score")
+    if not (np.isfinite(inl).all() and np.isfinite(out).all()):
+        raise ValueError("ROC AUC needs finite scores")
+    below = np.searchsorted(out, inl, side="left")
+    ties = np.searchsorted(out, inl, side="right") - below
+    return float((below.sum() + 0.5 * ties.sum()) / (len(inl) * len(out)))
+
+
 @functools.lru_cache(maxsize=4)
+def _reference(data: MnistSplits) -> Judgement:
+    return judge(data.test_grey)
+
+
 def _reference_features(data: MnistSplits) -> np.ndarray:
-    return classify(data.test_grey)[1].numpy()
+    return _reference(data).features[CLASSIFIER_NAME].numpy()
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,31 +221,48 @@ def real_data_frechet(data: MnistSplits, n: int = 1000) -> float:
 
 
 def sample_quality(samples: Tensor, data: MnistSplits, labels: Tensor | None = None) -> dict[str, Any]:
-    """Score samples (N, 1, 28, 28) in [0, 1] with the independent classifier.
+    """Score samples (N, 1, 28, 28) in [0, 1] with the independent judges (see the module docstring).
 
     Args:
-        labels: for class-conditional samples, the (N,) labels asked for; adds
-            ``label_agreement``, the share classified as their requested label.
+        labels: for class-conditional samples, the (N,) labels asked for; adds ``label_agreement`` (the share the
+            classifier reads as their requested label) and ``label_agreement_agreed`` (the share agreed-confident
+            as their requested label).
 
     Returns:
-        ``confident_share`` (in [0, 1]), ``n_classes_confident`` (0-10),
-        ``frechet_distance`` (against the test split's features), ``frechet_distance_real``
-        (what 1,000 real train digits score, for scale), ``class_counts`` (of the
-        confident samples, by digit) and ``n_samples``.
+        ``agreed_confident_share`` (in [0, 1]), ``n_classes_agreed`` (0-10), ``agreed_class_counts`` (10 ints),
+        ``judge_confident_shares`` ({judge: share confident}), ``precision`` and ``recall`` (in [0, 1], against the
+        test split, k = 3, in ``features_judge``'s features; None for fewer than 4 samples), ``features_judge``; the classifier's own
+        ``confident_share``, ``n_classes_confident`` and ``class_counts`` (of its confident samples, by digit);
+        ``frechet_distance`` (against the test split's features), ``frechet_distance_real`` (what 1,000 real train
+        digits score, for scale) and ``n_samples``.
+
+    Raises:
+        ValueError: bad images (see ``judge``).
     """
-    probs, feats = classify(samples)
-    conf, pred = probs.max(1)
+    seen = judge(samples)
+    mask, agreed = agreed_confident(seen.probs)
+    conf, pred = seen.probs[0].max(1)
     confident = conf >= CONFIDENCE
+    precision, recall = precision_recall(_reference(data).features[FEATURE_JUDGE], seen.features[FEATURE_JUDGE]) if len(samples) > 3 else (None, None)
     result: dict[str, Any] = {
+        "agreed_confident_share": float(mask.float().mean()),
+        "n_classes_agreed": int(agreed[mask].unique().numel()),
+        "agreed_class_counts": torch.bincount(agreed[mask], minlength=10).tolist(),
+        "judge_confident_shares": {name: float((p.max(1).values >= CONFIDENCE).float().mean()) for name, p in zip(JUDGES, seen.probs)},
+        "precision": precision,
+        "recall": recall,
+        "features_judge": FEATURE_JUDGE,
         "confident_share": float(confident.float().mean()),
         "n_classes_confident": int(pred[confident].unique().numel()),
-        "frechet_distance": frechet_distance(feats.numpy(), _reference_features(data)),
+        "frechet_distance": frechet_distance(seen.features[CLASSIFIER_NAME].numpy(), _reference_features(data)),
         "frechet_distance_real": real_data_frechet(data),
         "class_counts": torch.bincount(pred[confident], minlength=10).tolist(),
         "n_samples": len(samples),
     }
     if labels is not None:
-        result["label_agreement"] = float((pred == labels.cpu()).float().mean())
+        labels = labels.cpu()
+        result["label_agreement"] = float((pred == labels).float().mean())
+        result["label_agreement_agreed"] = float((mask & (agreed == labels)).float().mean())
     return result
 
 

@@ -26,7 +26,7 @@ from models.checks import check_choice, check_int
 from models.hub import HubModel
 from playground.core import checkpoints
 from playground.core.data import MnistSplits
-from playground.core.metrics import CONFIDENCE, classify
+from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge
 from playground.core.sessions import SessionRegistry
 from playground.core.training import TrainConfig, TrainEvent, train
 
@@ -98,16 +98,21 @@ def check_index(name: str, value: Any, n: int) -> int:
 
 
 def quality_line(images: Tensor) -> str:
-    """The classifier's reading of a batch of images (N, 1, 28, 28) in [0, 1] as a markdown
-    line: the share it reads confidently and how many different digits (with counts)."""
-    probs = classify(images)[0]
-    conf, pred = probs.max(1)
-    confident = conf >= CONFIDENCE
-    counts = torch.bincount(pred[confident], minlength=10).tolist()
+    """The judges' reading of a batch of images (N, 1, 28, 28) in [0, 1] as a markdown line: the agreed-confident
+    share (every judge in ``metrics.JUDGES`` p >= 0.9 on the same digit), how many different digits (with counts), and
+    each judge's own confident share beside it (one judge alone is easy to please).
+
+    Raises:
+        ValueError: bad images (``metrics.judge``).
+    """
+    probs = judge(images).probs
+    mask, labels = agreed_confident(probs)
+    counts = torch.bincount(labels[mask], minlength=10).tolist()
     shown = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+    alone = ", ".join(f"{float((p.max(1).values >= CONFIDENCE).float().mean()):.0%}" for p in probs)
     return (
-        f"The classifier reads **{float(confident.float().mean()):.0%}** of these {len(images)} confidently "
-        f"(p ≥ {CONFIDENCE:g}), **{sum(c > 0 for c in counts)}** different digits{f' ({shown})' if shown else ''}."
+        f"All {len(JUDGES)} judges read **{float(mask.float().mean()):.0%}** of these {len(images)} confidently as the same digit "
+        f"(p ≥ {CONFIDENCE:g}; each alone: {alone}), **{sum(c > 0 for c in counts)}** different digits{f' ({shown})' if shown else ''}."
     )
 
 

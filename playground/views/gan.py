@@ -29,7 +29,7 @@ from models.base import seeded_init
 from models.checks import N_CLASSES, SEED_MAX, Range, check_bool, check_choice, check_int
 from models.gan import D_STEPS_RANGE, GAN, LATENT_DIM_RANGE, LOSS_NAMES, LOSSES, ConditionalGAN
 from playground.core import plots
-from playground.core.metrics import CONFIDENCE, classify, sample_quality
+from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge, sample_quality
 from playground.core.plots import image_grid, save_animation
 from playground.core.training import TrainConfig, TrainEvent
 from playground.views.base import Card, FamilyViews, ModelView, Session, Step, final_status, history_entry, stream_training, trained_name
@@ -126,7 +126,7 @@ class GanView(ModelView):
 
     @functools.cached_property
     def quality(self) -> dict[str, Any]:
-        """The independent classifier's reading of 500 samples (seed 0): see
+        """The independent judges' reading of 500 samples (seed 0): see
         ``metrics.sample_quality``. About a second on a CPU, so it is computed when a
         description first needs it, never at the end of a training run's Stop."""
         y = torch.arange(N_QUALITY) % N_CLASSES if self.conditional else None
@@ -137,21 +137,22 @@ class GanView(ModelView):
         """Markdown: name, architecture, training recipe, size and sample quality."""
         m, q = self.model, self.quality
         n_params = sum(p.numel() for p in m.parameters())  # G and D
-        agreement = f" · label agreement **{q['label_agreement']:.0%}**" if "label_agreement" in q else ""
+        agreement = f" · **{q['label_agreement_agreed']:.0%}** agreed-confident as the digit asked for" if "label_agreement_agreed" in q else ""
         return (
             f"**{self.name}** · {m.title} · loss {LOSS_NAMES[m.loss_kind]} · k = {m.d_steps} · latent {m.latent_dim} · "
             f"width {m.width}{' · spectral norm' if m.spectral_norm else ''}"
             f"{' · minibatch std in D' if m.minibatch_std else ''}{f' · D dropout {m.d_dropout:g}' if m.d_dropout else ''}"
             f" · {n_params / 1e6:.2f} M parameters. "
-            f"Classifier on {N_QUALITY} samples: **{q['confident_share']:.0%}** confident (p ≥ {CONFIDENCE:g}), "
-            f"{q['n_classes_confident']} digits{agreement} · Fréchet distance {q['frechet_distance']:.0f} "
-            f"(real digits: {q['frechet_distance_real']:.0f}){'' if self.conditional else digit_shares(q['class_counts'])}"
+            f"{N_QUALITY} samples: **{q['agreed_confident_share']:.0%}** agreed-confident (all {len(JUDGES)} judges p ≥ {CONFIDENCE:g} "
+            f"on the same digit), {q['n_classes_agreed']} digits{agreement} · precision {q['precision']:.2f}, recall {q['recall']:.2f} "
+            f"(Kynkäänniemi et al. 2019, in {q['features_judge']}'s features) · Fréchet distance {q['frechet_distance']:.0f} "
+            f"(real digits: {q['frechet_distance_real']:.0f}){'' if self.conditional else digit_shares(q['agreed_class_counts'])}"
         )
 
 
 def digit_shares(counts: list[int]) -> str:
     """Markdown naming the digits an unconditional G draws least and most often, among
-    its confidently classified samples (``counts``, 10 ints): mode dropping one can see
+    its agreed-confident samples (``counts``, 10 ints): mode dropping one can see
     (the training digits are 10% of each). Empty without confident samples."""
     total = sum(counts)
     if not total:
@@ -307,12 +308,12 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
 
     @staticmethod
     def _scored(view: GanView, status: str) -> str:
-        """The classifier's reading of the new model for the final status; after a Stop
+        """The judges' reading of the new model for the final status; after a Stop
         it is left to the description (scoring 500 samples takes about a second)."""
         if status == "stopped":
             return " Its samples are scored in the description above."
         q = view.quality
-        return f" The classifier finds **{q['confident_share']:.0%}** of {N_QUALITY} samples confident, {q['n_classes_confident']} digits."
+        return f" The judges agree confidently on **{q['agreed_confident_share']:.0%}** of {N_QUALITY} samples, {q['n_classes_agreed']} digits, recall {q['recall']:.2f}."
 
     def animation(self, session: Any) -> str | None:
         """The session's last training run as a GIF of its progress grids (path; made
@@ -336,7 +337,7 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
     def digit_grid(self, session: Any, digit: Any, seed: Any = 0) -> tuple[np.ndarray, str]:
         """64 styles of one ``digit`` (0-9) from the class-conditional panel's model, z
         drawn with ``seed``: the 8 x 8 grid (uint8) and a line saying which model and how
-        many the classifier reads as that digit.
+        many all judges read confidently as that digit.
 
         Raises:
             ValueError: a bad digit or seed.
@@ -344,8 +345,9 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
         view = self.conditional_view(session)
         d = check_digit("digit", digit)
         images = view.generate(view.latents(64, check_int("seed", seed, 0, SEED_MAX)), torch.full((64,), d))
-        agree = float((classify(images)[0].argmax(1) == d).float().mean())
-        return image_grid(images, nrow=8), f"{view.name}: the classifier reads **{agree:.0%}** of these as {d}."
+        mask, labels = agreed_confident(judge(images).probs)
+        agree = float((mask & (labels == d)).float().mean())
+        return image_grid(images, nrow=8), f"{view.name}: all {len(JUDGES)} judges read **{agree:.0%}** of these confidently as {d}."
 
     def label_sweep(self, session: Any, seed: Any = 0, n_rows: Any = SWEEP_ROWS.default) -> np.ndarray:
         """Fix z, sweep the label: ``n_rows`` in [1, 12] latents (rows, drawn with

@@ -28,7 +28,7 @@ from models.checks import N_PIXELS, SEED_MAX, Range, check_choice, check_int
 from models.dbn import DBN
 from models.rbm import MAX_GIBBS_STEPS, RBM, bernoulli
 from playground.core.data import MnistSplits
-from playground.core.metrics import classify
+from playground.core.metrics import JUDGES, agreed_confident, classify, judge
 from playground.core.plots import image_grid, save_animation, side_by_side
 from playground.views.base import Context, check_index, quality_line
 
@@ -104,15 +104,15 @@ def near_digits(images: Tensor, data: MnistSplits) -> Tensor:
 
 
 def reading(images: Tensor, data: MnistSplits) -> str:
-    """The classifier's reading of a batch (N, 1, 28, 28) in [0, 1] (``quality_line``) and
-    the share near real digits (``near_digits``), markdown; when fewer than ``NEAR_SHARE``
-    lie near them, no reading: off the digits the classifier is confident about anything
-    (it reads pure noise as 8s with p ≥ 0.9), so its numbers would say nothing."""
+    """The judges' reading of a batch (N, 1, 28, 28) in [0, 1] (``quality_line``: the agreed-confident share) and
+    the share near real digits (``near_digits``), markdown; when fewer than ``NEAR_SHARE`` lie near them, no reading:
+    off the digits a single classifier is confident about anything (the shipped one reads pure noise as 8s with
+    p ≥ 0.9; the three judges together do not), so the figures would say little about the digits."""
     near = float(near_digits(images, data).float().mean())
     if near < NEAR_SHARE:
         return (
-            f"No classifier reading: only **{near:.0%}** of these lie near real digits, and off the digits the classifier "
-            "is confident about anything (it reads pure noise as 8s with p ≥ 0.9)."
+            f"No judges' reading: only **{near:.0%}** of these lie near real digits, and off the digits a single classifier "
+            "is confident about anything (ours reads pure noise as 8s with p ≥ 0.9)."
         )
     return f"{quality_line(images.cpu())} **{near:.0%}** of them lie near real digits."
 
@@ -285,15 +285,15 @@ class GibbsStreams:
         return last
 
     def _agreement(self, completions: Tensor, first: int, n_digits: int) -> str:
-        """Markdown: the share of completions (n_digits * S, 1, 28, 28) the classifier reads
+        """Markdown: the share of completions (n_digits * S, 1, 28, 28) all judges read confidently
         as their test digit (first, first + 1, ...), when most lie near real digits."""
         near = float(near_digits(completions, self.ctx.data).float().mean())
         if near < NEAR_SHARE:
-            return f"No classifier reading: only **{near:.0%}** of the completions lie near real digits."
-        probs = classify(completions)[0].view(n_digits, -1, 10)
+            return f"No judges' reading: only **{near:.0%}** of the completions lie near real digits."
+        mask, labels = agreed_confident(judge(completions).probs)
         truth = self.ctx.data.test_labels[torch.arange(first, first + n_digits) % len(self.ctx.data.test_labels)]
-        agree = float((probs.argmax(2) == truth[:, None]).float().mean())
-        return f"The classifier reads **{agree:.0%}** of the completions as the original digit ({near:.0%} of them lie near real digits)."
+        agree = float((mask & (labels == truth.repeat_interleave(len(completions) // n_digits))).float().mean())
+        return f"All {len(JUDGES)} judges read **{agree:.0%}** of the completions confidently as the original digit ({near:.0%} of them lie near real digits)."
 
     def dbn_samples(
         self, session: Any, n: Any = DBN_SAMPLES.default, steps: Any = GIBBS_STEPS.default, every: Any = DBN_FRAME_EVERY.default,
