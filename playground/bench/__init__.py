@@ -39,9 +39,11 @@ Each part is a module of this package; none needs gradio but the app's.
   sweep on the most points a user may give (5,000), PPCA fits for K = 1-64 and a slider
   decode, the Bernoulli mixture's EM (with its exact test NLL), the AE-against-VAE grids;
   ``warmup.aevae_pair_steps_per_s`` and its ``stop_to_idle_s``.
+- ``semisup.m1_first_call_s``: the Few labels panel's M1 table from an empty cache (target < 10 s on
+  2 cores), with ``semisup.accuracy``, its test accuracies (mean and std over 5 seeds, %).
 - ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
 
-``--only PART`` runs one part (warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae or app).
+``--only PART`` runs one part (warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae, semisup or app).
 """
 
 from __future__ import annotations
@@ -51,13 +53,13 @@ from collections.abc import Callable
 
 import torch
 
-from playground.bench import app, autoregressive, boltzmann, gan, vae, vqvae, warmup, wavenet
+from playground.bench import app, autoregressive, boltzmann, gan, semisup, vae, vqvae, warmup, wavenet
 from playground.bench.app import ROOT, served_app
 from playground.core.device import describe_device, get_device
 
 __all__ = ["BENCH_PARTS", "ROOT", "run_bench", "served_app"]
 
-BENCH_PARTS = ("warmup", "vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "app")
+BENCH_PARTS = ("warmup", "vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "semisup", "app")
 
 
 def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str | None = None) -> dict:
@@ -72,7 +74,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str
     if only is not None and only not in BENCH_PARTS:
         raise ValueError(f"--only must be one of {', '.join(BENCH_PARTS)}, got {only!r}")
 
-    parts = {"warmup": warmup, "vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae}
+    parts = {"warmup": warmup, "vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae, "semisup": semisup}
     for name, part in parts.items():
         if only in (None, name):
             figures[name] = part.bench(quick, log)
