@@ -1,11 +1,13 @@
-"""Command line: ``python -m playground train|sample|evaluate|bench``.
+"""Command line: ``python -m playground train|sample|evaluate|compare|bench``.
 
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
                                    [--lr LR] [--batch-size B] [--set key=value ...]
     python -m playground sample SOURCE --n N [--label L] [--seed S] [--gibbs-steps G] [--out grid.png] [--npy samples.npy]
     python -m playground sample wavenet --seconds S [--label L] [--temperature T] --wav out.wav
     python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--gibbs-steps G] [--ais-betas B] [--ais-runs R] [--seed S]
+    python -m playground compare [--json] [--write] [--rows ID,ID] [--fresh] [--dataset D]
     python -m playground bench [--json] [--quick]
+    python -m playground novelty [--json] [--write] [--dataset D]
 
 SOURCE is a bundled name (e.g. ``vae``), a checkpoint folder or a Hub repo id. Results go
 to stdout (``train`` ends with one JSON line; ``evaluate`` prints one JSON object);
@@ -25,13 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from models import FAMILIES, VQVAE, GenerativeModel
-from models.base import AutoregressiveModel, seeded_init
+from models import FAMILIES, GenerativeModel
+from models.base import seeded_init
 from models.checks import SEED_MAX, check_float, check_int
 from playground.core import checkpoints
-from playground.core.data import load_mnist
 from playground.core.device import get_device
-from playground.core.training import TrainConfig, cycling_labels, evaluate_losses, train
+from playground.core.evaluation import dataset_for, evaluate, round_figures, set_gibbs_steps
+from playground.core.training import TrainConfig, cycling_labels, train
 
 
 def _parse_value(text: str) -> Any:
@@ -55,31 +57,10 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _round(values: dict[str, float] | None) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in (values or {}).items()}
-
-
-def _dataset(cls: type, name: str | None):
-    """The data a family trains on: the synthetic audio set for WaveNet, else MNIST.
-
-    Raises:
-        ValueError: an unknown dataset name, or a name of the other kind.
-    """
-    if cls.data_kind == "audio":
-        from playground.core.audio import synthetic_audio
-
-        if name not in (None, "synthetic-notes"):
-            raise ValueError(f"{cls.family} trains on audio: --dataset must be synthetic-notes, got {name!r}")
-        return synthetic_audio()
-    if name == "synthetic-notes":
-        raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
-    return load_mnist(name)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     cls = FAMILIES[args.family]
     device = get_device(args.device)
-    data = _dataset(cls, args.dataset)
+    data = dataset_for(cls, args.dataset)
     model_config = _parse_settings(args.set)
     unknown = sorted(set(model_config) - set(inspect.signature(cls.__init__).parameters) - {"self"})
     if unknown:
@@ -108,7 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"--batch-size {config.batch_size} --seed {args.seed}{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
         f"{' --set ' + ' '.join(f'{k}={json.dumps(v)}' for k, v in model_config.items()) if model_config else ''}` on {data.describe()}.\n\n"
         f"Test losses ({'nats per audio sample' if cls.data_kind == 'audio' else 'nats per image'} unless named otherwise): "
-        f"{json.dumps(_round(final.test_losses))}"
+        f"{json.dumps(round_figures(final.test_losses))}"
+        f"{chr(10) * 2 + cls.card_note if getattr(cls, 'card_note', '') else ''}"
     )
     model.save_pretrained(out, notes=notes)
     result = {
@@ -120,8 +102,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seconds": round(final.elapsed_s, 2),
         "dataset": data.name,
         "device": str(device),
-        "train": _round(final.losses),
-        "test": _round(final.test_losses),
+        "train": round_figures(final.losses),
+        "test": round_figures(final.test_losses),
         "out": str(out),
     }
     print(json.dumps(result))
@@ -146,7 +128,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ValueError(f"--wav, --seconds and --temperature apply to wavenet, not to a {model.family}")
     if not args.out and not args.npy:
         raise ValueError("say where to write the samples: --out grid.png and/or --npy samples.npy")
-    _set_gibbs_steps(model, args.gibbs_steps)
+    set_gibbs_steps(model, args.gibbs_steps)
     labels = None
     if args.label is not None:
         if not model.conditional:
@@ -209,128 +191,6 @@ def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
     return 0
 
 
-def _set_gibbs_steps(model: GenerativeModel, n_gibbs: int | None) -> None:
-    """Set the fantasy length of a Boltzmann family (RBM, DBN) from ``--gibbs-steps``.
-
-    Raises:
-        ValueError: out of range, or given for a family without Gibbs sampling.
-    """
-    if n_gibbs is None:
-        return
-    if not hasattr(model, "n_gibbs"):
-        raise ValueError(f"--gibbs-steps applies to Boltzmann machines (rbm, dbn), not to a {model.family}")
-    from models.rbm import MAX_GIBBS_STEPS
-
-    model.n_gibbs = check_int("--gibbs-steps", n_gibbs, 1, MAX_GIBBS_STEPS)
-
-
-def _set_ais(model: GenerativeModel, ais_betas: int | None, ais_runs: int | None, data) -> None:
-    """Set an RBM's AIS settings from ``--ais-betas`` / ``--ais-runs``, and its base-rate
-    model from the train split.
-
-    Raises:
-        ValueError: out of range, or given for a family without AIS.
-    """
-    if not hasattr(model, "set_base_data"):
-        if ais_betas is not None or ais_runs is not None:
-            raise ValueError(f"--ais-betas and --ais-runs apply to an rbm, not to a {model.family}")
-        return
-    from models.rbm import MAX_AIS_BETAS, MAX_AIS_RUNS, MIN_AIS_BETAS, MIN_AIS_RUNS
-
-    if ais_betas is not None:
-        model.ais_betas = check_int("--ais-betas", ais_betas, MIN_AIS_BETAS, MAX_AIS_BETAS)
-    if ais_runs is not None:
-        model.ais_runs = check_int("--ais-runs", ais_runs, MIN_AIS_RUNS, MAX_AIS_RUNS)
-    model.set_base_data(data.images("train", model.data_kind))
-
-
-def evaluate(
-    source: str, n_samples: int = 1000, iwae_k: int | None = None, seed: int = 0, device: str | None = None,
-    dataset: str | None = None, gibbs_steps: int | None = None, ais_betas: int | None = None, ais_runs: int | None = None,
-) -> dict[str, Any]:
-    """The test-split figures printed by ``evaluate`` (see the README for the keys).
-
-    Raises:
-        ValueError: for a bad source or setting.
-    """
-    from playground.core.metrics import completion_accuracy, sample_quality, test_nll
-
-    dev = get_device(device)
-    model = checkpoints.load(source, device=dev)
-    data = _dataset(type(model), dataset)
-    result: dict[str, Any] = {"source": source, "family": model.family, "dataset": data.name}
-    n_samples = check_int("--n-samples", n_samples, 2, 100_000)
-    seed = check_int("--seed", seed, 0, SEED_MAX)
-    if model.data_kind == "audio":
-        return {**result, **_evaluate_audio(model, data, seed)}
-    y_test = data.test_labels if model.conditional else None
-    _set_gibbs_steps(model, gibbs_steps)
-    _set_ais(model, ais_betas, ais_runs, data)
-    test_losses = evaluate_losses(model, data.images("test", model.data_kind), y_test, seed=seed)
-    if not isinstance(model, GenerativeModel):
-        return {**result, "test_accuracy": test_losses.get("accuracy"), "test_loss_nats": test_losses["loss"]}
-    if iwae_k is not None and hasattr(model, "n_importance"):
-        model.n_importance = check_int("--iwae-k", iwae_k, 1, 100_000)
-    if model.nll_kind != "none":  # GANs have no likelihood to report
-        torch.manual_seed(seed)
-        start = time.perf_counter()
-        result.update(test_nll(model, data))
-        if "log_z_low" in result:  # an AIS estimate: the NLL's range from log Z's spread
-            result["nll_nats_range"] = [result["nll_nats"] + result[k] - result["log_z"] for k in ("log_z_low", "log_z_high")]
-        result["nll_seconds"] = round(time.perf_counter() - start, 2)
-    if model.conditional and "nll_nats" in result:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
-        result["nll_nats_given_label"] = result["nll_nats"]
-        marginal = test_nll(model, data, labels=False)
-        result["nll_nats"], result["nll_bits_per_dim"] = marginal["nll_nats"], marginal["nll_bits_per_dim"]
-    if isinstance(model, VQVAE):
-        result.update(_evaluate_codes(model, data, n_samples, seed))
-    if isinstance(model, AutoregressiveModel):
-        start = time.perf_counter()
-        result["completion_accuracy"] = completion_accuracy(model, data, rows=14, seed=seed)
-        result["completion_seconds"] = round(time.perf_counter() - start, 2)
-    if "elbo" in test_losses:
-        result["neg_elbo_nats"] = -test_losses["elbo"]
-    result["test_losses"] = _round(test_losses)
-    labels = cycling_labels(n_samples, dev) if model.conditional else None
-    samples = model.sample(n_samples, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
-    result.update(sample_quality(samples, data, labels))
-    return result
-
-
-def _evaluate_codes(model: VQVAE, data, n_samples: int, seed: int) -> dict[str, Any]:
-    """A VQ-VAE's codebook on the whole test split (``metrics.codebook_usage``: codes used,
-    their share of K, perplexity, dead codes, per level) and the quality of ``n_samples``
-    decodes of uniformly random codes (``uniform_codes_*``): what the prior adds."""
-    from playground.core.metrics import codebook_usage, sample_quality
-
-    decodes = model.decode_codes(model.uniform_codes(n_samples, torch.Generator().manual_seed(seed))).float().cpu()
-    uniform = sample_quality(decodes, data)
-    keys = ("confident_share", "n_classes_confident", "frechet_distance", "class_counts")
-    return {**codebook_usage(model, data.images("test", model.data_kind)), **{f"uniform_codes_{k}": uniform[k] for k in keys}}
-
-
-def _evaluate_audio(model, data, seed: int) -> dict[str, Any]:
-    """WaveNet's figures: exact test NLL in nats and bits per audio sample, and, for a
-    model conditioned on the synthetic set's classes, pitch accuracy of generated notes."""
-    from playground.core.metrics import pitch_accuracy
-
-    y_test = data.test_labels if model.conditional else None
-    start = time.perf_counter()
-    losses = evaluate_losses(model, data.inputs("test"), y_test, seed=seed)
-    result: dict[str, Any] = {
-        "nll_nats_per_sample": losses["nll"],
-        "nll_bits_per_sample": losses["bits_per_sample"],
-        "nll_kind": model.nll_kind,
-        "nll_seconds": round(time.perf_counter() - start, 2),
-        "receptive_field_samples": model.receptive_field,
-        "receptive_field_ms": model.receptive_field_ms,
-    }
-    if model.conditional and model.n_classes >= 8:
-        torch.manual_seed(seed)
-        result.update(pitch_accuracy(model, seed=seed))
-    return result
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         args.source, args.n_samples, args.iwae_k, args.seed, args.device, args.dataset, args.gibbs_steps, args.ais_betas, args.ais_runs,
@@ -363,6 +223,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             for key, value in values.items():
                 print(f"  {key:32s} {value}")
     return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """``compare`` and ``novelty``: the views' own table printers."""
+    if args.command == "compare":
+        from playground.views.compare import run_cli
+
+        return run_cli(args.json, args.write, args.dataset, args.rows, args.fresh)
+    from playground.views.novelty import run_cli as novelty_cli
+
+    return novelty_cli(args.json, args.write, args.dataset)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,8 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
     p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
-    p.add_argument("--only", help="one part: warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae or app")
+    p.add_argument("--only", help="one part: warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae, semisup or app")
     p.set_defaults(run=cmd_bench)
+
+    tables = (("compare", "every family's test NLL, sample quality, size and speed in one table", "rows in assets/compare.json"), ("novelty", "ROC AUC of each density against outlier sets, by log p and by typicality", "scores in assets/novelty.json"))
+    for name, text, kept in tables:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true", help="one JSON object, keyed by row or model")
+        p.add_argument("--write", action="store_true", help=f"keep the {kept}")
+        p.add_argument("--dataset")
+        p.set_defaults(run=cmd_table)
+    compare = sub.choices["compare"]
+    compare.add_argument("--rows", help="only these comma-separated row ids, e.g. rbm,dbn (default: every family)")
+    compare.add_argument("--fresh", action="store_true", help="recompute the rows it holds too")
     return parser
 
 
