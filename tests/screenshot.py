@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from browser import CHROMIUM_ARGS, CHROMIUM_PATH, running_app  # noqa: E402
 
-FAMILIES = ["warmup", "vae", "gan", "boltzmann", "autoregressive", "vqvae", "wavenet"]
+FAMILIES = ["warmup", "vae", "gan", "boltzmann", "autoregressive", "vqvae", "wavenet", "compare"]
 
 
 def shoot(url: str, out: Path, width: int, height: int, query: str = "") -> list[Path]:

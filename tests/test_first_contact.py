@@ -20,6 +20,7 @@ FAMILIES = {
     "autoregressive": ("Autoregressive", "ar-ckpt", "#ar-watch-picture img"),
     "vqvae": ("VQ-VAE", "vq-ckpt", "#vq-samples-prior img"),
     "wavenet": ("WaveNet", "wn-ckpt", "#wn-scale-audio"),
+    "compare": ("Compare", "cmp", "#cmp-table"),
 }
 
 # Where the key element is, and which labels (label elements, block labels and infos) of

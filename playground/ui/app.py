@@ -11,6 +11,7 @@ from playground.ui.home import Home
 from playground.ui.page import CSS, HEAD, PRESENTER_JS
 from playground.ui.tabs.autoregressive import ArTab
 from playground.ui.tabs.boltzmann import BoltzmannTab
+from playground.ui.tabs.compare import CompareTab
 from playground.ui.tabs.gan import GanTab
 from playground.ui.tabs.vae import VaeTab
 from playground.ui.tabs.vqvae import VqTab
@@ -22,7 +23,7 @@ TITLE = "Generative Models Playground"
 # (title, id, tab): a new family's tab is added here.
 TABS = [
     ("Warm-up", "warmup", WarmupTab), ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
-    ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("WaveNet", "wavenet", WaveNetTab),
+    ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("WaveNet", "wavenet", WaveNetTab), ("Compare", "compare", CompareTab),
 ]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from playground.ui.panels import Tab
-from playground.ui.widgets import TEXT_DIR, LATEX
+from playground.ui.widgets import LATEX, TEXT_DIR
 
 
 def _seconds(seconds: float) -> str:
@@ -40,7 +40,7 @@ class Home:
         with gr.Row(equal_height=True, elem_classes=["pg-cards"]):
             for id_, tab in self.families:
                 card = tab.card
-                with gr.Column(min_width=150, elem_classes=["pg-card"], elem_id=f"home-card-{id_}"):
+                with gr.Column(min_width=136, elem_classes=["pg-card"], elem_id=f"home-card-{id_}"):
                     gr.HTML(f"<div class='pg-card-title'>{card.title}</div><div class='pg-kind'>{card.kind}</div>", padding=False)
                     thumb = tab.thumbnail()
                     if isinstance(thumb, str):

@@ -39,6 +39,11 @@ label[data-testid="block-label"].float { position: static !important; align-self
 .pg-card-title { font-weight: 700; font-size: 1rem; line-height: 1.25; margin: 0 0 2px; }
 .pg-teaches p { font-size: 0.85rem; line-height: 1.25; margin: 0; }
 .pg-card { gap: 6px !important; }
+.pg-cards { gap: 8px !important; }  /* eight cards in one row at 1280 px */
+
+/* compare: the families' table, 14 columns at 1280 px */
+#cmp-table { --input-text-size: 12.5px; }
+#cmp-table .virtual-table-viewport { max-height: calc(100vh - 340px) !important; }  /* in sight at 1280 x 720 and 1920 x 1080 */
 #home-intro, #home-about { font-size: 0.9rem; }
 #home-intro h3 { margin: 0 0 4px !important; }
 #home-intro p, #home-intro li { margin: 2px 0 !important; line-height: 1.35; }
