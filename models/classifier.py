@@ -1,7 +1,8 @@
 """MNIST classifiers, the playground's independent judges of samples.
 
-Each is trained on the bundled train split only (never on any model's samples, and never used to choose a
-checkpoint) and scores every family alike: how many samples it classifies confidently, how many digit classes
+Each is trained on the bundled train split only (never on any model's samples). The two added judges never chose
+any checkpoint; the first, ``classifier``, once chose the bundled DCGAN's step count (by its confident share on
+seed-1 samples), so no number rests on it alone. Each scores every family alike: how many samples it classifies confidently, how many digit classes
 appear among them, and features of its penultimate layer for the Frechet distance (the idea of FID, Heusel et al.
 2017, arXiv:1706.08500, with an MNIST network in place of Inception) and for precision/recall (Kynkaanniemi et al.
 2019, arXiv:1904.06991). One judge can be fooled by samples it happens to like; three of different architectures
@@ -109,7 +110,8 @@ class MnistClassifier(HubModel):
     train_defaults: ClassVar[dict[str, Any]] = {"steps": 3000, "lr": 2e-3, "batch_size": 128}
     card_note: ClassVar[str] = (
         "A judge of samples: trained on the train split only; these are the weights at the last step of the run above (no checkpoint "
-        "was chosen by any metric), and no judge is ever used to choose a generative model's checkpoint."
+        "was chosen by any metric). Of the shipped judges only `classifier` has ever chosen anything (the bundled DCGAN's step count); "
+        "the judges' agreement, not one judge, is what the app reports."
     )
 
     def __init__(self, width: int = 32, n_features: int = 128, arch: str = "cnn", augment: str = "shift"):

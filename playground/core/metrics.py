@@ -3,7 +3,8 @@
 Sample quality is judged by three independent MNIST classifiers (``models/classifier.py``) of different
 architectures and training recipes, ``JUDGES``: the shipped ``classifier`` (a CNN trained with random shifts),
 ``judge-mlp`` (an MLP, no augmentation) and ``judge-resnet`` (a small ResNet trained with random affine warps). All
-three are trained on the bundled train split only and never choose any checkpoint. One judge alone can be tuned to:
+three are trained on the bundled train split only. ``judge-mlp`` and ``judge-resnet`` never chose any checkpoint; ``classifier``
+once chose the bundled DCGAN's step count (its confident share on seed-1 samples). One judge alone can be tuned to:
 a checkpoint chosen by the classifier that scores it looks better to that classifier than to the eye. So:
 
 - ``agreed_confident_share``: share of samples that every judge classifies with softmax >= 0.9 as the same digit

@@ -233,7 +233,7 @@ class CompareViews:
             "**exact**, a **bound** (≥ the true NLL) or an **AIS estimate** with its range (±3 standard errors of log Z; AIS tends to "
             "underestimate log Z, so the NLL too). " + " · ".join(notes),
             f"Quality: {N_SAMPLES} samples per family, seed {SEED} (a class-conditional model: digits 0-9 in turn). **Agreed-confident**: "
-            f"all {len(JUDGES)} judges ({', '.join(JUDGES)}; trained on the train split only, never used to choose a checkpoint) read a "
+            f"all {len(JUDGES)} judges ({', '.join(JUDGES)}; trained on the train split only; the two added ones never chose any checkpoint, the first chose the DCGAN's step count) read a "
             f"sample with p ≥ 0.9 as the same digit. Precision and recall (Kynkäänniemi et al. 2019, arXiv:1904.06991, k = 3) in "
             f"{FEATURE_JUDGE}'s features against the test digits: quality and coverage apart.",
             f"Training time is **estimated** ({N_TIMED} timed steps of a fresh model × the model card's step count); the Bernoulli "
