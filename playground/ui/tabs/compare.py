@@ -62,7 +62,7 @@ class CompareTab(Tab):
         return self._scored(sketch)
 
     def score_upload(self, image: Any = None) -> tuple:
-        """Score an uploaded image (any picture: a digit or not; centred and scaled like MNIST, then binarised) by each density, as cmp_score_drawing does. Returns the picture the models saw, the table and a note."""
+        """Score an uploaded image (any picture: a digit or not; centred and scaled like MNIST, then binarised; a 28 x 28 image is taken as it is) by each density, as cmp_score_drawing does. Returns the picture the models saw, the table and a note."""
         return self._scored(image)
 
     def _scored(self, image: Any) -> tuple:
