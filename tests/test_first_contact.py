@@ -151,6 +151,9 @@ def test_presenter_mode_hides_the_model_bar_and_keeps_the_views_in_sight(browser
             assert page.locator(f"#{prefix}-explain").is_visible(), family
         page.locator("#pg-presenter input").uncheck()  # the toggle turns it off
         page.wait_for_function("() => !document.documentElement.classList.contains('pg-presenter')", timeout=10_000)
+        _home(page)
+        page.click("#home-try-wavenet")
+        _check_key_visible(page, FAMILIES["wavenet"][2])
         assert page.locator("#wn-ckpt-bar").is_visible()
     finally:
         page.close()

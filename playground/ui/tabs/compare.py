@@ -133,7 +133,7 @@ class CompareTab(Tab):
         # gives it under the tab's header (calc(100vh - 340px)); wider than the page, it scrolls sideways past the numbers.
         self.table_df = gr.Dataframe(table, show_label=False, label="every family", interactive=False, max_chars=36, elem_id="cmp-table")
         with gr.Row(equal_height=False):
-            self.table_text = gr.Markdown(note, show_label=False, elem_id="cmp-table-text")
+            self.table_text = gr.Markdown(note, label="about the table", show_label=False, elem_id="cmp-table-text")
             self.update_btn = gr.Button("↻ Update", size="sm", scale=0, min_width=110, elem_id="cmp-update")
 
     def _samples_layout(self) -> None:
@@ -164,7 +164,7 @@ class CompareTab(Tab):
                 self.scored_img = image_output("what the models see (28 × 28, binarised)", size=150, elem_id="cmp-scored")
                 self.score_df = gr.Dataframe(frame(SCORE_HEADERS, []), show_label=False, label="each density's score", interactive=False, wrap=True, elem_id="cmp-score-table")
                 self.score_note = panel_note()
-                self.score_text = gr.Markdown("Draw something and press **▶ Score my drawing**, or upload an image.", elem_id="cmp-score-text")
+                self.score_text = gr.Markdown("Draw something and press **▶ Score my drawing**, or upload an image.", label="about the scores", show_label=False, elem_id="cmp-score-text")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 self.nov_set = gr.Dropdown(self.views.sets(), value="blank", label="a set to look at (made from the test digits)", elem_id="cmp-set")
@@ -175,7 +175,7 @@ class CompareTab(Tab):
                 self.outliers_note = panel_note()
         auc, auc_note = self.auc()
         self.auc_df = gr.Dataframe(auc, show_label=False, label="ROC AUC per model and outlier set", interactive=False, wrap=True, elem_id="cmp-auc")
-        self.auc_text = gr.Markdown(auc_note, elem_id="cmp-auc-text")
+        self.auc_text = gr.Markdown(auc_note, label="about the AUC table", show_label=False, elem_id="cmp-auc-text")
 
     def _m1_layout(self) -> None:
         headers, rows, figure, note = self.views.m1_default()
@@ -188,7 +188,7 @@ class CompareTab(Tab):
                     self.m1_seeds = slider(SEEDS, "seeds per count", min_width=140, elem_id="cmp-m1-seeds")
                 self.m1_btn = gr.Button("▶ Run", variant="primary", elem_id="cmp-m1-run")
                 self.m1_note = panel_note()
-                self.m1_text = gr.Markdown(note, elem_id="cmp-m1-text")
+                self.m1_text = gr.Markdown(note, label="about M1", show_label=False, elem_id="cmp-m1-text")
         self.m1_df = gr.Dataframe(frame(headers, rows), show_label=False, label="test accuracy", interactive=False, wrap=True, elem_id="cmp-m1-table")
 
     # -- events -----------------------------------------------------------------------------------------
