@@ -38,3 +38,18 @@ def opened_page(url: str, width: int = 1280, height: int = 720):
             yield page
         finally:
             browser.close()
+
+
+def draw_stroke(page, sketch_id: str, drift_px: float = 0.0) -> None:
+    """Draw a vertical stroke (a "1") down the middle of the Sketchpad ``#sketch_id`` with its
+    brush: from 20% to 80% of its height, in 20 moves, each ``drift_px`` to the right."""
+    canvas = page.locator(f"#{sketch_id} canvas").first
+    canvas.wait_for(state="visible", timeout=20_000)
+    page.locator(f"#{sketch_id} button[aria-label='Brush']").click()
+    box = canvas.bounding_box()
+    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
+    page.mouse.move(x, top)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(x + k * drift_px, top + (bottom - top) * k / 20)
+    page.mouse.up()

@@ -128,3 +128,13 @@ def blocks_in(block: Any) -> Iterator[Any]:
     yield block
     for child in getattr(block, "children", None) or []:
         yield from blocks_in(child)
+
+
+def check_readable_error(demo: gr.Blocks, api_name: str, args: Sequence[Any], message: str) -> None:
+    """Calling the endpoint ``api_name`` with ``args`` raises a gr.Error matching ``message``
+    (a regex), with no traceback and no generic "went wrong" in it."""
+    import pytest
+
+    with pytest.raises(gr.Error, match=message) as err:
+        endpoint(demo, api_name)(*args)
+    assert "Traceback" not in err.value.message and "went wrong" not in err.value.message

@@ -4,7 +4,7 @@ the model bar's Load, Download and Restore, and a run of each family's main pane
 from __future__ import annotations
 
 import pytest
-from browser import opened_page
+from browser import draw_stroke, opened_page
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -217,16 +217,7 @@ def test_autoregressive_tab_completes_a_drawn_digit(page):
     img = page.locator("#ar-watch-picture img").first
     assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 100
     _tab(page, "Complete a digit")
-    canvas = page.locator("#ar-sketch canvas").first
-    canvas.wait_for(state="visible", timeout=20_000)
-    page.locator("#ar-sketch button[aria-label='Brush']").click()
-    box = canvas.bounding_box()
-    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
-    page.mouse.move(x, top)
-    page.mouse.down()
-    for k in range(1, 21):  # a vertical stroke: a "1"
-        page.mouse.move(x, top + (bottom - top) * k / 20)
-    page.mouse.up()
+    draw_stroke(page, "ar-sketch")  # a "1"
     page.get_by_label("drawing", exact=True).check()
     page.locator("#ar-complete-run").click()
     page.wait_for_function(

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from browser import opened_page
+from browser import draw_stroke, opened_page
 
 from playground.views.compare_tab import SCORE_HEADERS
 from playground.views.novelty_scores import MODELS, SLOW, TITLES
@@ -44,16 +44,7 @@ def test_the_home_card_opens_the_table_at_once_and_in_sight(page):
 
 
 def _draw_a_one(page) -> None:
-    canvas = page.locator("#cmp-sketch canvas").first
-    canvas.wait_for(state="visible", timeout=20_000)
-    page.locator("#cmp-sketch button[aria-label='Brush']").click()
-    box = canvas.bounding_box()
-    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
-    page.mouse.move(x, top)
-    page.mouse.down()
-    for k in range(1, 21):  # a vertical stroke: a "1"
-        page.mouse.move(x + k * 0.6, top + (bottom - top) * k / 20)
-    page.mouse.up()
+    draw_stroke(page, "cmp-sketch", drift_px=0.6)  # a "1", slightly slanted
 
 
 def test_a_drawn_digit_is_scored_by_every_density(page):
