@@ -183,11 +183,13 @@ class AutoregressiveModel(GenerativeModel):
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Exact log p(x) in nats, (B,), for binary images x (B, 1, S, S); for a
         class-conditional model, log p(x | y) given labels y (B,), or without labels the
-        exact marginal log p(x) = log mean_y p(x | y) under a uniform prior on the digits."""
+        exact marginal log p(x) = log mean_y p(x | y) under a uniform prior on the digits
+        (the B images under each of the 10 labels in one pass of 10 B rows)."""
         x = self.check_images(x)
         if self.conditional and y is None:
-            per_label = [self.log_prob(x, torch.full((len(x),), k, dtype=torch.int64, device=x.device)) for k in range(N_CLASSES)]
-            return torch.logsumexp(torch.stack(per_label, 1), 1) - math.log(N_CLASSES)
+            labels = torch.arange(N_CLASSES, device=x.device).repeat_interleave(len(x))  # (10 B,): label k for the k-th copy of the batch
+            per_label = self.log_prob(x.repeat(N_CLASSES, 1, 1, 1), labels).view(N_CLASSES, len(x))
+            return torch.logsumexp(per_label, 0) - math.log(N_CLASSES)
         y = self.check_labels(y, len(x))
         logits = self.logits(x, y)
         return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
