@@ -7,6 +7,7 @@ WaveNet, NLL per audio sample and pitch accuracy.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -41,6 +42,12 @@ def dataset_for(cls: type, name: str | None):
     if name == "synthetic-notes":
         raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
     return load_mnist(name)
+
+
+def nll_range(nll: float, report: dict[str, Any]) -> list[float | None]:
+    """[low, high] test NLL in nats from an AIS report's log Z spread (``log_z``, ``log_z_low``,
+    ``log_z_high``: ±3 standard errors); an end at -inf (the interval reaches zero weight) is None."""
+    return [nll + report[k] - report["log_z"] if math.isfinite(report[k]) else None for k in ("log_z_low", "log_z_high")]
 
 
 def set_gibbs_steps(model: GenerativeModel, n_gibbs: int | None) -> None:
@@ -110,7 +117,7 @@ def evaluate(
         start = time.perf_counter()
         result.update(test_nll(model, data))
         if "log_z_low" in result:  # an AIS estimate: the NLL's range from log Z's spread
-            result["nll_nats_range"] = [result["nll_nats"] + result[k] - result["log_z"] for k in ("log_z_low", "log_z_high")]
+            result["nll_nats_range"] = nll_range(result["nll_nats"], result)
         result["nll_seconds"] = round(time.perf_counter() - start, 2)
     if model.conditional and "nll_nats" in result:  # test_nll gave log p(x | y); the marginal log mean_y p(x | y) compares with the others
         result["nll_nats_given_label"] = result["nll_nats"]

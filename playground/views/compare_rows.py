@@ -52,6 +52,7 @@ from models.rbm import RBM, bernoulli
 from playground.core import checkpoints
 from playground.core.checkpoints import BUNDLED_DIR
 from playground.core.data import MnistSplits
+from playground.core.evaluation import nll_range
 from playground.core.metrics import JUDGES, sample_quality, test_nll
 from playground.views.ar_model import NAMES as AR_NAMES
 from playground.views.ar_model import PUBLISHED, CachedFigures, draw_samples, split_fingerprint
@@ -197,11 +198,6 @@ def dbn_log_prob_bound(model: DBN, x: Tensor, log_z_top: float, n_samples: int =
     return (log_p - log_q).view(n_samples, len(v)).mean(0) - log_z_top
 
 
-def _nll_range(nll: float, report: dict[str, Any]) -> list[float | None]:
-    """The NLL's range from log Z's (AIS: ±3 standard errors); a bound at -inf is None."""
-    return [nll + report[k] - report["log_z"] if math.isfinite(report[k]) else None for k in ("log_z_low", "log_z_high")]
-
-
 def _ais_note(what: str, n_betas: int, n_runs: int, below_floor: bool) -> str:
     text = f"{what} by AIS, {n_betas:,} temperatures × {n_runs} runs"
     return text + ("; surely too low (below the floor the training digits give)" if below_floor else "")
@@ -217,7 +213,7 @@ def _dbn_likelihood(model: DBN, data: MnistSplits) -> dict[str, Any]:
     x = data.images("test", "binary")
     nll = -float(torch.cat([dbn_log_prob_bound(model, x[i : i + 100], report["log_z"], generator=g) for i in range(0, len(x), 100)]).mean())
     note = f"variational bound ({DBN_Q_SAMPLES} draws of q(h | v) per digit); " + _ais_note("log Z of the top RBM", report["n_betas"], report["n_runs"], report["below_floor"])
-    return {"nll_nats": nll, "nll_kind": "bound", "nll_range": _nll_range(nll, report), "nll_note": note}
+    return {"nll_nats": nll, "nll_kind": "bound", "nll_range": nll_range(nll, report), "nll_note": note}
 
 
 def likelihood(model: GenerativeModel, data: MnistSplits) -> dict[str, Any]:
@@ -242,7 +238,7 @@ def likelihood(model: GenerativeModel, data: MnistSplits) -> dict[str, Any]:
     if isinstance(model, RBM) and result["log_z_exact"]:
         row.update(nll_kind="exact", nll_note="exact log Z (enumerating the hidden states)")
     elif isinstance(model, RBM):
-        row.update(nll_range=_nll_range(nll, result), nll_note=_ais_note("log Z", result["ais_betas"], result["ais_runs"], result["log_z_below_floor"]))
+        row.update(nll_range=nll_range(nll, result), nll_note=_ais_note("log Z", result["ais_betas"], result["ais_runs"], result["log_z_below_floor"]))
     elif model.nll_kind == "iwae_bound":
         row["nll_note"] = f"IWAE bound with K = {model.n_importance:,} (Burda et al. 2015, arXiv:1509.00519)"
     if model.conditional:
