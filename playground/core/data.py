@@ -60,6 +60,13 @@ class MnistSplits:
         train_binary, test_binary: the same digits binarised, float32 in {0, 1}.
         train_labels, test_labels: (N,) int64 digits in [0, 9].
         note: why this dataset was used when another was asked for, else "".
+        digits: whether the images are MNIST digits, so that the digit judges
+            (``metrics.JUDGES``) and the digit-only panels apply; False for the user's own
+            images and other datasets (letters, clothes), where those say "not available
+            for this dataset" instead of printing a digit score.
+        labelled: whether the labels are real classes; False for unlabelled images, which
+            all get label 0 (a conditional model trained on them is in effect unconditional).
+        class_names: the name of each label in [0, len(class_names) - 1] (at most 10).
     """
 
     name: str
@@ -70,6 +77,9 @@ class MnistSplits:
     test_binary: Tensor
     test_labels: Tensor
     note: str = field(default="")
+    digits: bool = True
+    labelled: bool = True
+    class_names: tuple[str, ...] = tuple("0123456789")
 
     def images(self, split: str, kind: str) -> Tensor:
         """The images of ``split`` (``"train"``/``"test"``) in ``kind`` (``"grey"``/``"binary"``).
@@ -90,8 +100,9 @@ class MnistSplits:
         return self.test_labels if split == "test" else self.train_labels
 
     def describe(self) -> str:
-        """One line for headers and logs, e.g. ``"mnist-5k: 4,500 train / 500 test digits"``."""
-        text = f"{self.name}: {len(self.train_labels):,} train / {len(self.test_labels):,} test digits"
+        """One line for headers, logs and model cards, e.g. ``"mnist-5k: 4,500 train / 500 test digits"``."""
+        what = "digits" if self.digits else "images" + ("" if self.labelled else ", unlabelled")
+        text = f"{self.name}: {len(self.train_labels):,} train / {len(self.test_labels):,} test {what}"
         return f"{text} ({self.note})" if self.note else text
 
 
