@@ -36,6 +36,7 @@ A `{{ family }}` checkpoint from the Generative Models Playground, saved with
 `PyTorchModelHubMixin`: `config.json` (constructor arguments) and `model.safetensors`.
 
 - Paper: {{ paper_url | default("n/a", true) }}
+- Trained on: {{ dataset | default("the bundled MNIST digits (mnist-5k)", true) }}
 - Use it: `python -m playground evaluate <this repo id or folder>` (and `sample` for generative families)
 
 {{ notes | default("", true) }}
@@ -75,6 +76,7 @@ class HubModel(
     conditional: ClassVar[bool] = False
     train_defaults: ClassVar[dict[str, Any]] = {}
     eval_batch_size: ClassVar[int] = 500
+    trained_on: str = ""  # the data the weights were trained on (config.json's "dataset"); "" for the bundled digits
 
     @property
     def config(self) -> dict[str, Any]:
@@ -94,9 +96,13 @@ class HubModel(
 
         Args:
             notes: markdown added to the model card, e.g. training settings and metrics.
+
+        ``config.json`` also records ``trained_on`` as ``"dataset"`` when it is set (a
+        model trained on the user's own images), and the card names the data.
         """
-        config = {**self.config, "family": self.family}
-        card = {"title": self.title or self.family, "family": self.family, "notes": notes}
+        kwargs.pop("config", None)  # the mixin's push_to_hub passes its own; the checkpoint's is always this one
+        config = {**self.config, "family": self.family, **({"dataset": self.trained_on} if self.trained_on else {})}
+        card = {"title": self.title or self.family, "family": self.family, "notes": notes, "dataset": self.trained_on, **(kwargs.pop("model_card_kwargs", None) or {})}
         Path(save_directory, "README.md").unlink(missing_ok=True)
         super().save_pretrained(save_directory, config=config, model_card_kwargs=card, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m playground train|sample|evaluate|compare|bench``.
+"""Command line: ``python -m playground train|sample|evaluate|compare|bench|push``.
 
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
                                    [--lr LR] [--batch-size B] [--set key=value ...]
@@ -8,6 +8,7 @@
     python -m playground compare [--json] [--write] [--rows ID,ID] [--fresh] [--dataset D]
     python -m playground bench [--json] [--quick]
     python -m playground novelty [--json] [--write] [--dataset D]
+    python -m playground push SOURCE REPO_ID [--private] [--token T]    (the token: HF_TOKEN by default)
 
 SOURCE is a bundled name (e.g. ``vae``), a checkpoint folder or a Hub repo id. Results go
 to stdout (``train`` ends with one JSON line; ``evaluate`` prints one JSON object);
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +32,7 @@ import torch
 from models import FAMILIES, GenerativeModel
 from models.base import seeded_init
 from models.checks import SEED_MAX, check_float, check_int
-from playground.core import checkpoints
+from playground.core import checkpoints, hub_push
 from playground.core.device import get_device
 from playground.core.evaluation import dataset_for, evaluate, round_figures, set_gibbs_steps
 from playground.core.training import TrainConfig, cycling_labels, train
@@ -236,6 +238,32 @@ def cmd_table(args: argparse.Namespace) -> int:
     return novelty_cli(args.json, args.write, args.dataset)
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """``push``: the checkpoint SOURCE to the Hub repo REPO_ID, with a card (the data, a command that trains one like it,
+    the notes of a local checkpoint's own card) and a grid of 64 samples; prints the repo's URL. The token comes from
+    ``--token`` or ``HF_TOKEN`` and is never printed."""
+    token = os.environ.get("HF_TOKEN", "") if args.token is None else args.token
+    if not token.strip():
+        raise ValueError("give a Hugging Face token with write permission: set HF_TOKEN (or pass --token)")
+    repo_id = checkpoints.check_repo_id(args.repo_id)
+    model = checkpoints.load(args.source)
+    _log(f"pushing {model.family} to {repo_id}{' (private)' if args.private else ''}")
+    samples, command = hub_push.sample_images(model), hub_push.train_command(model)
+    print(hub_push.push(model, repo_id, token, private=args.private, notes=_own_notes(args.source), samples=samples, command=command))
+    return 0
+
+
+def _own_notes(source: str) -> str:
+    """What ``train`` wrote into a local checkpoint's card under its "Use it" line (the exact command and the test
+    losses), to carry over to the pushed card; "" for a Hub repo id or a card without it."""
+    kind, location = checkpoints.resolve(source)
+    card = Path(location, "README.md")
+    if kind == "hub" or not card.is_file():
+        return ""
+    _, found, rest = card.read_text(encoding="utf-8", errors="replace").partition("\n- Use it: ")
+    return rest.partition("\n")[2].strip()[:5000] if found else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playground", description="Generative Models Playground command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -296,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.choices["compare"]
     compare.add_argument("--rows", help="only these comma-separated row ids, e.g. rbm,dbn (default: every family)")
     compare.add_argument("--fresh", action="store_true", help="recompute the rows it holds too")
+
+    p = sub.add_parser("push", help="push a checkpoint to a Hugging Face Hub repo, with a model card and a grid of samples")
+    p.add_argument("source", help="a bundled name, a checkpoint folder or a Hub repo id")
+    p.add_argument("repo_id", help="owner/name: your user name or an organisation you belong to")
+    p.add_argument("--private", action="store_true", help="make a new repo private")
+    p.add_argument("--token", help="a token with write permission (default: HF_TOKEN, which keeps it out of the shell history)")
+    p.set_defaults(run=cmd_push)
     return parser
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.server
+import json
 import os
 import sys
 import threading
@@ -96,12 +98,55 @@ def app_url():
         yield url
 
 
-def _hub_handler(repos: dict[str, Path]):
+HUB_USER = "tester"
+HUB_TOKEN = "hf_fakeWriteToken0123456789abcdef"  # HUB_USER's token with write permission on the fake Hub
+HUB_READ_TOKEN = "hf_fakeReadToken0123456789abcdef"  # HUB_USER's read-only token
+_ROLES = {HUB_TOKEN: "write", HUB_READ_TOKEN: "read"}
+_BAD_TOKEN = "Invalid credentials in Authorization header"
+
+
+class FakeHub(dict):
+    """The repos ``hub_server`` serves at ``url``, ``{owner/name: folder}``: a test adds folders to download from, and
+    pushes add repos (new folders under ``root``). ``private`` holds the repo ids created private, ``commits`` each
+    commit as ``(repo id, summary, paths written)`` in order."""
+
+    def __init__(self, root: Path):
+        super().__init__()
+        self.root, self.url, self.private, self.commits = root, "", set(), []
+
+
+def _hub_handler(repos: FakeHub):
     class Handler(http.server.BaseHTTPRequestHandler):
-        """Answers GET/HEAD of /{owner}/{name}/resolve/{revision}/{file} like the Hub."""
+        """Answers what huggingface_hub 2.4 sends the Hub. Downloads: GET/HEAD ``/{owner}/{name}/resolve/{revision}/{file}``.
+        Pushes (``push_to_hub``): GET ``/api/whoami-v2``, POST ``/api/repos/create``, ``/api/validate-yaml``,
+        ``/api/models/{repo}/preupload/{revision}`` (every file "regular": its content goes base64 in the commit, never
+        through LFS or Xet) and ``/api/models/{repo}/commit/{revision}`` (NDJSON). Tokens, checked by the ``/api/`` calls:
+        ``HUB_TOKEN`` writes to ``HUB_USER``'s namespace, ``HUB_READ_TOKEN`` only reads, any other is a 401."""
 
         def log_message(self, *args):
             pass
+
+        def _send(self, code: int, data: bytes = b"", headers: dict | None = None, body: bool = True) -> None:
+            self.send_response(code)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def _json(self, code: int, value: dict, **headers: str) -> None:
+            self._send(code, json.dumps(value).encode(), {"Content-Type": "application/json", **headers})
+
+        def _role(self) -> str | None:
+            """The token's role ("write", "read"), "" without a token, None (after answering 401) for a bad one."""
+            auth = self.headers.get("Authorization", "")
+            if not auth:
+                return ""
+            role = _ROLES.get(auth.removeprefix("Bearer "))
+            if role is None:
+                self._json(401, {"error": _BAD_TOKEN}, **{"X-Error-Message": _BAD_TOKEN})
+            return role
 
         def _answer(self, body: bool) -> None:
             parts = self.path.split("?")[0].strip("/").split("/")
@@ -113,31 +158,93 @@ def _hub_handler(repos: dict[str, Path]):
                     code, headers = 200, {"X-Repo-Commit": "0" * 40, "ETag": f'"{hashlib.sha256(data).hexdigest()}"'}
                 else:
                     headers = {"X-Error-Code": "EntryNotFound"}
-            self.send_response(code)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if body:
-                self.wfile.write(data)
+            self._send(code, data, headers, body)
 
         def do_HEAD(self):
             self._answer(body=False)
 
         def do_GET(self):
-            self._answer(body=True)
+            if not self.path.startswith("/api/whoami-v2"):
+                return self._answer(body=True)
+            role = self._role()
+            if role == "":
+                return self._json(401, {"error": "Authorization header is required"})
+            if role is not None:
+                self._json(200, {"type": "user", "name": HUB_USER, "auth": {"type": "access_token", "accessToken": {"role": role}}})
+
+        def do_POST(self):
+            request = self.rfile.read(int(self.headers.get("Content-Length", 0)))  # read first: a refusal must not cut off the upload
+            role = self._role()
+            if role is None:
+                return
+            parts = self.path.split("?")[0].strip("/").split("/")
+            if parts[:3] == ["api", "repos", "create"]:
+                return self._create(json.loads(request), role)
+            if parts[:2] == ["api", "validate-yaml"]:
+                return self._json(200, {})
+            if len(parts) == 6 and parts[:2] == ["api", "models"] and parts[4] in ("preupload", "commit"):
+                repo_id = "/".join(parts[2:4])
+                if repo_id not in repos:
+                    return self._json(404, {"error": "Repository not found"}, **{"X-Error-Code": "RepoNotFound"})
+                if role != "write" or parts[2] != HUB_USER:
+                    return self._json(403, {"error": f"You don't have the rights to write to {repo_id}"})
+                if parts[4] == "preupload":
+                    files = json.loads(request)["files"]
+                    return self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+                return self._commit(repo_id, request)
+            self._json(404, {"error": "not served by the fake Hub"})
+
+        def _create(self, payload: dict, role: str) -> None:
+            owner = payload.get("organization") or HUB_USER
+            repo_id, url = f"{owner}/{payload['name']}", f"http://{self.headers['Host']}/{owner}/{payload['name']}"
+            if role != "write" or owner != HUB_USER:
+                return self._json(403, {"error": f"You don't have the rights to create a model under the namespace \"{owner}\""})
+            if repo_id in repos:
+                return self._json(409, {"error": "You already created this model repo", "url": url})
+            repos[repo_id] = repos.root / owner / payload["name"]
+            repos[repo_id].mkdir(parents=True)
+            if payload.get("visibility") == "private":
+                repos.private.add(repo_id)
+            self._json(200, {"url": url, "name": repo_id})
+
+        def _commit(self, repo_id: str, request: bytes) -> None:
+            lines = [json.loads(line) for line in request.decode().splitlines() if line.strip()]
+            if any(line["key"] not in ("header", "file") for line in lines):
+                return self._json(400, {"error": "the fake Hub takes regular files only (no LFS, no deletions)"})
+            written = []
+            for line in lines[1:]:
+                path = line["value"]["path"]
+                if path.startswith("/") or ".." in path.split("/"):
+                    return self._json(400, {"error": "bad path"})
+                (repos[repo_id] / path).parent.mkdir(parents=True, exist_ok=True)
+                (repos[repo_id] / path).write_bytes(base64.b64decode(line["value"]["content"]))
+                written.append(path)
+            repos.commits.append((repo_id, lines[0]["value"]["summary"], written))
+            oid = hashlib.sha1(request).hexdigest()
+            self._json(200, {"commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}", "commitOid": oid, "pullRequestUrl": None})
 
     return Handler
 
 
-@pytest.fixture
-def hub_server():
-    """A local stand-in for the Hub: ``repos[owner/name] = folder`` serves that folder;
-    the fixture yields ``(endpoint_url, repos)``."""
-    repos: dict[str, Path] = {}
+@contextlib.contextmanager
+def fake_hub(root: Path):
+    """A local stand-in for the Hub on a free port: ``repos[owner/name] = folder`` serves
+    that folder, and pushes with ``HUB_TOKEN`` create and fill repos (folders under ``root``)
+    of ``HUB_USER``. Yields ``(endpoint_url, repos)`` (a ``FakeHub``)."""
+    repos = FakeHub(root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _hub_handler(repos))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", repos
-    server.shutdown()
-    server.server_close()
+    repos.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield repos.url, repos
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hub_server(tmp_path_factory):
+    """``fake_hub`` for one test: yields ``(endpoint_url, repos)``."""
+    with fake_hub(tmp_path_factory.mktemp("hub")) as hub:
+        yield hub

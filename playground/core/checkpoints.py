@@ -48,8 +48,11 @@ EXPORT_MAX_AGE_S = 3 * 3600
 T = TypeVar("T")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
-__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "export_zip", "folders_allowed", "load", "resolve", "unpack_zip"]
+__all__ = ["BUNDLED_DIR", "CheckpointError", "bundled_names", "check_repo_id", "check_zip_members", "export_zip", "folders_allowed", "load", "resolve", "unpack_zip"]
 MAX_ZIP_BYTES = 256 * 2**20  # uncompressed; the largest bundled checkpoint is ~4 MB
+# A member over 1 MB that expands more than this many times is refused as a likely zip bomb (weights and photos
+# compress far less; a blank 4096 x 4096 BMP compresses ~1000 times and is refused too).
+MAX_ZIP_RATIO = 100
 
 
 def bundled_names() -> list[str]:
@@ -178,6 +181,7 @@ def load(
     if wanted and found not in wanted:
         raise CheckpointError(f"{source} holds a {found} checkpoint; this needs {' or '.join(wanted)}")
     cls = FAMILIES[found]
+    dataset = config.pop("dataset", "")
     unknown = sorted(set(config) - _init_parameters(cls))
     if unknown:
         raise CheckpointError(f"{CONFIG_NAME} of {source} has settings a {found} does not take: {unknown}")
@@ -194,6 +198,7 @@ def load(
         raise
     except ValueError as err:
         raise CheckpointError(f"{CONFIG_NAME} of {source} is not a valid {found}: {err}") from None
+    model.trained_on = str(dataset)[:300] if isinstance(dataset, str) else ""
     return model.to(map_location).eval()
 
 
@@ -229,6 +234,31 @@ def export_zip(model: HubModel, name: str = "checkpoint", notes: str = "") -> Pa
     return Path(archive)
 
 
+def check_zip_members(archive: zipfile.ZipFile, max_bytes: int = MAX_ZIP_BYTES) -> list[zipfile.ZipInfo]:
+    """The file members of ``archive`` (directories left out), checked from its central
+    directory before any is read; ``zipfile`` then never inflates a member past the size
+    its header states, so these checks bound what reading can cost.
+
+    Raises:
+        CheckpointError: a member with an absolute, drive or ``..`` path; a member over
+            1 MB that expands more than ``MAX_ZIP_RATIO`` times (a zip bomb); more than
+            ``max_bytes`` uncompressed in all. Messages quote at most 80 characters of a name.
+    """
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    for member in members:
+        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise CheckpointError(f"the zip holds an unsafe path: {member.filename[:80]!r}")
+        if member.file_size > 2**20 and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1):
+            raise CheckpointError(
+                f"the zip member {member.filename[:80]!r} expands {member.file_size / max(member.compress_size, 1):,.0f} times "
+                f"(more than {MAX_ZIP_RATIO}): refused as a likely zip bomb"
+            )
+    if sum(m.file_size for m in members) > max_bytes:
+        raise CheckpointError(f"the zip is larger than {max_bytes // 2**20} MB uncompressed")
+    return members
+
+
 def unpack_zip(path: str | Path, out: str | Path) -> Path:
     """Extract a checkpoint zip (as ``export_zip`` writes, or any zip holding one
     ``config.json`` with its ``model.safetensors`` beside it) into the folder ``out``,
@@ -239,20 +269,15 @@ def unpack_zip(path: str | Path, out: str | Path) -> Path:
 
     Raises:
         CheckpointError: no file, not a (readable) zip; no, or several, ``config.json``;
-            a member with an absolute or ``..`` path; more than 256 MB uncompressed.
+            a member with an absolute or ``..`` path, a zip bomb, more than 256 MB
+            uncompressed (``check_zip_members``).
     """
     if not path:
         raise CheckpointError("no file was uploaded")
     out = Path(out)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            for member in members:
-                parts = PurePosixPath(member.filename.replace("\\", "/")).parts
-                if member.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                    raise CheckpointError(f"the zip holds an unsafe path: {member.filename[:200]!r}")
-            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise CheckpointError(f"the zip is larger than {MAX_ZIP_BYTES // 2**20} MB uncompressed")
+            members = check_zip_members(archive)
             configs = [m for m in members if PurePosixPath(m.filename).name == CONFIG_NAME]
             if len(configs) != 1:
                 raise CheckpointError(f"the zip must hold exactly one {CONFIG_NAME}, it holds {len(configs)}")
@@ -268,3 +293,17 @@ def unpack_zip(path: str | Path, out: str | Path) -> Path:
             f"the upload is not a readable zip file ({type(err).__name__}): upload the .zip that 'Download this model' gave you"
         ) from None
     return out
+
+
+def check_repo_id(repo_id: Any) -> str:
+    """A Hub repo id ``owner/name`` (stripped) of the form ``resolve`` takes for one: two
+    parts of letters, digits, ``-``, ``_`` and ``.``, each starting with a letter or digit
+    and at most 96 characters long, and no ``..``.
+
+    Raises:
+        CheckpointError: anything else (the message quotes at most 80 characters of it).
+    """
+    text = repo_id.strip() if isinstance(repo_id, str) else ""
+    if not _REPO_ID.match(text) or ".." in text:
+        raise CheckpointError(f"give a Hub repo id of the form owner/name, e.g. your-name/my-model; got {str(repo_id)[:80]!r}")
+    return text
