@@ -6,16 +6,19 @@ of samples from fixed noise. The caller owns the model, which is trained in plac
 run is seeded (one ``torch.Generator`` drives batch order and the model's noise), stops
 when the ``stop`` event is set, and never leaves non-finite weights behind: at each event
 whose losses are all finite it snapshots the weights, and a NaN or inf loss restores the
-last snapshot and ends the run with a message.
+last snapshot and ends the run with a message. A server may cap the time of a run
+(``PLAYGROUND_MAX_TRAIN_S``, e.g. 120 s on a shared Space): a run that reaches it ends
+like a finished one, with its test losses and samples, and a message naming the cap.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -29,6 +32,27 @@ from playground.core.data import MnistSplits, batches
 MAX_STEPS = 200_000
 MAX_BATCH_SIZE = 1024
 LR_SCHEDULES = ("constant", "linear")
+MAX_TRAIN_ENV = "PLAYGROUND_MAX_TRAIN_S"
+MAX_SECONDS = 86_400.0  # TrainConfig.max_seconds: at most a day
+
+
+def max_train_seconds() -> float | None:
+    """The server's cap on the time of one training run, in seconds: ``PLAYGROUND_MAX_TRAIN_S``
+    (e.g. 120 on a shared Space), None when it is unset or empty (the default: no cap).
+
+    Raises:
+        ValueError: it is set but not a number of seconds > 0 (the message names the variable).
+    """
+    text = os.environ.get(MAX_TRAIN_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{MAX_TRAIN_ENV} must be a number of seconds > 0 (or unset for no cap), not {text[:40]!r}")
+    return seconds
 
 
 @dataclass
@@ -51,6 +75,9 @@ class TrainConfig:
             (0, 1]; None for the same as ``lr``. Other families ignore it.
         lr_schedule: ``"constant"``, or ``"linear"``: every learning rate decays linearly
             to 0 at the last step (as Tieleman 2008 trains RBMs by persistent CD).
+        max_seconds: the run ends once it has trained this long (seconds > 0), keeping its
+            weights, test losses and samples; None for no limit. Default: the server's cap,
+            ``max_train_seconds()`` (``PLAYGROUND_MAX_TRAIN_S``).
     """
 
     steps: int = 2000
@@ -64,6 +91,7 @@ class TrainConfig:
     n_eval: int = 500
     lr_d: float | None = None
     lr_schedule: str = "constant"
+    max_seconds: float | None = field(default_factory=max_train_seconds)
 
     def __post_init__(self) -> None:
         """Raises ValueError for any setting out of range (the message names it)."""
@@ -83,6 +111,10 @@ class TrainConfig:
             self.lr_d = check_float("discriminator learning rate", self.lr_d, 0.0, 1.0)
             if self.lr_d == 0.0:
                 raise ValueError("discriminator learning rate must be > 0")
+        if self.max_seconds is not None:
+            self.max_seconds = check_float("max_seconds", self.max_seconds, 0.0, MAX_SECONDS)
+            if self.max_seconds == 0.0:
+                raise ValueError("max_seconds must be > 0")
 
 
 @dataclass
@@ -94,8 +126,8 @@ class TrainEvent:
         losses: mean training loss terms over the steps since the last event (nats for
             likelihood terms), e.g. ``{"loss", "reconstruction", "kl", "elbo"}``; the
             final event repeats the last finite ones.
-        status: ``"running"``, or for the last event ``"done"``, ``"stopped"`` or
-            ``"diverged"``.
+        status: ``"running"``, or for the last event ``"done"``, ``"capped"`` (the run
+            reached ``TrainConfig.max_seconds``), ``"stopped"`` or ``"diverged"``.
         elapsed_s: seconds since the run started.
         test_losses: the same terms on the test split, when evaluated at this event.
         samples: (n_samples, 1, 28, 28) float32 in [0, 1] on the CPU (for audio families,
@@ -196,22 +228,27 @@ def _schedulers(optimizers: list[torch.optim.Optimizer], config: TrainConfig) ->
     return [torch.optim.lr_scheduler.LambdaLR(opt, lambda done: 1 - done / config.steps) for opt in optimizers]
 
 
+def _capped_message(step: int, config: TrainConfig) -> str:
+    """What a run ended by its time limit says: the cap, and where it came from when it is the server's."""
+    source = f" ({MAX_TRAIN_ENV})" if os.environ.get(MAX_TRAIN_ENV, "").strip() else ""
+    return (
+        f"stopped at step {step:,} of {config.steps:,}: this server caps a training run at {config.max_seconds:g} s{source}; "
+        "the model keeps its weights"
+    )
+
+
 def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig, *, stop: threading.Event | None = None) -> Iterator[TrainEvent]:
     """Train ``model`` in place on the train split of ``data``; yield progress events.
 
-    The model is trained on the device it is on, on the inputs it asks for
-    (``data.inputs(split, model.data_kind)``: binary or grey digits, or mu-law audio
-    clips), with labels if ``model.conditional``. Test losses use the
-    first ``config.n_eval`` test digits.
+    The model is trained on the device it is on, on the inputs it asks for (``data.inputs(split, model.data_kind)``: binary
+    or grey digits, or mu-law audio clips), with labels if ``model.conditional``. Test losses use the first ``config.n_eval`` test digits.
 
     Yields:
-        ``TrainEvent`` every ``config.log_every`` steps, and a final one whose ``status``
-        is ``"done"``, ``"stopped"`` (``stop`` was set; the model keeps its weights) or
-        ``"diverged"`` (a non-finite loss; the model is restored to the weights of the
-        last event whose losses were all finite). The final event carries the test
-        losses and samples of the finished model, except after a Stop: ``stop`` ends
-        the run within one training step (or one test batch, or one step of
-        ``sample_iter``), and such an event has neither.
+        ``TrainEvent`` every ``config.log_every`` steps, and a final one whose ``status`` is ``"done"``, ``"capped"`` (it trained
+        for ``config.max_seconds``, checked after each step; the model keeps its weights), ``"stopped"`` (``stop`` was set; the
+        model keeps its weights) or ``"diverged"`` (a non-finite loss; the model is restored to the weights of the last event whose
+        losses were all finite). The final event carries the test losses and samples of the finished model, except after a Stop:
+        ``stop`` ends the run within one training step (or one test batch, or one step of ``sample_iter``), and such an event has neither.
     """
     device = model.device
     stop = stop or threading.Event()
@@ -246,7 +283,8 @@ def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig,
         for k, v in losses.items():
             sums[k] = sums[k] + v if k in sums else v.clone()
             n_summed[k] = n_summed.get(k, 0) + 1
-        if step % config.log_every and step != config.steps:
+        capped = config.max_seconds is not None and step < config.steps and time.perf_counter() - start >= config.max_seconds
+        if step % config.log_every and step != config.steps and not capped:
             continue
         interval = {k: float(v) / n_summed[k] for k, v in sums.items()}
         sums, n_summed = {}, {}
@@ -259,6 +297,9 @@ def train(model: HubModel, data: MnistSplits | AudioSplits, config: TrainConfig,
             break
         means = interval
         snapshot = {k: v.detach().clone() for k, v in state.items()}
+        if capped:  # after the checks of an event: finite losses, weights snapshot
+            status, message = "capped", _capped_message(step, config)
+            break
         event = TrainEvent(step=step, losses=means, elapsed_s=time.perf_counter() - start)
         if config.eval_every and step % config.eval_every == 0 and step != config.steps:
             event.test_losses = evaluate_losses(model, x_test, y_test, eval_batch, config.seed, stop)
