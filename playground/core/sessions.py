@@ -1,4 +1,5 @@
-"""Per-browser-session objects that ``gr.State`` cannot carry: stop flags for training.
+"""Per-browser-session objects that ``gr.State`` cannot carry: stop flags for training,
+and the dataset a session chose (read by every tab's training run).
 
 A ``gr.State`` value reaches a handler only when that handler's event runs, so a Stop
 click cannot reach the flag a running training loop is polling through State alone. The
@@ -10,6 +11,8 @@ unloads. One registry is made per app (``build_demo``), never a module global.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from typing import Any
 
 
 class SessionRegistry:
@@ -60,3 +63,44 @@ class SessionRegistry:
     def __len__(self) -> int:
         with self._lock:
             return len(self._flags)
+
+
+class DatasetRegistry:
+    """Thread-safe ``session_hash -> dataset`` store: the images a session chose in the
+    "Your data" panel, which every image family of that session then trains on.
+
+    At most ``max_sessions`` datasets are kept (each up to ~30 MB as float32 tensors);
+    the least recently used is dropped first, and ``get`` then returns None (the
+    bundled digits), so one class's uploads cannot exhaust a Space's memory.
+    """
+
+    def __init__(self, max_sessions: int = 12) -> None:
+        self._lock = threading.Lock()
+        self._data: OrderedDict[str, Any] = OrderedDict()
+        self.max_sessions = max_sessions
+
+    def set(self, session: str, data: Any) -> None:
+        """Make ``data`` (None: the bundled digits) the dataset of ``session``."""
+        with self._lock:
+            self._data.pop(session, None)
+            if data is not None:
+                self._data[session] = data
+                while len(self._data) > self.max_sessions:
+                    self._data.popitem(last=False)
+
+    def get(self, session: str) -> Any:
+        """The dataset of ``session``, or None when it has not chosen one (or it was dropped)."""
+        with self._lock:
+            data = self._data.get(session)
+            if data is not None:
+                self._data.move_to_end(session)
+            return data
+
+    def release(self, session: str) -> None:
+        """Forget the dataset of ``session`` (its page was closed)."""
+        with self._lock:
+            self._data.pop(session, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)

@@ -12,6 +12,7 @@ from playground.ui.page import CSS, HEAD, PRESENTER_JS
 from playground.ui.tabs.autoregressive import ArTab
 from playground.ui.tabs.boltzmann import BoltzmannTab
 from playground.ui.tabs.compare import CompareTab
+from playground.ui.tabs.data import DataTab
 from playground.ui.tabs.gan import GanTab
 from playground.ui.tabs.vae import VaeTab
 from playground.ui.tabs.vqvae import VqTab
@@ -42,6 +43,7 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
     families = [(title, id_, tab(ctx)) for title, id_, tab in TABS]
     about = (
         f"**Device**: {describe_device(ctx.device)}  \n**Digits**: {ctx.data.describe()}  \n"
+        "**Your own images**: the **Your data** tab (last) makes every image family train on them.  \n"
         "**Presenter mode** (top right, or `?presenter` in the address): larger text for a projector."
     )
     # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
@@ -59,10 +61,14 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
             for title, id_, tab in families:
                 with gr.Tab(title, id=id_):
                     tab.build()
+            with gr.Tab("Your data", id="data"):
+                lines = [t.training.data_line for _, _, t in families if getattr(getattr(t, "training", None), "data_line", None) is not None]
+                DataTab(ctx).build(lines)
         home.bind(outer)
 
         def release(request: gr.Request) -> None:
             ctx.sessions.release(request.session_hash)
+            ctx.datasets.release(request.session_hash)
 
         demo.unload(release)
     demo.queue(default_concurrency_limit=4, max_size=64)

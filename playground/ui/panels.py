@@ -1,6 +1,6 @@
-"""The panels every tab has, and the tab itself: the checkpoint panel (Load, Upload,
-Restore bundled, Download), the training panel and its Train/Stop binding, and ``Tab``,
-the base of every tab's layout and handlers."""
+"""The panels every tab has, and the tab itself: the checkpoint panel (``checkpoint_panel``),
+the training panel and its Train/Stop binding, and ``Tab``, the base of every tab's
+layout and handlers."""
 
 from __future__ import annotations
 
@@ -12,131 +12,10 @@ from typing import Any, ClassVar, Protocol
 import gradio as gr
 
 from models.checks import Range
-from playground.core.checkpoints import bundled_names
-from playground.ui.widgets import Panel, PanelNote, image_output, keep, panel_note, seed_box, session_key, slider, ui_handler
+from playground.ui import zerogpu
+from playground.ui.checkpoint_panel import CheckpointPanel
+from playground.ui.widgets import Panel, image_output, keep, panel_note, seed_box, session_key, slider, ui_handler
 from playground.views.base import Card, Context, FamilyViews, Step
-
-
-# -- the checkpoint panel -----------------------------------------------------------------------------------
-@dataclass
-class CheckpointPanel:
-    """The "which model" bar of a tab: one line naming the session's model(s) that opens
-    onto the loader (a bundled checkpoint, a Hub repo id or folder, Load, Upload a .zip,
-    Download this model and the description), with Restore bundled beside it, always
-    visible."""
-
-    bar: gr.Accordion
-    choice: gr.Dropdown
-    source: gr.Textbox
-    load: gr.Button
-    upload: gr.UploadButton
-    restore: gr.Button
-    download: gr.DownloadButton
-    info: gr.Markdown
-    note: PanelNote
-
-    @classmethod
-    def build(
-        cls, families: Sequence[str], default: str, description: str, download: str | None = None, prefix: str = "", headline: str = "",
-        extra: Callable[[], Any] | None = None,
-    ) -> CheckpointPanel:
-        """Lay out the bar (inside the current row): ``headline`` (the session's models,
-        ``FamilyViews.headline``) opening onto bundled checkpoints of ``families`` (names
-        equal to one or starting with it and a dash), ``default`` chosen; ``description``
-        of the first session's models; ``download`` the path of its zip; ``extra`` lays out
-        more of the loader (under the description)."""
-        names = [n for n in bundled_names() if any(n == f or n.startswith(f + "-") for f in families)]
-        with gr.Column(scale=6, min_width=300), gr.Accordion(_bar_label(headline), open=False, elem_id=f"{prefix}-bar", elem_classes=["pg-loader"]) as bar:
-            with gr.Row():
-                choice = gr.Dropdown(names, value=default, label="bundled checkpoint", elem_id=f"{prefix}-choice", min_width=160)
-                source = gr.Textbox(
-                    value="", label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{families[0]}",
-                    max_lines=1, elem_id=f"{prefix}-source", scale=2,
-                )
-            with gr.Row():
-                load = gr.Button("Load", variant="secondary", elem_id=f"{prefix}-load")
-                upload = gr.UploadButton("Upload a .zip", file_types=[".zip"], type="filepath", variant="secondary")
-                download_btn = gr.DownloadButton("Download this model", value=download, variant="secondary", elem_id=f"{prefix}-download")
-            info = gr.Markdown(description, label="the session's model", elem_id=f"{prefix}-info")
-            if extra is not None:
-                extra()
-        restore = gr.Button("↺ Restore bundled", variant="secondary", size="sm", scale=0, min_width=150, elem_id=f"{prefix}-restore")
-        return cls(bar, choice, source, load, upload, restore, download_btn, info, panel_note())
-
-    def bind(
-        self, views: FamilyViews, state: gr.State, api: str, extra: Callable[[Any], tuple] | None = None,
-        extra_outputs: Sequence = (), which: gr.components.Component | None = None, which_name: str = "which",
-    ) -> list[Any]:
-        """Bind Load (``{api}_load``), Upload (``{api}_load_zip``), Restore
-        (``{api}_restore``) and Download (``{api}_download``, reading ``which`` of the
-        session's models, when it has several; its API parameter is named ``which_name``).
-        Each change of model also returns ``extra(session)`` to ``extra_outputs`` (what the
-        tab's API gave after a load). Returns the three model-changing events, for
-        ``redraw_on``."""
-
-        def after(session: Any, loaded: str) -> tuple:
-            gr.Info(loaded)
-            return (session, views.describe(session), _bar_update(views, session), *(extra(session) if extra else ()))
-
-        @ui_handler
-        def load(state_value: Any, choice: Any, source: Any) -> tuple:
-            session = views.session(state_value)
-            return after(session, f"Loaded {views.load(session, choice, source)}")
-
-        @ui_handler
-        def load_zip(state_value: Any, path: Any) -> tuple:
-            session = views.session(state_value)
-            views.load_zip(session, path)
-            return after(session, "Loaded the uploaded checkpoint")
-
-        @ui_handler
-        def restore(state_value: Any) -> tuple:
-            session = views.session(state_value)
-            views.restore(session)
-            return after(session, "Restored the bundled model")
-
-        @ui_handler
-        def download(state_value: Any, which: Any = None) -> str:
-            return views.download(views.session(state_value), which)
-
-        load.__doc__ = "Load a checkpoint: the bundled name, or a Hub repo id (owner/name) or local folder when that box is not empty."
-        load_zip.__doc__ = "Load a checkpoint zip, as Download this model gives it."
-        restore.__doc__ = "Put the bundled model(s) back into this session."
-        download.__doc__ = "This session's model (which one, where it has several) as a checkpoint zip: config.json, model.safetensors, model card."
-        if which is not None:
-            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-            download.__signature__ = inspect.Signature([inspect.Parameter("state_value", kind), inspect.Parameter(which_name, kind, default=None)])
-        outputs = [state, self.info, self.bar, *extra_outputs]
-        events = [
-            self.load.click(load, [state, self.choice, self.source], outputs, api_name=f"{api}_load"),
-            self.upload.upload(load_zip, [state, self.upload], outputs, api_name=f"{api}_load_zip"),
-            self.restore.click(restore, state, outputs, api_name=f"{api}_restore"),
-        ]
-        # Picking a bundled name means "load this", so an old Hub id must not win.
-        self.choice.input(lambda: "", None, self.source, api_visibility="private", show_progress="hidden")
-        # A DownloadButton downloads the file it holds when clicked; its own click (the
-        # API's {api}_download) returns that file, and a redraw keeps it current.
-        self.download.click(download, [state, *([which] if which else [])], self.download, api_name=f"{api}_download", show_progress="hidden")
-        return events
-
-    def panel(self, views: FamilyViews, state: gr.State, which: gr.components.Component | None = None) -> Panel:
-        """The panel that redraws the description and keeps the download button's file
-        current (reading ``which`` of the session's models, when it has several)."""
-
-        def redraw(state_value: Any, which: Any = None) -> tuple:
-            session = views.session(state_value)
-            return views.describe(session), views.download(session, which), _bar_update(views, session)
-
-        return Panel(redraw, [state, *([which] if which else [])], [self.info, self.download, self.bar], self.note)
-
-
-def _bar_label(headline: str) -> str:
-    return f"{headline} · change…"
-
-
-def _bar_update(views: FamilyViews, session: Any) -> dict:
-    """The model bar naming the session's model(s) (closed again after a change)."""
-    return gr.update(label=_bar_label(views.headline(session)))
 
 
 # -- the training panel -------------------------------------------------------------------------------------
@@ -160,19 +39,23 @@ def bind_training(
     the run is not undone), then the stream. Stop sets the flag: the run ends within a
     training step and keeps the weights reached; a cancelled generator would never yield
     its final model and status, so the flag is used instead of ``cancels``.
+    A ``run`` with a ``data`` parameter gets the images this session chose in "Your data"
+    (``Context.training_data``), looked up in the app's process before the run starts
+    (on ZeroGPU, ``zerogpu.training``, the run itself is in a worker process).
 
     Returns:
         The Train event (``.success`` of it: the session's model changed).
     """
-    @ui_handler
-    def handler(*args: Any) -> Iterator[tuple]:
+    takes_data = "data" in inspect.signature(run).parameters
+
+    def session_run(*args: Any, data: Any = None) -> Iterator[tuple]:
         state_value, *values, request = args  # Gradio passes the request last (see the signature)
         session = views.session(state_value)
         hash_ = session_key(request)
         flag = ctx.sessions.start(hash_, key)
         before = dict(getattr(session, "views", {}))
         try:
-            stream = run(session, *values, stop=flag)
+            stream = run(session, *values, stop=flag, **({"data": data} if takes_data else {}))
             first = next(stream)  # the settings are checked here, before anything is shown
             yield session, *[keep(v) for v in first]
             for update in stream:
@@ -181,6 +64,17 @@ def bind_training(
             ctx.sessions.finish(hash_, key, flag)
         if getattr(session, "views", before) != before:
             gr.Info(REPLACED)
+
+    session_run.__signature__ = _signature(run, data=True)
+    session_run.__annotations__ = {"request": gr.Request}
+    zerogpu.share_views(ctx, views)  # on ZeroGPU: pickled by reference into the GPU worker (a fork of the app)
+    on_device = zerogpu.training(session_run)
+
+    @ui_handler
+    def handler(*args: Any) -> Iterator[tuple]:
+        # A run that takes ``data`` trains on the images this session chose in "Your data" (else the digits),
+        # looked up here, in the app's process, and passed on (on ZeroGPU the run itself is in a worker process).
+        yield from on_device(*args, data=ctx.training_data(session_key(args[-1])) if takes_data else None)
 
     # Gradio names the API's parameters after the signature, and passes a gr.Request to a
     # positional parameter annotated with it.
@@ -205,12 +99,14 @@ def bind_training(
 REPLACED = "The model trained here now drives every panel of this tab (named in the bar at the top); ↺ Restore bundled brings the bundled one back."
 
 
-def _signature(fn: Callable) -> inspect.Signature:
-    """``(state_value, <fn's parameters but session and stop>, request)``, all positional."""
+def _signature(fn: Callable, data: bool = False) -> inspect.Signature:
+    """``(state_value, <fn's parameters but session, stop and data>, request)``, all positional (and, with ``data``,
+    a keyword-only ``data=None`` after them)."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params = [q.replace(kind=kind) for name, q in inspect.signature(fn).parameters.items() if name not in ("self", "session", "stop")]
+    params = [q.replace(kind=kind) for name, q in inspect.signature(fn).parameters.items() if name not in ("self", "session", "stop", "data")]
+    extra = [inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, default=None)] if data else []
     return inspect.Signature(
-        [inspect.Parameter("state_value", kind), *params, inspect.Parameter("request", kind, default=None, annotation=gr.Request)]
+        [inspect.Parameter("state_value", kind), *params, inspect.Parameter("request", kind, default=None, annotation=gr.Request), *extra]
     )
 
 
@@ -226,12 +122,18 @@ class TrainingPanel:
     stop: gr.Button
     status: gr.Markdown
     curves: gr.Plot
+    data_line: gr.Markdown | None = None
 
     @classmethod
-    def build(cls, prefix: str, steps: Range | None, lr: Range, lr_label: str = "learning rate", steps_step: int = 50) -> TrainingPanel:
+    def build(
+        cls, prefix: str, steps: Range | None, lr: Range, lr_label: str = "learning rate", steps_step: int = 50, data_line: str | None = None,
+    ) -> TrainingPanel:
         """The shared controls (family settings go beside them); element ids start with
         ``prefix`` (e.g. ``vae-train-steps``). ``steps`` None leaves out the steps slider
-        (for a tab that counts epochs)."""
+        (for a tab that counts epochs). ``data_line`` (markdown, e.g. ``DataViews.line``):
+        a line above the controls naming the data a run trains on (``self.data_line``,
+        kept current by the "Your data" tab); None for a tab whose data cannot change."""
+        line = gr.Markdown(data_line, label="training data", elem_id=f"{prefix}-data", elem_classes=["pg-data-line"]) if data_line is not None else None
         with gr.Row():
             steps_box = slider(steps, "steps", step=steps_step, elem_id=f"{prefix}-steps") if steps is not None else None
             lr_box = gr.Number(
@@ -245,7 +147,7 @@ class TrainingPanel:
             "Set the options and press **Train**: samples and curves update as it learns.", label="training status", elem_id=f"{prefix}-status",
         )
         curves = gr.Plot(label="training curves", elem_id=f"{prefix}-curves")
-        return cls(steps_box, lr_box, seed, train, stop, status, curves)
+        return cls(steps_box, lr_box, seed, train, stop, status, curves, line)
 
     def bind(self, ctx: Context, views: FamilyViews, key: str, state: gr.State, run: Callable, inputs: Sequence, outputs: Sequence, api: str) -> Any:
         """``bind_training`` on this panel's buttons and status, as ``{api}_train`` and

@@ -204,8 +204,8 @@ class ArView(ModelView):
 
     model: AutoregressiveModel
 
-    def __init__(self, model: AutoregressiveModel, name: str, ctx: Context, test_nll_nats: float | None = None):
-        super().__init__(model, name, ctx)
+    def __init__(self, model: AutoregressiveModel, name: str, ctx: Context, test_nll_nats: float | None = None, data: MnistSplits | None = None):
+        super().__init__(model, name, ctx, data)
         self._nll = test_nll_nats
         self._nll_lock = threading.Lock()
 
@@ -218,17 +218,17 @@ class ArView(ModelView):
     def known_nll(self) -> float | None:
         """The exact test NLL (nats per digit) when it is known without computing, else None."""
         if self._nll is None:
-            self._nll = self.kept.test_nll(self.ctx.data)
+            self._nll = self.kept.test_nll(self.data)
         return self._nll
 
     @property
     def test_nll(self) -> float:
-        """Exact mean test NLL in nats per digit on the whole test split (a class-conditional
+        """Exact mean test NLL in nats per image on the whole test split of its data (a class-conditional
         model: the marginal, -log mean_y p(x | y)); computed once when not known (seconds,
         about 30 s for a class-conditional Gated PixelCNN on 2 cores)."""
         with self._nll_lock:
             if self.known_nll is None:
-                self._nll = test_nll(self.model, self.ctx.data, labels=False)["nll_nats"]
+                self._nll = test_nll(self.model, self.data, labels=False)["nll_nats"]
             return self._nll
 
     def samples(self, n: int, seed: int) -> tuple[Tensor, float, bool]:
@@ -251,7 +251,7 @@ class ArView(ModelView):
     def describe(self) -> str:
         """One markdown line: family, name, size, parameters."""
         n_params = sum(p.numel() for p in self.model.parameters())
-        return f"**{NAMES[self.model.family]}**: {self.name} · {self.settings()} · {n_params / 1e3:,.0f} k parameters"
+        return f"**{NAMES[self.model.family]}**: {self.name} · {self.settings()} · {n_params / 1e3:,.0f} k parameters{self.trained_on_note}"
 
 
 def likelihood_table(views: dict[str, ArView], data: MnistSplits, compute: bool) -> str:
@@ -267,7 +267,7 @@ def likelihood_table(views: dict[str, ArView], data: MnistSplits, compute: bool)
         if family is not None:
             view = views[family]
             nll = view.test_nll if compute else view.known_nll
-            what = f"{view.name}, {view.settings()}"
+            what = f"{view.name}, {view.settings()}" + (f"; **on its own test images**, {view.model.trained_on}" if view.model.trained_on else "")
             ours, bits = ("computing…", "…") if nll is None else (f"**{nll:.1f}**", f"{nll / (N_PIXELS * math.log(2)):.3f}")
         lines.append(f"| {title} | {ours} | {bits} | {what} | {'—' if published is None else f'{published:.2f}'} | {source} |")
     lines.append(

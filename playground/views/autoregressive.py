@@ -30,6 +30,7 @@ from models.base import AutoregressiveModel, seeded_init
 from models.checks import N_CLASSES, N_PIXELS, SEED_MAX, Range, check_choice, check_int
 from models.made import MADE
 from playground.core import plots
+from playground.core.data import MnistSplits
 from playground.core.drawing import digit_from_drawing
 from playground.core.metrics import classify
 from playground.core.plots import image_grid, save_animation
@@ -170,9 +171,10 @@ class ArViews(FamilyViews[ArSession]):
     # -- training ----------------------------------------------------------------------------------
     def train(
         self, session: ArSession, family: Any, size: Any, layers: Any, masks: Any, conditional: Any, steps: Any, lr: Any, seed: Any,
-        *, stop: threading.Event,
+        *, stop: threading.Event, data: MnistSplits | None = None,
     ) -> Iterator[tuple]:
-        """Train a new model from scratch by maximum likelihood (Adam, batches of 64 binarised training digits), streaming.
+        """Train a new model from scratch by maximum likelihood (Adam, batches of 64 binarised training images: the
+        session's chosen images, default the digits), streaming.
 
         Args:
             family: nade, made, pixelcnn, gated_pixelcnn or pixelrnn; size: hidden units (NADE 8 to 1000, MADE 8 to
@@ -201,12 +203,13 @@ class ArViews(FamilyViews[ArSession]):
         )
         yield "Starting…", None, None
         keys = {"nll": "nll"}
-        for event, history, learnt in stream_training(model, self.ctx.data, run, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
+        data = self.trains_on(model, data)
+        for event, history, learnt in stream_training(model, data, run, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
             samples = image_grid(event.samples, nrow=8) if event.samples is not None else None
-            status = self._finish(session, model, event, learnt, steps, seed) if event.final else _progress(event, history, steps)
+            status = self._finish(session, model, event, learnt, steps, seed, data) if event.final else _progress(event, history, steps)
             yield status, plots.training_curves(history, CURVES), samples
 
-    def _finish(self, session: ArSession, model: AutoregressiveModel, event: TrainEvent, learnt: bool, steps: int, seed: int) -> str:
+    def _finish(self, session: ArSession, model: AutoregressiveModel, event: TrainEvent, learnt: bool, steps: int, seed: int, data: MnistSplits) -> str:
         """The final status; the trained model replaces the session's of its family. Its
         test NLL is the run's last evaluation when that is the table's figure (the whole
         test split, no label given), else left to the table (a stopped run has none)."""
@@ -214,8 +217,8 @@ class ArViews(FamilyViews[ArSession]):
         if not learnt:
             return status
         nll = (event.test_losses or {}).get("nll")
-        same = nll is not None and not model.conditional and len(self.ctx.data.test_labels) <= N_EVAL
-        self.use(session, ArView(model, trained_name(event, steps, seed), self.ctx, test_nll_nats=nll if same else None))
+        same = nll is not None and not model.conditional and len(data.test_labels) <= N_EVAL
+        self.use(session, ArView(model, trained_name(event, steps, seed), self.ctx, test_nll_nats=nll if same else None, data=data))
         if nll is not None:
             status += f" Test NLL **{nll:.1f}** nats{' (given the label)' if model.conditional else ''}."
         return status + f" Every panel now uses this {NAMES[model.family]}."

@@ -24,10 +24,10 @@ from torch import Tensor
 
 from models.checks import check_choice, check_int
 from models.hub import HubModel
-from playground.core import checkpoints
+from playground.core import checkpoints, hub_push
 from playground.core.data import MnistSplits
 from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge
-from playground.core.sessions import SessionRegistry
+from playground.core.sessions import DatasetRegistry, SessionRegistry
 from playground.core.training import TrainConfig, TrainEvent, train
 
 V = TypeVar("V", bound="ModelView")
@@ -80,12 +80,18 @@ class Card:
 
 @dataclass(frozen=True, eq=False)
 class Context:
-    """What every view needs from the app: the device models run on, the digits, and the
-    registry of per-session stop flags (used by the UI's Train and Stop buttons)."""
+    """What every view needs from the app: the device models run on, the digits, the
+    registry of per-session stop flags (used by the UI's Train and Stop buttons) and the
+    registry of the datasets sessions chose in "Your data" (``training_data``)."""
 
     device: torch.device
     data: MnistSplits
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    datasets: DatasetRegistry = field(default_factory=DatasetRegistry)
+
+    def training_data(self, session: str) -> MnistSplits:
+        """The images a training run of ``session`` (a session hash) uses: its chosen dataset, else the digits."""
+        return self.datasets.get(session) or self.data
 
 
 def check_index(name: str, value: Any, n: int) -> int:
@@ -97,14 +103,22 @@ def check_index(name: str, value: Any, n: int) -> int:
     return check_int(name, value, 0, n - 1)
 
 
-def quality_line(images: Tensor) -> str:
+NOT_DIGITS = "Sample quality by the digit judges: **not available for this dataset** (they read MNIST digits only)."
+
+
+def quality_line(images: Tensor, data: MnistSplits | None = None) -> str:
     """The judges' reading of a batch of images (N, 1, 28, 28) in [0, 1] as a markdown line: the agreed-confident
     share (every judge in ``metrics.JUDGES`` p >= 0.9 on the same digit), how many different digits (with counts), and
     each judge's own confident share beside it (one judge alone is easy to please).
 
+    With ``data`` that is not MNIST digits (``data.digits`` False) it says, instead, that
+    the judges are not available for this dataset (``NOT_DIGITS``).
+
     Raises:
         ValueError: bad images (``metrics.judge``).
     """
+    if data is not None and not data.digits:
+        return NOT_DIGITS
     probs = judge(images).probs
     mask, labels = agreed_confident(probs)
     counts = torch.bincount(labels[mask], minlength=10).tolist()
@@ -119,10 +133,26 @@ def quality_line(images: Tensor) -> str:
 class ModelView:
     """A loaded model with its display name, as a tab shows it; read-only (eval mode,
     never trained further), so sessions share the bundled ones. Subclasses add what they
-    compute once (cached properties) and ``describe``."""
+    compute once (cached properties) and ``describe``.
 
-    def __init__(self, model: HubModel, name: str, ctx: Context):
+    ``data`` is the dataset the panels show the model with (its test images, labels):
+    the one it was trained on in this session, else the app's digits.
+    """
+
+    def __init__(self, model: HubModel, name: str, ctx: Context, data: MnistSplits | None = None):
         self.model, self.name, self.ctx = model.eval(), name, ctx
+        self.data = data or ctx.data
+
+    @property
+    def data_word(self) -> str:
+        """"digit" for the MNIST digits, "image" for any other data."""
+        return "digit" if self.data.digits else "image"
+
+    @property
+    def trained_on_note(self) -> str:
+        """Markdown naming the data the model was trained on ("" for the bundled digits),
+        e.g. " · trained on **letters.zip: 180 train / 20 test images**"."""
+        return f" · trained on **{self.model.trained_on}**" if self.model.trained_on else ""
 
     @functools.cached_property
     def export(self) -> Path:
@@ -174,9 +204,18 @@ class FamilyViews(Generic[S]):
         self._lock = threading.Lock()
 
     # -- what a subclass may change ------------------------------------------------------------
-    def wrap(self, model: HubModel, name: str) -> ModelView:
-        """The read-only view of ``model`` (named ``name``) the panels use."""
-        return self.view_classes[model.family](model, name, self.ctx)
+    def wrap(self, model: HubModel, name: str, data: MnistSplits | None = None) -> ModelView:
+        """The read-only view of ``model`` (named ``name``, trained on ``data``: default the digits) the panels use."""
+        view = self.view_classes[model.family](model, name, self.ctx)
+        view.data = data or self.ctx.data
+        return view
+
+    def trains_on(self, model: HubModel, data: MnistSplits | None) -> MnistSplits:
+        """The data a run trains ``model`` on: ``data`` (the session's chosen images), else the app's digits; recorded
+        in ``model.trained_on`` (``config.json``'s ``"dataset"`` and the model card) unless it is the digits."""
+        data = data or self.ctx.data
+        model.trained_on = "" if data is self.ctx.data else data.describe()
+        return data
 
     def slot(self, model: HubModel) -> str:
         """The session slot a loaded ``model`` goes to (by default its family).
@@ -281,6 +320,21 @@ class FamilyViews(Generic[S]):
         slots = tuple(session.views)
         slot = slots[0] if slot is None else check_choice("model", slot, slots)
         return str(session.views[slot].export)
+
+    def push(self, session: S, slot: Any, repo_id: Any, token: Any, private: Any = False) -> str:
+        """Push the session's model in ``slot`` (None: the first) to the Hub repo ``repo_id`` (``owner/name``) with
+        ``token`` (a write token, used for this push only), ``private`` or public: its checkpoint and a card with its
+        description (the metrics), the data it learnt from, a command that trains one like it and, for a model that
+        draws images, a grid of 64 samples of seed 0 (``hub_push.push``). Returns markdown: "Pushed to <url>".
+
+        Raises:
+            ValueError: an unknown slot, a bad repo id or token, or the Hub cannot be reached or refuses the push.
+        """
+        session = self.session(session)
+        view = session.views[next(iter(session.views)) if slot is None else check_choice("model", slot, tuple(session.views))]
+        samples, command = hub_push.sample_images(view.model), hub_push.train_command(view.model)
+        url = hub_push.push(view.model, repo_id, token, private, notes=view.describe(), samples=samples, command=command)
+        return f"Pushed to [{url}]({url})."
 
 
 # -- training ----------------------------------------------------------------------------------------

@@ -133,20 +133,20 @@ class RbmView(ModelView):
 
     model: RBM
 
-    def __init__(self, model: RBM, name: str, ctx: Any, estimate: NllEstimate | None = None):
-        super().__init__(model, name, ctx)
+    def __init__(self, model: RBM, name: str, ctx: Any, estimate: NllEstimate | None = None, data: MnistSplits | None = None):
+        super().__init__(model, name, ctx, data)
         self.estimate = estimate
 
     @functools.cached_property
     def free_energy_gap(self) -> float:
         """Mean F(test) − mean F(train), nats (see ``free_energy_gap``)."""
-        return free_energy_gap(self.model, self.ctx.data)
+        return free_energy_gap(self.model, self.data)
 
     @functools.cached_property
     def test_free_energy(self) -> float:
         """Mean F of the whole binary test split, nats (float64 sum)."""
         with torch.no_grad():
-            return float(self.model.free_energy(self.ctx.data.images("test", "binary").to(self.model.device)).double().mean())
+            return float(self.model.free_energy(self.data.images("test", "binary").to(self.model.device)).double().mean())
 
     @functools.cached_property
     def _first_fantasies(self) -> tuple[Tensor, Tensor]:
@@ -164,7 +164,7 @@ class RbmView(ModelView):
         text = (
             f"**RBM: {self.name}** · {m.n_visible} visible × {m.n_hidden} hidden units · trained by {how}, momentum "
             f"{m.momentum:g}, weight decay {m.weight_decay:g} · {m.weight.numel() / 1e3:.0f} k weights · fantasies: "
-            f"{m.n_gibbs:,} Gibbs steps · free-energy gap test − train **{self.free_energy_gap:+.1f}** nats"
+            f"{m.n_gibbs:,} Gibbs steps · free-energy gap test − train **{self.free_energy_gap:+.1f}** nats{self.trained_on_note}"
         )
         if self.estimate:
             text += f" · test NLL **{self.estimate.nll():.1f}** nats ({self.estimate.kind()})"
@@ -172,13 +172,11 @@ class RbmView(ModelView):
 
     def with_estimate(self, estimate: NllEstimate) -> RbmView:
         """The same model and name with ``estimate`` (a new view: this one is shared)."""
-        return RbmView(self.model, self.name, self.ctx, estimate)
+        return RbmView(self.model, self.name, self.ctx, estimate, self.data)
 
 
 class DbnView(ModelView):
     """A loaded DBN (read-only, shareable), with its name."""
-
-    model: DBN
 
     @functools.cached_property
     def _first_samples(self) -> Tensor:
@@ -197,7 +195,7 @@ class DbnView(ModelView):
             f"layer 1 copied from an RBM, layer 2 scheduled for {m.steps_per_layer:,} updates" if m.first_trained_layer
             else f"greedy, {m.steps_per_layer:,} updates per layer"
         )
-        return f"**DBN: {self.name}** · layers {sizes} · {schedule} · samples: {m.n_gibbs:,} Gibbs steps in the top RBM, then the top-down pass"
+        return f"**DBN: {self.name}** · layers {sizes} · {schedule} · samples: {m.n_gibbs:,} Gibbs steps in the top RBM, then the top-down pass{self.trained_on_note}"
 
 
 class BoltzmannSession(Session):
@@ -253,12 +251,14 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
             ValueError: a bad seed.
         """
         _, rbm, dbn = self.draw(session, check_int("seed", seed, 0, SEED_MAX))
-        return image_grid(rbm), image_grid(dbn), self.quality(rbm, dbn)
+        session = self.session(session)
+        return image_grid(rbm), image_grid(dbn), self.quality(rbm, dbn, session.rbm.data, session.dbn.data)
 
-    def quality(self, rbm: Tensor, dbn: Tensor) -> str:
+    def quality(self, rbm: Tensor, dbn: Tensor, rbm_data: MnistSplits | None = None, dbn_data: MnistSplits | None = None) -> str:
         """Markdown: the classifier's reading of RBM fantasies and DBN samples, each only
-        where most of them lie near real digits (``gibbs.reading``)."""
-        return f"**RBM:** {reading(rbm, self.ctx.data)}  \n**DBN:** {reading(dbn, self.ctx.data)}"
+        where most of them lie near real digits (``gibbs.reading``), or "not available"
+        for a model trained on other data (``rbm_data``, ``dbn_data``: default the digits)."""
+        return f"**RBM:** {reading(rbm, rbm_data or self.ctx.data)}  \n**DBN:** {reading(dbn, dbn_data or self.ctx.data)}"
 
     def thumbnail(self, session: Any) -> np.ndarray:
         """The home tab's picture: the RBM's fantasies of seed 0 (an 8 x 8 uint8 grid)."""
@@ -271,19 +271,20 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
 
     def reconstructions(self, session: Any) -> np.ndarray:
         """Ten test digits (top row) and their reconstructions p(v | p(h | v)) (bottom), uint8."""
-        return self._reconstructions(self.session(session).rbm.model)
+        rbm = self.session(session).rbm
+        return self._reconstructions(rbm.model, rbm.data)
 
-    def _reconstructions(self, model: RBM) -> np.ndarray:
-        x = self.ctx.data.images("test", "binary")[:N_RECON].to(model.device)
+    def _reconstructions(self, model: RBM, data: MnistSplits) -> np.ndarray:
+        x = data.images("test", "binary")[:N_RECON].to(model.device)
         with torch.no_grad():
             recon = model.visible_probs(model.hidden_probs(x))
         return image_grid(torch.cat([x.view(-1, 1, 28, 28), recon.view(-1, 1, 28, 28)]).cpu(), nrow=N_RECON)
 
     # -- training ------------------------------------------------------------------------------
-    def _cd_config(self, epochs: int, lr: float, seed: int, n_samples: int, schedule: str = "constant") -> tuple[TrainConfig, int]:
-        """A CD run of ``epochs`` passes in batches of 100 (test losses about 40 times),
-        and the updates per epoch."""
-        per_epoch = math.ceil(len(self.ctx.data.train_labels) / BATCH_SIZE)
+    def _cd_config(self, data: MnistSplits, epochs: int, lr: float, seed: int, n_samples: int, schedule: str = "constant") -> tuple[TrainConfig, int]:
+        """A CD run of ``epochs`` passes over ``data``'s train split in batches of 100
+        (test losses about 40 times), and the updates per epoch."""
+        per_epoch = math.ceil(len(data.train_labels) / BATCH_SIZE)
         steps = epochs * per_epoch
         config = TrainConfig(
             steps=steps, lr=lr, seed=seed, batch_size=BATCH_SIZE, log_every=5, sample_every=0,
@@ -292,12 +293,13 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         return config, per_epoch
 
     def _cd_stream(
-        self, model: RBM | DBN, config: TrainConfig, per_epoch: int, stop: threading.Event, record: Callable[[TrainEvent], dict],
+        self, model: RBM | DBN, data: MnistSplits, config: TrainConfig, per_epoch: int, stop: threading.Event, record: Callable[[TrainEvent], dict],
         prefix: str, kept: str,
     ) -> Iterator[tuple[TrainEvent, list[dict], bool, str]]:
-        """``stream_training`` with a status line: (event, history, learnt, status)."""
+        """``stream_training`` on ``data`` with a status line: (event, history, learnt, status)."""
         n_epochs = config.steps // per_epoch
-        for event, history, learnt in stream_training(model, self.ctx.data, config, stop, record, YIELD_EVERY_S):
+        data = self.trains_on(model, data)
+        for event, history, learnt in stream_training(model, data, config, stop, record, YIELD_EVERY_S):
             if event.final:
                 status = final_status(event, learnt, kept)
             else:
@@ -310,10 +312,11 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
 
     def train(
         self, session: Any, n_hidden: Any, method: Any, k: Any, lr: Any, epochs: Any, momentum: Any, weight_decay: Any,
-        decay: Any, seed: Any, *, stop: threading.Event,
+        decay: Any, seed: Any, *, stop: threading.Event, data: MnistSplits | None = None,
     ) -> Iterator[tuple]:
-        """Train a new RBM from scratch on the binarised training digits, in batches of 100
-        (an epoch is one pass: 45 updates on the bundled 4,500 digits), streaming.
+        """Train a new RBM from scratch on the binarised training images (the
+        session's chosen images; default the digits), in batches of 100 (an epoch is one
+        pass: 45 updates on the bundled 4,500 digits), streaming.
 
         Args:
             n_hidden: hidden units in [1, 1000]; method: "CD" (CD-k) or "PCD" (persistent
@@ -341,7 +344,8 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         momentum = MOMENTUM.check("momentum", momentum)
         weight_decay = WEIGHT_DECAY.check("weight decay", weight_decay)
         session = self.session(session)
-        config, per_epoch = self._cd_config(epochs, lr, seed, N_SHOWN, "linear" if decay else "constant")
+        data = data or self.ctx.data
+        config, per_epoch = self._cd_config(data, epochs, lr, seed, N_SHOWN, "linear" if decay else "constant")
         model = seeded_init(
             RBM, seed, n_hidden=n_hidden, cd_k=k, persistent=method == "PCD", momentum=momentum, weight_decay=weight_decay,
         ).to(self.ctx.device)
@@ -350,22 +354,23 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         def record(event: TrainEvent) -> dict:
             entry = history_entry(event, {"reconstruction_error": "reconstruction_error"})
             if event.test_losses:  # the gap costs a pass over 1,000 digits: at evaluations only
-                entry["losses"]["free_energy_gap"] = free_energy_gap(model, self.ctx.data)
+                entry["losses"]["free_energy_gap"] = free_energy_gap(model, data)
             return entry
 
-        for event, history, learnt, status in self._cd_stream(model, config, per_epoch, stop, record, "", "RBM"):
+        for event, history, learnt, status in self._cd_stream(model, data, config, per_epoch, stop, record, "", "RBM"):
             fantasies = None
             if event.final and learnt:
-                self.use(session, RbmView(model, trained_name(event, epochs, seed, per_epoch, "epochs", f"by {method}-{k}"), self.ctx))
+                self.use(session, RbmView(model, trained_name(event, epochs, seed, per_epoch, "epochs", f"by {method}-{k}"), self.ctx, data=data))
                 if event.samples is not None:  # the trainer draws none after a Stop
                     fantasies = image_grid(event.samples, nrow=8)
-                    status += f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. {reading(event.samples, self.ctx.data)}"
+                    status += f" Fantasies after {model.n_gibbs:,} Gibbs steps from noise are shown below. {reading(event.samples, data)}"
                 status += " Every RBM panel now uses this model."
-            yield status, _filters(model.weight), self._reconstructions(model), plots.training_curves(history, CURVES), fantasies
+            yield status, _filters(model.weight), self._reconstructions(model, data), plots.training_curves(history, CURVES), fantasies
 
-    def stack(self, session: Any, n_hidden: Any, epochs: Any, lr: Any, decay: Any, seed: Any, *, stop: threading.Event) -> Iterator[tuple]:
+    def stack(self, session: Any, n_hidden: Any, epochs: Any, lr: Any, decay: Any, seed: Any, *, stop: threading.Event, data: MnistSplits | None = None) -> Iterator[tuple]:
         """Greedy layer-wise training, live: stack a new RBM on the session's RBM (copied,
-        kept frozen) and train it by PCD-1 on samples of p(h | v) of the training digits.
+        kept frozen) and train it by PCD-1 on samples of p(h | v) of the training images
+        (the session's chosen images; default the digits).
         The result is a two-layer DBN.
 
         Args:
@@ -389,7 +394,8 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         session = self.session(session)
         below = session.rbm
         rbm = below.model
-        config, per_epoch = self._cd_config(epochs, lr, seed, N_STACK_SAMPLES)  # the DBN decays its own rate
+        data = data or self.ctx.data
+        config, per_epoch = self._cd_config(data, epochs, lr, seed, N_STACK_SAMPLES)  # the DBN decays its own rate
         model = seeded_init(
             DBN, seed, hidden_sizes=[rbm.n_hidden, n_hidden], steps_per_layer=config.steps, cd_k=1, persistent=True,
             momentum=rbm.momentum, weight_decay=rbm.weight_decay, lr_decay=decay,
@@ -397,14 +403,14 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         yield "Starting…", None, None, None
         keys = {"reconstruction_error": "reconstruction_error"}
         record = functools.partial(history_entry, train=keys, test={"stack_error": "reconstruction_error"})
-        for event, history, learnt, status in self._cd_stream(model, config, per_epoch, stop, record, "layer 2: ", "DBN"):
+        for event, history, learnt, status in self._cd_stream(model, data, config, per_epoch, stop, record, "layer 2: ", "DBN"):
             samples = None
             if event.final and learnt:
                 name = trained_name(event, epochs, seed, per_epoch, "epochs", f"of a {n_hidden}-unit layer 2")
-                self.use(session, DbnView(model, name, self.ctx))
+                self.use(session, DbnView(model, name, self.ctx, data))
                 if event.samples is not None:  # the trainer draws none after a Stop
                     samples = image_grid(event.samples, nrow=6)
-                    status += f" Samples of the new DBN are shown below. {reading(event.samples, self.ctx.data)}"
+                    status += f" Samples of the new DBN are shown below. {reading(event.samples, data)}"
                 status += " The DBN panels now use it."
             fields = image_grid(model.receptive_fields(2)[:N_FILTERS], nrow=10)
             yield status, fields, plots.training_curves(history, STACK_CURVES), samples

@@ -29,10 +29,11 @@ from models.base import seeded_init
 from models.checks import N_CLASSES, SEED_MAX, Range, check_bool, check_choice, check_int
 from models.gan import D_STEPS_RANGE, GAN, LATENT_DIM_RANGE, LOSS_NAMES, LOSSES, ConditionalGAN
 from playground.core import plots
+from playground.core.data import MnistSplits
 from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge, sample_quality
 from playground.core.plots import image_grid, save_animation
 from playground.core.training import TrainConfig, TrainEvent
-from playground.views.base import Card, FamilyViews, ModelView, Session, Step, final_status, history_entry, stream_training, trained_name
+from playground.views.base import NOT_DIGITS, Card, FamilyViews, ModelView, Session, Step, final_status, history_entry, stream_training, trained_name
 from playground.views.gan_latent import POOL_COLUMNS, POOL_SIZE, LatentPanels, check_digit
 
 CONDITIONAL_CHECKPOINT = "cgan"
@@ -131,19 +132,24 @@ class GanView(ModelView):
         description first needs it, never at the end of a training run's Stop."""
         y = torch.arange(N_QUALITY) % N_CLASSES if self.conditional else None
         samples = self.generate(self.model.latents(N_QUALITY, torch.Generator(device=self.ctx.device).manual_seed(0)).cpu(), y)
-        return sample_quality(samples, self.ctx.data, y)
+        return sample_quality(samples, self.data, y)
 
     def describe(self) -> str:
         """Markdown: name, architecture, training recipe, size and sample quality."""
-        m, q = self.model, self.quality
+        m = self.model
         n_params = sum(p.numel() for p in m.parameters())  # G and D
-        agreement = f" · **{q['label_agreement_agreed']:.0%}** agreed-confident as the digit asked for" if "label_agreement_agreed" in q else ""
-        return (
+        head = (
             f"**{self.name}** · {m.title} · loss {LOSS_NAMES[m.loss_kind]} · k = {m.d_steps} · latent {m.latent_dim} · "
             f"width {m.width}{' · spectral norm' if m.spectral_norm else ''}"
             f"{' · minibatch std in D' if m.minibatch_std else ''}{f' · D dropout {m.d_dropout:g}' if m.d_dropout else ''}"
-            f" · {n_params / 1e6:.2f} M parameters. "
-            f"{N_QUALITY} samples: **{q['agreed_confident_share']:.0%}** agreed-confident (all {len(JUDGES)} judges p ≥ {CONFIDENCE:g} "
+            f" · {n_params / 1e6:.2f} M parameters{self.trained_on_note}. "
+        )
+        if not self.data.digits:
+            return head + NOT_DIGITS
+        q = self.quality
+        agreement = f" · **{q['label_agreement_agreed']:.0%}** agreed-confident as the digit asked for" if "label_agreement_agreed" in q else ""
+        return (
+            f"{head}{N_QUALITY} samples: **{q['agreed_confident_share']:.0%}** agreed-confident (all {len(JUDGES)} judges p ≥ {CONFIDENCE:g} "
             f"on the same digit), {q['n_classes_agreed']} digits{agreement} · precision {q['precision']:.2f}, recall {q['recall']:.2f} "
             f"(Kynkäänniemi et al. 2019, in {q['features_judge']}'s features) · Fréchet distance {q['frechet_distance']:.0f} "
             f"(real digits: {q['frechet_distance_real']:.0f}){'' if self.conditional else digit_shares(q['agreed_class_counts'])}"
@@ -235,9 +241,10 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
     def train(
         self, session: GanSession, conditional: Any, loss: Any, d_steps: Any, lr_g: Any, lr_d: Any, latent_dim: Any, width: Any,
         spectral_norm: Any, minibatch_std: Any, d_dropout: Any, steps: Any, seed: Any, *, stop: threading.Event,
+        data: MnistSplits | None = None,
     ) -> Iterator[tuple]:
-        """Train a new DCGAN (or cGAN) from scratch on the train split (batches of 64),
-        streaming the duel.
+        """Train a new DCGAN (or cGAN) from scratch on the train split of the images (the
+        session's chosen images; default the digits), in batches of 64, streaming the duel.
 
         Args:
             conditional: train a cGAN (bool); loss: non_saturating, minimax or wgan_gp;
@@ -280,15 +287,16 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
             spectral_norm=spectral_norm, minibatch_std=minibatch_std, d_dropout=d_dropout,
         ).to(self.ctx.device)
         yield "Starting…", None, None, None, None, None
-        yield from self._stream(session, model, config, stop)
+        yield from self._stream(session, model, config, stop, data)
 
-    def _stream(self, session: GanSession, model: GAN, config: TrainConfig, stop: threading.Event) -> Iterator[tuple]:
+    def _stream(self, session: GanSession, model: GAN, config: TrainConfig, stop: threading.Event, data: MnistSplits) -> Iterator[tuple]:
         """``train``'s updates from the trainer's events (see ``train``)."""
         frames: list[np.ndarray] = []
         keys = {k: k for k in (*LOSS_CURVES, *D_CURVES)}
         nrow = 10 if model.conditional else 8
         reference = None if model.loss_kind == "wgan_gp" else D_CANNOT_TELL  # a critic's values are not probabilities
-        for event, history, learnt in stream_training(model, self.ctx.data, config, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
+        data = self.trains_on(model, data)
+        for event, history, learnt in stream_training(model, data, config, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
             grid = image_grid(event.samples, nrow=nrow) if event.samples is not None else None
             if grid is not None:
                 frames.append(grid)
@@ -298,7 +306,7 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
                 continue
             status, animation = final_status(event, learnt), None
             if learnt:
-                view = GanView(model, trained_name(event, config.steps, config.seed), self.ctx)
+                view = GanView(model, trained_name(event, config.steps, config.seed), self.ctx, data)
                 self.use(session, view)
                 session.frames, session.replay = frames, None
                 animation = None if event.status == "stopped" else self.animation(session)
@@ -310,6 +318,8 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
     def _scored(view: GanView, status: str) -> str:
         """The judges' reading of the new model for the final status; after a Stop
         it is left to the description (scoring 500 samples takes about a second)."""
+        if not view.data.digits:
+            return " " + NOT_DIGITS
         if status == "stopped":
             return " Its samples are scored in the description above."
         q = view.quality

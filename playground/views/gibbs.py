@@ -30,7 +30,7 @@ from models.rbm import MAX_GIBBS_STEPS, RBM, bernoulli
 from playground.core.data import MnistSplits
 from playground.core.metrics import JUDGES, agreed_confident, classify, judge
 from playground.core.plots import image_grid, save_animation, side_by_side
-from playground.views.base import Context, check_index, quality_line
+from playground.views.base import NOT_DIGITS, Context, check_index, quality_line
 
 MAX_CHAINS = 100  # chains or samples on the page: a 10 x 10 grid at most
 N_SHOWN = 64  # the page's fantasies and DBN samples (an 8 x 8 grid)
@@ -108,6 +108,8 @@ def reading(images: Tensor, data: MnistSplits) -> str:
     the share near real digits (``near_digits``), markdown; when fewer than ``NEAR_SHARE`` lie near them, no reading:
     off the digits a single classifier is confident about anything (the shipped one reads pure noise as 8s with
     p ≥ 0.9; the three judges together do not), so the figures would say little about the digits."""
+    if not data.digits:
+        return NOT_DIGITS
     near = float(near_digits(images, data).float().mean())
     if near < NEAR_SHARE:
         return (

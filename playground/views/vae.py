@@ -25,6 +25,7 @@ from models.checks import SEED_MAX, Range, check_choice, check_int
 from models.vae import ARCHITECTURES, LATENT_DIM_RANGE, TRAIN_HIDDEN_DIM
 from playground.core import plots
 from playground.core.attributes import TRAITS, attribute_vectors, measure_traits, slerp
+from playground.core.data import MnistSplits
 from playground.core.metrics import classify
 from playground.core.plots import image_grid
 from playground.core.training import TrainConfig, evaluate_losses
@@ -89,8 +90,8 @@ class VaeView(ModelView):
         return self.model.decode(z.to(self.ctx.device, torch.float32)).cpu()
 
     def test_images(self) -> Tensor:
-        """The test digits as the model sees them: (N_test, 1, 28, 28), binary float32."""
-        return self.ctx.data.images("test", self.model.data_kind)
+        """The test images (of the data it was trained on) as the model sees them: (N_test, 1, 28, 28), binary float32."""
+        return self.data.images("test", self.model.data_kind)
 
     @functools.cached_property
     def _test_posterior(self) -> tuple[Tensor, Tensor]:
@@ -127,7 +128,7 @@ class VaeView(ModelView):
     @functools.cached_property
     def vectors(self) -> dict[str, Tensor]:
         """Attribute vectors (D,) from the train digits: ten digits and three traits."""
-        data = self.ctx.data
+        data = self.data
         codes = torch.cat([self.encode(chunk)[0] for chunk in data.images("train", self.model.data_kind).split(1000)])
         return attribute_vectors(codes, data.train_labels, measure_traits(data.train_grey))
 
@@ -144,7 +145,7 @@ class VaeView(ModelView):
         return (
             f"**{self.name}** · {m.arch.upper()} VAE · latent size {m.latent_dim} "
             f"({active} active: KL > 0.05 nats) · β = {m.beta:g} · {n_params / 1e6:.2f} M parameters · "
-            f"test ELBO **{self.test_elbo:.1f}** nats/image"
+            f"test ELBO **{self.test_elbo:.1f}** nats/image{self.trained_on_note}"
         )
 
 
@@ -182,17 +183,16 @@ class VaeViews(FamilyViews[VaeSession]):
         return image_grid(images, nrow=8)
 
     # -- training ----------------------------------------------------------------------------
-    def _reconstructions(self, model: VAE) -> np.ndarray:
-        x = self.ctx.data.images("test", model.data_kind)[:N_RECON]
+    def _reconstructions(self, model: VAE, data: MnistSplits) -> np.ndarray:
+        x = data.images("test", model.data_kind)[:N_RECON]
         with torch.no_grad():
-            mu, _ = model.encode(x.to(self.ctx.device))
-            recon = model.decode(mu).cpu()
+            recon = model.decode(model.encode(x.to(self.ctx.device))[0]).cpu()  # the decoded encoder means
         return image_grid(torch.cat([x, recon]), nrow=N_RECON)
 
     def train(
-        self, session: VaeSession, latent_dim: Any, arch: Any, beta: Any, lr: Any, steps: Any, seed: Any, *, stop: threading.Event,
+        self, session: VaeSession, latent_dim: Any, arch: Any, beta: Any, lr: Any, steps: Any, seed: Any, *, stop: threading.Event, data: MnistSplits | None = None,
     ) -> Iterator[tuple]:
-        """Train a new VAE from scratch on the train split (batches of 128), streaming.
+        """Train a new VAE from scratch on the train split of the session's chosen images (default the digits), batches of 128, streaming.
 
         Args:
             latent_dim: int in [2, 32]; arch: "mlp" or "conv"; beta: the KL weight in
@@ -218,9 +218,10 @@ class VaeViews(FamilyViews[VaeSession]):
         model = seeded_init(VAE, seed, latent_dim=latent_dim, arch=arch, hidden_dim=TRAIN_HIDDEN_DIM[arch], beta=beta).to(self.ctx.device)
         yield "Starting…", None, None, None
         keys = {k: k for k in CURVES}
-        for event, history, learnt in stream_training(model, self.ctx.data, config, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
+        data = self.trains_on(model, data)
+        for event, history, learnt in stream_training(model, data, config, stop, lambda e: history_entry(e, keys), YIELD_EVERY_S):
             samples = image_grid(event.samples) if event.samples is not None else None
-            recon = self._reconstructions(model) if samples is not None or event.final else None
+            recon = self._reconstructions(model, data) if samples is not None or event.final else None
             curves = plots.training_curves(history, CURVES)
             if not event.final:
                 rate = event.step / max(event.elapsed_s, 1e-9)
@@ -233,7 +234,7 @@ class VaeViews(FamilyViews[VaeSession]):
                 continue
             status = final_status(event, learnt)
             if learnt:
-                self.use(session, VaeView(model, trained_name(event, steps, seed), self.ctx))
+                self.use(session, VaeView(model, trained_name(event, steps, seed), self.ctx, data))
                 test = event.test_losses
                 figures = (
                     f" Test ELBO {test['elbo']:.1f} nats (reconstruction {test['reconstruction']:.1f}, KL {test['kl']:.1f})."
@@ -358,7 +359,7 @@ class VaeViews(FamilyViews[VaeSession]):
         if chosen is not None:
             i = check_index("test digit", chosen, len(points))
             marker = (float(points[i, 0]), float(points[i, 1]))
-        return plots.latent_scatter(points, self.ctx.data.test_labels.numpy(), titles, marker)
+        return plots.latent_scatter(points, view.data.test_labels.numpy(), titles, marker)
 
     def pick_point(self, session: Any, index: Any) -> tuple[np.ndarray, str, go.Figure]:
         """Decode test digit ``index``'s full code (as chosen by clicking its point).
@@ -379,7 +380,7 @@ class VaeViews(FamilyViews[VaeSession]):
         i = check_index("test digit", index, len(view.test_codes))
         pair = torch.cat([view.test_images()[i : i + 1], view.decode(view.test_codes[i][None])])
         caption = (
-            f"test digit #{i} (label {int(self.ctx.data.test_labels[i])}): the digit as the model sees it (binarised), "
+            f"test {view.data_word} #{i} (label {view.data.class_names[int(view.data.test_labels[i])]}): the {view.data_word} as the model sees it (binarised), "
             "then the decoding of its code"
         )
         return image_grid(pair, 2), caption, self.scatter(session, i)

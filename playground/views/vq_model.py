@@ -24,7 +24,7 @@ from playground.core.metrics import real_data_frechet, sample_quality, test_nll
 from playground.core.plots import image_grid
 from playground.core.training import cycling_labels
 from playground.views.ar_model import FIGURES_FILE, CachedFigures, split_fingerprint, weights_sha256
-from playground.views.base import ModelView, quality_line
+from playground.views.base import NOT_DIGITS, ModelView, quality_line
 from playground.views.vqvae_pictures import mosaic, usage_figure
 
 N_SAMPLES = 32  # per grid: prior samples, and as many decodes of uniform codes
@@ -99,8 +99,8 @@ class VqView(ModelView):
     model: VQVAE
 
     def test_images(self) -> Tensor:
-        """The binary test digits (N, 1, 28, 28)."""
-        return self.ctx.data.images("test", "binary")
+        """The binary test images of its data (N, 1, 28, 28)."""
+        return self.data.images("test", "binary")
 
     @functools.cached_property
     def usage(self) -> list[Tensor]:
@@ -112,8 +112,8 @@ class VqView(ModelView):
         """The test split's mean bound on -log p(x), nats per digit (labels not given):
         kept in the bundled checkpoint's ``figures.json`` (``write_figures``) when its
         weights and test digits are these, else computed (seconds on 2 cores)."""
-        kept = CachedFigures(self.model).test_nll(self.ctx.data)
-        return kept if kept is not None else test_nll(self.model, self.ctx.data, labels=False)["nll_nats"]
+        kept = CachedFigures(self.model).test_nll(self.data)
+        return kept if kept is not None else test_nll(self.model, self.data, labels=False)["nll_nats"]
 
     @functools.cached_property
     def mosaics(self) -> list[np.ndarray]:
@@ -141,7 +141,10 @@ class VqView(ModelView):
         seconds = time.perf_counter() - start
         uniform = m.decode_codes(m.uniform_codes(N_SAMPLES, seeded_generator(seed))).cpu()
         cells = sum(h * w for h, w in m.grids)
-        data = self.ctx.data
+        data = self.data
+        if not data.digits:
+            note = f"**Left, with the prior** ({how}; {cells} cells a grid, drawn in {seconds:.2f} s). **Right, uniform codes**. {NOT_DIGITS}"
+            return image_grid(prior), image_grid(uniform), note
         note = (
             f"**Left, with the prior** ({how}; {cells} cells a grid, drawn in {seconds:.2f} s): Fréchet distance to the test digits "
             f"**{sample_quality(prior, data)['frechet_distance']:.0f}**. {quality_line(prior)}  \n"
@@ -174,7 +177,7 @@ class VqView(ModelView):
             f"**{NAMES[m.family]}: {self.name}** · grids {' + '.join(f'{h}×{w}' for h, w in m.grids)} · K = {m.n_codes} codes of size "
             f"{m.code_dim} · β = {m.beta:g} · {'EMA' if m.ema else 'gradient'} codebook · prior: "
             f"{'class-conditional ' if m.conditional else ''}Gated PixelCNN ({prior.channels} channels, {prior.n_layers} layers) · "
-            f"codes used on the test split: {used} · test bound **{self.bound_nats:.1f}** nats (−log p(x) ≤ −log p(x|z) − log p(z))"
+            f"codes used on the test split: {used} · test bound **{self.bound_nats:.1f}** nats (−log p(x) ≤ −log p(x|z) − log p(z)){self.trained_on_note}"
         )
 
 

@@ -30,6 +30,7 @@ from models.checks import SEED_MAX, Range, check_bool, check_choice, check_int
 from models.layers import CODE_DIM_RANGE, N_CODES_RANGE
 from models.vqvae import VQVAE, VQVAE2
 from playground.core import plots
+from playground.core.data import MnistSplits
 from playground.core.drawing import digit_from_drawing
 from playground.core.metrics import classify
 from playground.core.plots import image_grid
@@ -358,10 +359,10 @@ class VqViews(FamilyViews[VqSession]):
     # -- training ----------------------------------------------------------------------------------------
     def train(
         self, session: Any, which: Any, n_codes: Any, code_dim: Any, beta: Any, ema: Any, restart: Any, ae_steps: Any, prior_steps: Any,
-        lr: Any, seed: Any, *, stop: threading.Event,
+        lr: Any, seed: Any, *, stop: threading.Event, data: MnistSplits | None = None,
     ) -> Iterator[tuple]:
         """Train a new VQ-VAE (which "vqvae") or VQ-VAE-2 ("vqvae2") from scratch on the
-        binary training digits (Adam, batches of 64, hidden 64): first ae_steps updates
+        binary training images (the session's chosen images; default the digits; Adam, batches of 64, hidden 64): first ae_steps updates
         of the autoencoder, then prior_steps of its class-conditional prior (32 channels,
         5 layers) on the frozen autoencoder's codes, streaming.
 
@@ -408,11 +409,11 @@ class VqViews(FamilyViews[VqSession]):
         keys = {**{k: k for k in curves}, "perplexity": f"perplexity{suffix}", "codes_used": f"codes_used{suffix}"}
         yield "Starting…", None, None, None, None
         record = functools.partial(history_entry, train=keys)
-        last_drawn = -float("inf")
-        for event, history, learnt in stream_training(model, self.ctx.data, config, stop, record, YIELD_EVERY_S):
+        last_drawn, data = -float("inf"), self.trains_on(model, data)
+        for event, history, learnt in stream_training(model, data, config, stop, record, YIELD_EVERY_S):
             redraw = event.final or time.perf_counter() - last_drawn >= PICTURES_EVERY_S  # encoding 500 digits costs ~0.1 s
             last_drawn = time.perf_counter() if redraw else last_drawn
-            test = self.ctx.data.images("test", "binary")
+            test = data.images("test", "binary")
             figures = (reconstructions(model, test[:N_RECON]) if redraw else None, plots.training_curves(history, curves), live_usage(model, test[:N_USAGE_LIVE]) if redraw else None)
             if not event.final:
                 yield self._progress(event, ae, steps), *figures, None
@@ -420,10 +421,10 @@ class VqViews(FamilyViews[VqSession]):
             status, samples = final_status(event, learnt), None
             if learnt:
                 name = trained_name(event, steps, seed, what=f"= {min(event.step, ae):,} autoencoder + {max(0, event.step - ae):,} prior")
-                self.use(session, VqView(model, name, self.ctx))
+                self.use(session, VqView(model, name, self.ctx, data))
                 if event.samples is not None:  # the trainer draws none after a Stop
                     samples = image_grid(event.samples)
-                    status += f" Samples of its prior (labels 0–9 in turn) are shown below. {quality_line(event.samples)}"
+                    status += f" Samples of its prior (labels 0–9 in turn) are shown below. {quality_line(event.samples, data)}"
                 if event.step <= ae:
                     status += " Its prior is untrained (no prior steps were run): its samples are decodes of near-random codes."
                 status += f" Every {NAMES[which]} panel of the tab now uses this model."

@@ -13,11 +13,13 @@ from typing import Any
 
 import gradio as gr
 
+from playground.ui import zerogpu
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
 from playground.views.ar_model import MASKS, TRAIN_FAMILY, train_controls
 from playground.views.autoregressive import CARD, CHOICES, COMPLETIONS, DEFAULT, EVERY, FAMILIES, LABEL_ANY, LABELS, LR, N_SHOWN, PIXEL, ROWS_KEPT, SAMPLES, SOURCES, STEPS, TOUR, WATCH, ArViews
+from playground.views.datasets import DataViews
 
 API = "ar"
 SAMPLING = {"concurrency_limit": 4, "concurrency_id": "ar-sampling"}  # samples, watch and completion share 4 workers
@@ -173,7 +175,7 @@ class ArTab(Tab):
                 self.t_cond = gr.Checkbox(value=False, label="class-conditional (draws a digit on request)", visible=c["conditional"], elem_id="ar-train-cond")
                 self.train_img = image_output("16 samples from a fixed seed, as it trains", size=260, elem_id="ar-train-samples")
             with gr.Column(scale=2):
-                self.training = TrainingPanel.build("ar-train", STEPS, LR)
+                self.training = TrainingPanel.build("ar-train", STEPS, LR, data_line=DataViews(self.ctx).line())
 
     def _field_layout(self, first: Any) -> None:
         field, text = self.views.receptive_field(first, PIXEL.default, PIXEL.default)
@@ -230,10 +232,10 @@ class ArTab(Tab):
             picker.change(_follow, [picker, *others], others, **QUIET)
         models.on(self.family.change, models.redraw, models.inputs, **QUIET)
         still.on(self.family.change, views.watch_still, still.inputs, **QUIET)
-        samples.on(self.resample.click, self.samples, samples.inputs, api_name="ar_samples", **SAMPLING)
+        samples.on(self.resample.click, zerogpu.gpu(self.samples, per={"n": 0.5}), samples.inputs, api_name="ar_samples", **SAMPLING)
         self._bind_table()
         self.watch_btn.click(
-            self.watch, [state, self.family, self.w_n, self.w_every, self.w_label, self.w_seed], [self.watch_img, self.watch_status, self.watch_gif],
+            zerogpu.gpu(self.watch, per={"n": 2}), [state, self.family, self.w_n, self.w_every, self.w_label, self.w_seed], [self.watch_img, self.watch_status, self.watch_gif],
             api_name="ar_watch", **SAMPLING,
         )
         # Watching and completing are asked for (not redrawn after a change of model); a bad value is a toast.

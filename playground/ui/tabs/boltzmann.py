@@ -12,6 +12,7 @@ import gradio as gr
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TOUR, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
+from playground.views.datasets import DataViews
 from playground.views.energy import AIS_BETAS, AIS_RUNS, SHIFT
 from playground.views.gibbs import CHAINS, CLAMPED_ROWS, COMPLETE_DIGITS, COMPLETE_STEPS, COMPLETIONS, DBN_FRAME_EVERY, DBN_SAMPLES, FRAME_EVERY, GIBBS_STEPS, MAX_FRAMES, STARTS
 
@@ -208,7 +209,7 @@ class BoltzmannTab(Tab):
                 minimum=WEIGHT_DECAY.low, maximum=WEIGHT_DECAY.high,
             )
         self.decay = gr.Checkbox(value=TRAIN_DEFAULTS["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
-        self.training = TrainingPanel.build("boltzmann-train", None, LR)
+        self.training = TrainingPanel.build("boltzmann-train", None, LR, data_line=DataViews(self.ctx).line())
         with gr.Row():
             with gr.Column():
                 self.filters_img = image_output(

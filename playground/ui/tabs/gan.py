@@ -12,6 +12,8 @@ from models.gan import LOSS_NAMES, LOSSES
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.tabs.gan_lab import LabTab
 from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
+from playground.views import inversion
+from playground.views.datasets import DataViews
 from playground.views.gan import CARD, D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TOUR, TRAIN_DEFAULTS, WIDTHS, GanViews
 from playground.views.gan_latent import DEFAULT_INTERPOLATION, INTERPOLATION_STEPS, MAX_SLOT, POOL_COLUMNS, POOL_SIZE
 
@@ -72,11 +74,22 @@ class GanTab(Tab):
         """Fix z, sweep the label: 1 to 12 latents (rows, drawn with the seed), each drawn as digits 0 to 9 (columns) by the conditional model."""
         return self.views.label_sweep(state, seed, n_rows)
 
+    def nearest_sample(
+        self, state: Any, drawing: Any = None, steps: Any = inversion.STEPS.default, restarts: Any = inversion.RESTARTS.default, seed: Any = 0,
+    ):
+        """The sample nearest to a drawing (an image, dark strokes on a light page; it is scaled to 28 x 28 as MNIST digits are), found by latent optimisation: Adam steps (10 to 300) on z from random starts (1 to 8, drawn with the seed; a conditional model tries each with every label 0 to 9). Returns the drawing beside the nearest sample, the path from the best start (and for a conditional model the nearest sample of each label), and the distance, label and time."""
+        return inversion.nearest_sample(self.views, state, drawing, steps, restarts, seed)
+
     def clear_slots(self) -> tuple:
         """Empty slots A, B and C, and the result computed from them."""
         return "", "", "", None, None, CLEARED, ""
 
     # -- what a change of model or the tour redraws -------------------------------------------------
+    def _redraw_nearest(self, state: Any, drawing: Any, steps: Any, restarts: Any, seed: Any) -> tuple:
+        if not inversion.is_drawn(drawing):  # an untouched pad: ask for a drawing rather than warn
+            return gr.update(value=None), gr.update(value=None), inversion.PROMPT_NEAREST
+        return self.nearest_sample(state, drawing, steps, restarts, seed)
+
     def _replay(self, state: Any) -> tuple:
         path = self.views.animation(state)
         return path, gr.update(value=path, **_animation_button_state(path))
@@ -102,6 +115,7 @@ class GanTab(Tab):
             ("Vector arithmetic", "gan-arith", lambda: self._arithmetic_layout(first)),
             ("Interpolation", "gan-interp", lambda: self._interpolation_layout(first)),
             ("Class-conditional", "gan-cond", lambda: self._conditional_layout(first)),
+            ("Nearest sample", "gan-nearest", self._nearest_layout),
             ("2D GAN lab", "gan-lab", self._lab_layout),
             ("Train", "gan-train", self._train_layout),
             ("How it works", "gan-explain", lambda: how_it_works("gan")),
@@ -122,6 +136,25 @@ class GanTab(Tab):
                 self.sample_img = image_output("samples G(z)", size=360, value=self.views.samples(first, 0), elem_id="gan-samples")
                 self.sample_note = panel_note()
 
+    def _nearest_layout(self) -> None:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                self.near_pad = gr.Sketchpad(
+                    label="draw a digit (dark on light)", canvas_size=(280, 280),
+                    fixed_canvas=True, height=340, layers=False, transforms=(),
+                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="gan-near-pad",
+                )
+                self.near_btn = gr.Button("Find the nearest sample", variant="primary", elem_id="gan-near-run")
+            with gr.Column(scale=3):
+                with gr.Row():
+                    self.near_steps = slider(inversion.STEPS, "Adam steps", min_width=120)
+                    self.near_restarts = slider(inversion.RESTARTS, "random starts (per label)", min_width=120)
+                    self.near_seed = seed_box("start seed", min_width=100)
+                self.near_img = image_output("your drawing (as the model sees it) · the nearest sample G(z*)", size=150, elem_id="gan-near-image")
+                self.near_path = image_output("the way from the best random start to z* (a conditional GAN: below, the nearest of each label 0–9)", size=130, elem_id="gan-near-path")
+                self.near_note = panel_note()
+                self.near_text = gr.Markdown(inversion.PROMPT_NEAREST, label="the distance found", show_label=False, elem_id="gan-near-text")
+
     def _lab_layout(self) -> None:
         self.lab = LabTab.create(self.ctx)
 
@@ -139,7 +172,7 @@ class GanTab(Tab):
             self.width = gr.Dropdown(list(WIDTHS), value=t["width"], label="width (channels)")
             self.dropout = slider(DROPOUT, "dropout in D", step=0.05)
             self.lr_d = gr.Number(value=LR.default, label=f"D learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
-        self.training = TrainingPanel.build("gan-train", STEPS, LR, lr_label="G learning rate", steps_step=1)
+        self.training = TrainingPanel.build("gan-train", STEPS, LR, lr_label="G learning rate", steps_step=1, data_line=DataViews(self.ctx).line())
         with gr.Row():
             self.progress_img = image_output("samples from fixed noise, as it trains", size=320, elem_id="gan-train-samples")
             self.d_curves = gr.Plot(label="what D says", elem_id="gan-train-d")
@@ -276,7 +309,15 @@ class GanTab(Tab):
         )
         digits.on([self.digit.input, self.cond_seed.submit], self.digit_grid, [state, self.digit, self.cond_seed], [self.digit_img, self.digit_note], api_name="gan_digit_grid")
         sweep.on([self.cond_seed.submit, self.sweep_rows.input], self.label_sweep, sweep.inputs, api_name="gan_label_sweep", trigger_mode="always_last")
+        self._bind_nearest([*changed, trained])
         self.bind_chrome(state)
+
+    def _bind_nearest(self, model_changed: list) -> None:
+        """Nearest sample: its button, and its redraw after a change of model."""
+        inputs = [self.state, self.near_pad, self.near_steps, self.near_restarts, self.near_seed]
+        nearest = Panel(self._redraw_nearest, inputs, [self.near_img, self.near_path, self.near_text], self.near_note)
+        redraw_on(model_changed, [nearest])
+        nearest.on(self.near_btn.click, self.nearest_sample, inputs, api_name="gan_nearest_sample")
 
     def tour_panels(self) -> dict[str, Panel]:
         """The panels the tour redraws (see ``Tab.bind_chrome``): the interpolation with its

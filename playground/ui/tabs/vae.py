@@ -10,7 +10,9 @@ import gradio as gr
 from models.vae import ARCHITECTURES
 from playground.core.attributes import TRAITS
 from playground.ui.panels import Tab, TrainingPanel
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.views import inversion
+from playground.views.datasets import DataViews
 from playground.views.vae import ARCH_DEFAULT, ATTRIBUTES, BETA, CARD, DEFAULT_EDIT, DEFAULT_INTERPOLATION, GRID, INTERPOLATION_STEPS, LATENT, LR, N_SLIDERS, SLIDER, STEPS, STRENGTH, TOUR, VaeViews
 
 API = "vae"
@@ -75,7 +77,21 @@ class VaeTab(Tab):
             return gr.skip(), gr.skip(), gr.skip()
         return self.views.edit(state, index, attribute, strength)
 
+    def encode_drawing(self, state: Any, drawing: Any = None):
+        """Encode a drawing (an image, dark strokes on a light page; it is scaled to 28 x 28 as MNIST digits are): returns the drawing beside its reconstruction, 8 decodings of codes drawn from q(z|x), and its ELBO in nats against the test digits' mean with the encoder's mean and standard deviation of the sliders' dimensions."""
+        return inversion.encode_drawing(self.views, state, drawing)
+
+    def use_drawing(self, state: Any, drawing: Any = None) -> list:
+        """Set the code to the encoder mean of a drawing (an image, as for encode_drawing); returns the sliders and the decoded code."""
+        session = inversion.use_drawing(self.views, state, drawing)
+        return [session, *_slider_updates(self.views.sliders(session)), self.views.decode_code(session)]
+
     # -- what a change of model redraws ------------------------------------------------------------
+    def _redraw_drawing(self, state: Any, drawing: Any) -> tuple:
+        if not inversion.is_drawn(drawing):  # an untouched pad: ask for a drawing rather than warn
+            return gr.update(value=None), gr.update(value=None), inversion.PROMPT_ENCODE
+        return self.encode_drawing(state, drawing)
+
     def _redraw_sliders(self, state: Any) -> tuple:
         return (*_slider_updates(self.views.sliders(state)), self.views.decode_code(state))
 
@@ -98,6 +114,7 @@ class VaeTab(Tab):
         self.header(first, ["vae"], "vae", "vae-ckpt")
         self.pages([
             ("Latent sliders", "vae-sliders", lambda: self._sliders_layout(first)),
+            ("Encode my drawing", "vae-draw", self._drawing_layout),
             ("Samples", "vae-samples-tab", lambda: self.samples_page(first, "samples from the prior", "vae-samples")),
             ("Manifold", "vae-manifold", lambda: self._manifold_layout(first)),
             ("Latent scatter", "vae-scatter-tab", lambda: self._scatter_layout(first)),
@@ -113,7 +130,7 @@ class VaeTab(Tab):
             self.latent = slider(LATENT, "latent size")
             self.arch = gr.Radio(list(ARCHITECTURES), value=ARCH_DEFAULT, label="architecture")
             self.beta = slider(BETA, "β (KL weight; 0 = plain autoencoder)", step=0.1)
-        self.training = TrainingPanel.build("vae-train", STEPS, LR, steps_step=10)
+        self.training = TrainingPanel.build("vae-train", STEPS, LR, steps_step=10, data_line=DataViews(self.ctx).line())
         with gr.Row():
             self.progress_img = image_output("samples from fixed noise, as it trains", size=300, elem_id="vae-train-samples")
             self.recon_img = image_output("test digits (top) and their reconstructions", size=300)
@@ -147,6 +164,23 @@ class VaeTab(Tab):
                 self.encode_btn = gr.Button("Encode this digit", variant="primary")
                 self.encode_src = image_output("the digit", size=110)
         bind_pick(gallery, self.slider_index)
+
+    def _drawing_layout(self) -> None:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                self.draw_pad = gr.Sketchpad(
+                    label="draw a digit (dark on light)", canvas_size=(280, 280),
+                    fixed_canvas=True, height=340, layers=False, transforms=(),
+                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="vae-draw-pad",
+                )
+                with gr.Row():
+                    self.draw_btn = gr.Button("Encode my drawing", variant="primary", elem_id="vae-draw-run", min_width=140)
+                    self.use_code_btn = gr.Button("Use this code in the sliders", elem_id="vae-draw-use", min_width=140)
+            with gr.Column(scale=3):
+                self.draw_img = image_output("your drawing (as the model sees it) · its reconstruction (the decoded mean μ)", size=150, elem_id="vae-draw-image")
+                self.draw_posterior = image_output("8 decodings of codes z drawn from q(z|x): what the encoder's σ allows", size=100, elem_id="vae-draw-posterior")
+                self.draw_note = panel_note()
+                self.draw_text = gr.Markdown(inversion.PROMPT_ENCODE, label="the ELBO and the code", show_label=False, elem_id="vae-draw-text")
 
     def _manifold_layout(self, first: Any) -> None:
         dims = self.views.dimensions(first)
@@ -222,6 +256,7 @@ class VaeTab(Tab):
         )
         panels = self.panels()
         redraw_on([*changed, trained], panels)
+        self._bind_drawing([*changed, trained])
         self.bind_chrome(state)
         samples, sliders, manifold, scatter, interpolation, edit = panels[1:]
         samples.on(self.resample.click, self.samples, [state, self.seed], [self.sample_img], api_name="vae_samples")
@@ -248,6 +283,15 @@ class VaeTab(Tab):
             [self.edit_index.change, self.attribute.input, self.strength.input], self.edit,
             [state, self.edit_index, self.attribute, self.strength], api_name="vae_edit", trigger_mode="always_last",
         )
+
+    def _bind_drawing(self, model_changed: list) -> None:
+        """Encode my drawing: its button, its redraw after a change of model, and Use this code (the sliders' sub-tab then opens)."""
+        state = self.state
+        drawing = Panel(self._redraw_drawing, [state, self.draw_pad], [self.draw_img, self.draw_posterior, self.draw_text], self.draw_note)
+        redraw_on(model_changed, [drawing])
+        drawing.on(self.draw_btn.click, self.encode_drawing, [state, self.draw_pad], api_name="vae_encode_drawing")
+        used = self.use_code_btn.click(ui_handler(self.use_drawing), [state, self.draw_pad], [state, *self.slider_boxes, self.slider_img], api_name="vae_use_drawing")
+        used.success(lambda: gr.Tabs(selected="vae-sliders"), None, self.subtabs, api_visibility="private", show_progress="hidden")
 
     def tour_panels(self) -> dict[str, Panel]:
         """The panels the tour redraws (see ``Tab.bind_chrome``)."""

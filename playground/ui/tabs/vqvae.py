@@ -17,6 +17,7 @@ import gradio as gr
 
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, session_key, slider, ui_handler
+from playground.views.datasets import DataViews
 from playground.views.vqvae import AE_STEPS, BETA, CARD, CODE_DIM, DEFAULT_INDEX, LABEL_CHOICES, LR, PRIOR_STEPS, RESTART_EVERY, ROWS_KEPT, TEMPERATURE, TOUR, K, VqViews
 
 API = "vq"
@@ -253,7 +254,7 @@ class VqTab(Tab):
                 self.ae_steps = slider(AE_STEPS, "autoencoder steps", step=50, elem_id="vq-train-ae-steps")
                 self.prior_steps = slider(PRIOR_STEPS, "then prior steps", step=50, elem_id="vq-train-prior-steps")
             with gr.Column(scale=2):
-                self.training = TrainingPanel.build("vq-train", None, LR)
+                self.training = TrainingPanel.build("vq-train", None, LR, data_line=DataViews(self.ctx).line())
                 with gr.Row():
                     self.recon_img = image_output("test digits (top) and their reconstructions", size=150, elem_id="vq-train-recon")
                     self.usage_live = gr.Plot(label="code usage, live", elem_id="vq-train-usage")
