@@ -1,7 +1,7 @@
 """Command line: ``python -m playground train|sample|evaluate|compare|bench|push``.
 
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
-                                   [--lr LR] [--batch-size B] [--set key=value ...]
+                                   [--lr LR] [--batch-size B] [--set key=value ...] [--data FILE ...]
     python -m playground sample SOURCE --n N [--label L] [--seed S] [--gibbs-steps G] [--out grid.png] [--npy samples.npy]
     python -m playground sample wavenet --seconds S [--label L] [--temperature T] --wav out.wav
     python -m playground evaluate SOURCE [--n-samples N] [--iwae-k K] [--gibbs-steps G] [--ais-betas B] [--ais-runs R] [--seed S]
@@ -59,10 +59,23 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _own_data(cls: type, files: list[str]) -> Any:
+    """``user_data.import_uploads`` of ``files`` (default options) for an image family.
+
+    Raises:
+        ValueError: an audio family, or files that cannot be imported (the message says why).
+    """
+    if cls.data_kind == "audio":
+        raise ValueError(f"--data takes images; {cls.family} trains on audio")
+    from playground.core.user_data import import_uploads
+
+    return import_uploads(files)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     cls = FAMILIES[args.family]
     device = get_device(args.device)
-    data = dataset_for(cls, args.dataset)
+    data = _own_data(cls, args.data) if args.data else dataset_for(cls, args.dataset)
     model_config = _parse_settings(args.set)
     unknown = sorted(set(model_config) - set(inspect.signature(cls.__init__).parameters) - {"self"})
     if unknown:
@@ -70,6 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.family} has no setting {', '.join(unknown)}; its settings are: {known}")
     check_int("--seed", args.seed, 0, SEED_MAX)
     model = seeded_init(cls, args.seed, **model_config).to(device)
+    model.trained_on = data.describe() if args.data else ""
     overrides = {
         k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("lr_d", args.lr_d), ("batch_size", args.batch_size)) if v is not None
     }
@@ -89,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     notes = (
         f"Trained with `python -m playground train {args.family} --steps {config.steps} --lr {config.lr:g} "
         f"--batch-size {config.batch_size} --seed {args.seed}{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
+        f"{' --data ' + ' '.join(Path(f).name for f in args.data) if args.data else ''}"
         f"{' --set ' + ' '.join(f'{k}={json.dumps(v)}' for k, v in model_config.items()) if model_config else ''}` on {data.describe()}.\n\n"
         f"Test losses ({'nats per audio sample' if cls.data_kind == 'audio' else 'nats per image'} unless named otherwise): "
         f"{json.dumps(round_figures(final.test_losses))}"
@@ -109,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "out": str(out),
     }
     print(json.dumps(result))
-    return 0 if final.status == "done" else 1
+    return 0 if final.status in ("done", "capped") else 1  # capped: PLAYGROUND_MAX_TRAIN_S ended it, weights and figures kept
 
 
 def _generative(source: str, device: torch.device) -> GenerativeModel:
@@ -278,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder to save to (default runs/FAMILY)")
     p.add_argument("--device")
     p.add_argument("--dataset", help="mnist-5k (default) or mnist-full; synthetic-notes for wavenet (its only set)")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="your own images instead: a .zip, image files or an .npz (as the app's Your data tab takes)")
     p.add_argument("--eval-every", type=int, default=250, help="steps between test-loss reports (0 = only at the end)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="model settings, e.g. latent_dim=8 arch=mlp")
     p.set_defaults(run=cmd_train)

@@ -111,7 +111,7 @@ def test_the_card_names_the_data_and_the_command_and_shows_the_samples(pushed):
     _, repos = pushed
     card = (repos["tester/tiny-vae"] / "README.md").read_text()
     assert "Trained on: letters.zip (200 images)" in card and "![16 samples](samples.png)" in card
-    assert "`python -m playground train vae --set latent_dim=2 'arch=\"mlp\"' hidden_dim=16`" in card
+    assert "`python -m playground train vae --set latent_dim=2 'arch=\"mlp\"' hidden_dim=16 --data 'letters.zip (200 images)'`" in card
     assert "test ELBO -123.4 nats" in card
     app_card = (repos["tester/from-the-app"] / "README.md").read_text()
     assert "Trained on: the bundled MNIST digits (mnist-5k)" in app_card and "![64 samples](samples.png)" in app_card

@@ -97,3 +97,19 @@ def test_the_train_button_of_each_session_uses_that_sessions_data(data, letters)
         session = updates[0][0]
         assert session.view.model.trained_on == expected, who
         assert "done" in updates[-1][1]
+
+
+def test_the_cli_trains_on_a_zip_and_its_card_says_so(tmp_path):
+    from playground.cli import main
+    from playground.core.hub_push import train_command
+
+    path = letters_zip(tmp_path / "letters.zip", 40)
+    out = tmp_path / "run"
+    assert main(["train", "vae", "--steps", "5", "--eval-every", "0", "--data", str(path), "--out", str(out), "--set", 'arch="mlp"', "hidden_dim=16"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"].startswith("letters.zip: 36 train / 4 test images")
+    card = (out / "README.md").read_text()
+    assert "--data letters.zip" in card and "` on letters.zip: 36 train / 4 test images" in card
+    model = checkpoints.load(str(out))
+    assert train_command(model).endswith("--data letters.zip")
+    assert main(["train", "wavenet", "--steps", "1", "--data", str(path), "--out", str(tmp_path / "wn")]) == 2  # images, not audio

@@ -75,11 +75,13 @@ def sample_images(model: HubModel, n: int = N_SAMPLES, seed: int = 0) -> Tensor 
 def train_command(model: HubModel) -> str:
     """The command that trains a model of ``model``'s architecture from scratch with its family's default training
     settings, naming only the settings that differ from the defaults, e.g.
-    ``python -m playground train vae --set latent_dim=2 'arch="mlp"'`` (quoted for a POSIX shell)."""
+    ``python -m playground train vae --set latent_dim=2 'arch="mlp"'`` (quoted for a POSIX shell), with ``--data NAME`` (the
+    file its data came from) for a model trained on other images than the digits."""
     parameters = inspect.signature(type(model).__init__).parameters
     changed = {k: v for k, v in model.config.items() if k not in parameters or parameters[k].default != v}
     settings = " ".join(shlex.quote(f"{k}={json.dumps(v)}") for k, v in changed.items())
-    return f"python -m playground train {model.family}" + (f" --set {settings}" if settings else "")
+    data = f" --data {shlex.quote(model.trained_on.split(':')[0])}" if model.trained_on else ""  # the name of its data (MnistSplits.describe)
+    return f"python -m playground train {model.family}" + (f" --set {settings}" if settings else "") + data
 
 
 def push(

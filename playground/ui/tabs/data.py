@@ -19,7 +19,7 @@ from playground.views.base import Context
 from playground.views.datasets import TRAINS, DataViews
 
 FILE_TYPES = [".zip", ".npz", ".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"]
-HEADLINE = f"**Your own images**: upload them here, and the {TRAINS} tabs train on them (each Train sub-tab names the data it uses)."
+HEADLINE = f"**Your own images**: upload them here and the {TRAINS} tabs train on them."
 
 
 class DataTab:
@@ -59,13 +59,13 @@ class DataTab:
                     with gr.Column(scale=2, min_width=320):
                         self.files = gr.File(label="your images: a .zip, image files or a .npz", file_count="multiple", file_types=FILE_TYPES, type="filepath", height=120, elem_id="data-files")
                         with gr.Row():
-                            self.invert = gr.Dropdown(list(user_data.INVERT_CHOICES), value="auto", label="invert (dark on light)", min_width=120, elem_id="data-invert")
+                            self.invert = gr.Dropdown(list(user_data.INVERT_CHOICES), value="auto", label="invert", min_width=120, elem_id="data-invert")
                             self.fit = gr.Dropdown(list(user_data.FIT_CHOICES), value="pad", label="to a square", min_width=100, elem_id="data-fit")
                             self.seed = seed_box("split seed", min_width=100, elem_id="data-seed")
                         self.test_share = slider(user_data.TEST_FRACTION, "test fraction (held out)", step=0.05, elem_id="data-test-share")
                         with gr.Row():
                             self.use_btn = gr.Button("▶ Use these images", variant="primary", elem_id="data-use", scale=2)
-                            self.reset_btn = gr.Button("↺ Bundled digits", variant="secondary", elem_id="data-reset", scale=1)
+                            self.reset_btn = gr.Button("↺ The digits", variant="secondary", elem_id="data-reset", scale=1)
                         with gr.Accordion("or a dataset by name (downloaded when the server is online)", open=False, elem_id="data-named-box"):
                             with gr.Row(equal_height=True):
                                 self.name = gr.Dropdown(list(user_data.NAMED), value="mnist-5k", label="dataset", elem_id="data-name", scale=2)
