@@ -104,6 +104,15 @@ def image_output(label: str, size: int = 280, **kwargs) -> gr.Image:
     )
 
 
+def digit_pad(label: str, elem_id: str, height: int = 340) -> gr.Sketchpad:
+    """A 280 x 280 sketchpad with a fixed black brush (18 px) for drawing a digit dark on light, as every tab that takes
+    a drawing has it (``playground.core.drawing`` turns its value into a 28 x 28 digit)."""
+    return gr.Sketchpad(
+        label=label, canvas_size=(280, 280), fixed_canvas=True, height=height, layers=False, transforms=(),
+        brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id=elem_id,
+    )
+
+
 def digit_gallery(data: MnistSplits, n_shown: int = 40, label: str = "click a test digit", columns: int = 20) -> gr.Gallery:
     """A gallery of the first ``n_shown`` test digits in ``columns`` columns (captions
     are their test indices), as tall as its rows (square cells that share the width, by

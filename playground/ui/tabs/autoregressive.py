@@ -15,7 +15,7 @@ import gradio as gr
 
 from playground.ui import zerogpu
 from playground.ui.panels import Tab, TrainingPanel, bind_training
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
 from playground.views.ar_model import MASKS, TRAIN_FAMILY, train_controls
 from playground.views.autoregressive import CARD, CHOICES, COMPLETIONS, DEFAULT, EVERY, FAMILIES, LABEL_ANY, LABELS, LR, N_SHOWN, PIXEL, ROWS_KEPT, SAMPLES, SOURCES, STEPS, TOUR, WATCH, ArViews
@@ -131,11 +131,7 @@ class ArTab(Tab):
             with gr.Column(scale=2):
                 self.complete_img = image_output("the digit · what the model is given (grey: hidden) · its completions", size=170, value=strip, elem_id="ar-completion")
                 self.complete_text = gr.Markdown(note, label="the classifier's reading", show_label=False, elem_id="ar-complete-note")
-                self.sketch = gr.Sketchpad(
-                    label="draw a digit (dark on light); the model sees it scaled to 28 × 28", canvas_size=(280, 280),
-                    fixed_canvas=True, height=340, layers=False, transforms=(),
-                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="ar-sketch",
-                )
+                self.sketch = digit_pad("draw a digit (dark on light); the model sees it scaled to 28 × 28", "ar-sketch")
                 self.c_gallery = digit_gallery(self.ctx.data, label="or click a test digit")
 
     def _samples_layout(self, first: Any) -> None:

@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from playground.ui.panels import Tab
-from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, slider, ui_handler
+from playground.ui.widgets import Panel, digit_pad, how_it_works, image_output, panel_note, slider, ui_handler
 from playground.views.compare_tab import CARD, COMPUTING, DEFAULT_COUNTS, PARTS, SCORE_HEADERS, TOUR, CompareAll
 from playground.views.semisup import SEEDS
 
@@ -154,10 +154,7 @@ class CompareTab(Tab):
     def _novelty_layout(self) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                self.sketch = gr.Sketchpad(
-                    label=SKETCH_HINT, canvas_size=(280, 280), fixed_canvas=True, height=330, layers=False, transforms=(),
-                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="cmp-sketch",
-                )
+                self.sketch = digit_pad(SKETCH_HINT, "cmp-sketch", height=330)
                 self.score_btn = gr.Button("▶ Score my drawing", variant="primary", elem_id="cmp-score-drawing")
                 self.upload = gr.Image(label="or upload an image", type="numpy", sources=["upload", "clipboard"], height=160, elem_id="cmp-upload")
             with gr.Column(scale=3, min_width=380):

@@ -11,7 +11,7 @@ import gradio as gr
 from models.gan import LOSS_NAMES, LOSSES
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.tabs.gan_lab import LabTab
-from playground.ui.widgets import Panel, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, digit_pad, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views import inversion
 from playground.views.datasets import DataViews
 from playground.views.gan import CARD, D_STEPS, DEFAULT_DIGIT, DROPOUT, LATENT, LR, STEPS, SWEEP_ROWS, TOUR, TRAIN_DEFAULTS, WIDTHS, GanViews
@@ -139,11 +139,7 @@ class GanTab(Tab):
     def _nearest_layout(self) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                self.near_pad = gr.Sketchpad(
-                    label="draw a digit (dark on light)", canvas_size=(280, 280),
-                    fixed_canvas=True, height=340, layers=False, transforms=(),
-                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="gan-near-pad",
-                )
+                self.near_pad = digit_pad("draw a digit (dark on light)", "gan-near-pad")
                 self.near_btn = gr.Button("Find the nearest sample", variant="primary", elem_id="gan-near-run")
             with gr.Column(scale=3):
                 with gr.Row():

@@ -10,7 +10,7 @@ import gradio as gr
 from models.vae import ARCHITECTURES
 from playground.core.attributes import TRAITS
 from playground.ui.panels import Tab, TrainingPanel
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider, ui_handler
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import inversion
 from playground.views.datasets import DataViews
 from playground.views.vae import ARCH_DEFAULT, ATTRIBUTES, BETA, CARD, DEFAULT_EDIT, DEFAULT_INTERPOLATION, GRID, INTERPOLATION_STEPS, LATENT, LR, N_SLIDERS, SLIDER, STEPS, STRENGTH, TOUR, VaeViews
@@ -168,11 +168,7 @@ class VaeTab(Tab):
     def _drawing_layout(self) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                self.draw_pad = gr.Sketchpad(
-                    label="draw a digit (dark on light)", canvas_size=(280, 280),
-                    fixed_canvas=True, height=340, layers=False, transforms=(),
-                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="vae-draw-pad",
-                )
+                self.draw_pad = digit_pad("draw a digit (dark on light)", "vae-draw-pad")
                 with gr.Row():
                     self.draw_btn = gr.Button("Encode my drawing", variant="primary", elem_id="vae-draw-run", min_width=140)
                     self.use_code_btn = gr.Button("Use this code in the sliders", elem_id="vae-draw-use", min_width=140)

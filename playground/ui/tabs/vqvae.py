@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from playground.ui.panels import Tab, TrainingPanel, bind_training
-from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, session_key, slider, ui_handler
+from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, session_key, slider, ui_handler
 from playground.views.datasets import DataViews
 from playground.views.vqvae import AE_STEPS, BETA, CARD, CODE_DIM, DEFAULT_INDEX, LABEL_CHOICES, LR, PRIOR_STEPS, RESTART_EVERY, ROWS_KEPT, TEMPERATURE, TOUR, K, VqViews
 
@@ -173,10 +173,7 @@ class VqTab(Tab):
                 with gr.Accordion("the code grids as numbers (JSON, top level first)", open=False):
                     self.codes_box = gr.Textbox(codes, label="code grids (JSON)", max_lines=12, elem_id="vq-codes")
             with gr.Column(scale=2, min_width=300):
-                self.sketch = gr.Sketchpad(
-                    label="or draw a digit (dark on light)", canvas_size=(280, 280), fixed_canvas=True, height=330, layers=False, transforms=(),
-                    brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id="vq-sketch",
-                )
+                self.sketch = digit_pad("or draw a digit (dark on light)", "vq-sketch", height=330)
                 self.draw_btn = gr.Button("Encode my drawing", elem_id="vq-encode-drawing")
 
     def _prior_layout(self, first: Any) -> None:
