@@ -93,7 +93,7 @@ def attribute_vectors(codes: Tensor, labels: Tensor, traits: dict[str, Tensor], 
     for digit in range(10):
         has = labels == digit
         if not has.any() or has.all():
-            raise ValueError(f"need examples with and without digit {digit}")
+            raise ValueError(f"attribute editing needs training images of every digit 0-9, with and without digit {digit}: this model's data has none (↺ Restore bundled brings the digit VAE back)")
         vectors[f"digit {digit}"] = codes[has].mean(0) - codes[~has].mean(0)
     for name, values in traits.items():
         low, high = torch.quantile(values, torch.tensor([quantile, 1 - quantile]))
