@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -147,11 +148,15 @@ def _to_tensor(images: np.ndarray, scale: float) -> Tensor:
     return torch.from_numpy(images.astype(np.float32) / scale).unsqueeze(1)  # (N, 1, 28, 28)
 
 
-def _splits(name: str, images: np.ndarray, labels: np.ndarray, train_idx, test_idx, note: str = "") -> MnistSplits:
-    """Build MnistSplits from uint8 images (N, 28, 28), labels (N,) and index arrays."""
+def make_splits(
+    name: str, images: np.ndarray, labels: np.ndarray, train_idx, test_idx, note: str = "", binarize_seed: int = BINARIZE_SEED, **fields: Any,
+) -> MnistSplits:
+    """Build MnistSplits from uint8 images (N, 28, 28), labels (N,) and index arrays; the
+    fixed binarisation is drawn with ``binarize_seed``; ``fields`` set the other
+    attributes (``digits``, ``labelled``, ``class_names``)."""
     # Binarise in file order before splitting, so a digit's binary version does not
     # depend on the split.
-    binary = binarize(images)
+    binary = binarize(images, binarize_seed)
     return MnistSplits(
         name=name,
         train_grey=_to_tensor(images[train_idx], 255.0),
@@ -161,6 +166,7 @@ def _splits(name: str, images: np.ndarray, labels: np.ndarray, train_idx, test_i
         test_binary=_to_tensor(binary[test_idx], 1.0),
         test_labels=torch.from_numpy(labels[test_idx].astype(np.int64)),
         note=note,
+        **fields,
     )
 
 
@@ -168,7 +174,7 @@ def _bundled(note: str = "") -> MnistSplits:
     with np.load(BUNDLED_MNIST) as f:
         images, labels = f["images"], f["labels"]
     train_idx, test_idx = stratified_split(labels, N_TEST_PER_CLASS, SPLIT_SEED)
-    return _splits("mnist-5k", images, labels, train_idx, test_idx, note)
+    return make_splits("mnist-5k", images, labels, train_idx, test_idx, note)
 
 
 def _full(root: Path) -> MnistSplits:
@@ -180,7 +186,7 @@ def _full(root: Path) -> MnistSplits:
     images = np.concatenate([train.data.numpy(), test.data.numpy()])
     labels = np.concatenate([train.targets.numpy(), test.targets.numpy()])
     n_train = len(train.targets)
-    return _splits("mnist-full", images, labels, np.arange(n_train), np.arange(n_train, len(labels)))
+    return make_splits("mnist-full", images, labels, np.arange(n_train), np.arange(n_train, len(labels)))
 
 
 def data_dir() -> Path:

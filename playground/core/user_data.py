@@ -34,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from models.checks import SEED_MAX, Range, check_choice, check_int
 from playground.core import data
 from playground.core.checkpoints import check_zip_members
-from playground.core.data import BINARIZE_SEED, MnistSplits, binarize
+from playground.core.data import BINARIZE_SEED, MnistSplits, make_splits
 from playground.core.plots import image_grid
 
 MAX_FILES = 5_000  # files in one upload (zip members counted one by one, macOS metadata aside), and images in an .npz
@@ -317,15 +317,6 @@ def _split(labels: np.ndarray, fraction: float, seed: int, names: tuple[str, ...
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def _build(name: str, images: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, seed: int, **fields: Any) -> MnistSplits:
-    """``data._splits`` (binarised in file order before splitting), with the binarisation seed and the extra fields."""
-    splits = data._splits(name, images, labels, train_idx, test_idx, fields.pop("note", ""))
-    if seed != BINARIZE_SEED:
-        binary = torch.from_numpy(binarize(images, seed)).float().unsqueeze(1)  # (N, 1, 28, 28)
-        splits = replace(splits, train_binary=binary[train_idx], test_binary=binary[test_idx])
-    return replace(splits, **fields)
-
-
 def _clean_name(text: str) -> str:
     return re.sub(r"[^\w .()+-]+", "_", str(text)).strip(" _")[:40]
 
@@ -372,9 +363,9 @@ def import_uploads(paths: Sequence[str | Path] | str | Path, options: ImportOpti
     labels = labels if labelled else np.zeros(len(images), dtype=np.int64)
     images = _invert(images, options.invert)
     train_idx, test_idx = _split(labels, options.test_fraction, options.split_seed, class_names)
-    return _build(
-        _clean_name(name or "") or (_clean_name(files[0].name) or "upload") + (f" + {len(files) - 1} more" if len(files) > 1 else ""), images, labels, train_idx, test_idx, options.binarize_seed,
-        note="; ".join(notes), digits=False, labelled=labelled, class_names=class_names,
+    return make_splits(
+        _clean_name(name or "") or (_clean_name(files[0].name) or "upload") + (f" + {len(files) - 1} more" if len(files) > 1 else ""), images, labels, train_idx, test_idx,
+        "; ".join(notes), options.binarize_seed, digits=False, labelled=labelled, class_names=class_names,
     )
 
 
@@ -414,9 +405,9 @@ def load_named(name: str, options: ImportOptions = ImportOptions()) -> MnistSpli
         labels = np.zeros_like(labels)
     images = _invert(images, options.invert)
     n_train = len(keep[0])
-    return _build(
-        name, images, labels, np.arange(n_train), np.arange(n_train, len(labels)), options.binarize_seed,
-        note=note, digits=name == "mnist", labelled=labelled, class_names=class_names,
+    return make_splits(
+        name, images, labels, np.arange(n_train), np.arange(n_train, len(labels)), note, options.binarize_seed,
+        digits=name == "mnist", labelled=labelled, class_names=class_names,
     )
 
 

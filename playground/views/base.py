@@ -204,11 +204,9 @@ class FamilyViews(Generic[S]):
         self._lock = threading.Lock()
 
     # -- what a subclass may change ------------------------------------------------------------
-    def wrap(self, model: HubModel, name: str, data: MnistSplits | None = None) -> ModelView:
-        """The read-only view of ``model`` (named ``name``, trained on ``data``: default the digits) the panels use."""
-        view = self.view_classes[model.family](model, name, self.ctx)
-        view.data = data or self.ctx.data
-        return view
+    def wrap(self, model: HubModel, name: str) -> ModelView:
+        """The read-only view of ``model`` (named ``name``) the panels use."""
+        return self.view_classes[model.family](model, name, self.ctx)
 
     def trains_on(self, model: HubModel, data: MnistSplits | None) -> MnistSplits:
         """The data a run trains ``model`` on: ``data`` (the session's chosen images), else the app's digits; recorded

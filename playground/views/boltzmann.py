@@ -254,11 +254,11 @@ class BoltzmannViews(GibbsStreams, EnergyViews, FamilyViews[BoltzmannSession]):
         session = self.session(session)
         return image_grid(rbm), image_grid(dbn), self.quality(rbm, dbn, session.rbm.data, session.dbn.data)
 
-    def quality(self, rbm: Tensor, dbn: Tensor, rbm_data: MnistSplits | None = None, dbn_data: MnistSplits | None = None) -> str:
+    def quality(self, rbm: Tensor, dbn: Tensor, rbm_data: MnistSplits, dbn_data: MnistSplits) -> str:
         """Markdown: the classifier's reading of RBM fantasies and DBN samples, each only
         where most of them lie near real digits (``gibbs.reading``), or "not available"
-        for a model trained on other data (``rbm_data``, ``dbn_data``: default the digits)."""
-        return f"**RBM:** {reading(rbm, rbm_data or self.ctx.data)}  \n**DBN:** {reading(dbn, dbn_data or self.ctx.data)}"
+        for a model trained on other data (``rbm_data``, ``dbn_data``: what each was trained on)."""
+        return f"**RBM:** {reading(rbm, rbm_data)}  \n**DBN:** {reading(dbn, dbn_data)}"
 
     def thumbnail(self, session: Any) -> np.ndarray:
         """The home tab's picture: the RBM's fantasies of seed 0 (an 8 x 8 uint8 grid)."""

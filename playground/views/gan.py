@@ -289,7 +289,7 @@ class GanViews(LatentPanels, FamilyViews[GanSession]):
         yield "Starting…", None, None, None, None, None
         yield from self._stream(session, model, config, stop, data)
 
-    def _stream(self, session: GanSession, model: GAN, config: TrainConfig, stop: threading.Event, data: MnistSplits) -> Iterator[tuple]:
+    def _stream(self, session: GanSession, model: GAN, config: TrainConfig, stop: threading.Event, data: MnistSplits | None) -> Iterator[tuple]:
         """``train``'s updates from the trainer's events (see ``train``)."""
         frames: list[np.ndarray] = []
         keys = {k: k for k in (*LOSS_CURVES, *D_CURVES)}
