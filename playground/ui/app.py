@@ -7,6 +7,7 @@ import torch
 
 from playground.core.data import load_mnist
 from playground.core.device import describe_device, get_device
+from playground.ui import outputs
 from playground.ui.home import Home
 from playground.ui.page import CSS, HEAD, PRESENTER_JS
 from playground.ui.tabs.autoregressive import ArTab
@@ -39,6 +40,7 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
     Raises:
         ValueError: for an unknown device or dataset.
     """
+    outputs.install()  # atomic writes of output images and clips: concurrent identical outputs never serve a partial file
     ctx = Context(device=get_device(str(device) if device else None), data=load_mnist(dataset))
     families = [(title, id_, tab(ctx)) for title, id_, tab in TABS]
     about = (
