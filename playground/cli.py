@@ -1,4 +1,4 @@
-"""Command line: ``python -m playground train|sample|evaluate|compare|bench|push``.
+"""Command line: ``python -m playground train|sample|evaluate|compare|bench|push|loadtest``.
 
     python -m playground train vae [--steps N] [--out DIR] [--seed S] [--device D]
                                    [--lr LR] [--batch-size B] [--set key=value ...] [--data FILE ...]
@@ -9,10 +9,12 @@
     python -m playground bench [--json] [--quick]
     python -m playground novelty [--json] [--write] [--dataset D]
     python -m playground push SOURCE REPO_ID [--private] [--token T]    (the token: HF_TOKEN by default)
+    python -m playground loadtest [--url URL] [--sessions N] [--trainings T] [--duration-s S] [--ramp-s R] [--seed S] [--json]
 
 SOURCE is a bundled name (e.g. ``vae``), a checkpoint folder or a Hub repo id. Results go
 to stdout (``train`` ends with one JSON line; ``evaluate`` prints one JSON object);
-progress goes to stderr. Bad input exits with status 2 and a one-line ``error:`` message.
+progress goes to stderr. Bad input exits with status 2 and a one-line ``error:`` message
+(``loadtest`` exits 1 when a call failed or an output was empty or undecodable).
 """
 
 from __future__ import annotations
@@ -242,6 +244,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    """``loadtest``: a class of gradio_client sessions against the app (``playground.bench.loadtest``)."""
+    from playground.bench.loadtest import run_cli
+
+    return run_cli(args, _log)
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     """``compare`` and ``novelty``: the views' own table printers."""
     if args.command == "compare":
@@ -277,6 +286,22 @@ def _own_notes(source: str) -> str:
         return ""
     _, found, rest = card.read_text(encoding="utf-8", errors="replace").partition("\n- Use it: ")
     return rest.partition("\n")[2].strip()[:5000] if found else ""
+
+
+def _loadtest_parser(sub: Any) -> None:
+    """The ``loadtest`` subcommand's options (checked by ``loadtest.check_options``)."""
+    p = sub.add_parser("loadtest", help="a class against the app: sessions making light calls while others train; errors, empty outputs, latencies, RSS")
+    p.add_argument("--url", help="the app to load (default: launch app.py offline on a free port and stop it after)")
+    p.add_argument("--pid", type=int, help="the server's pid on this machine, for its RSS (found by itself when --url is on localhost)")
+    p.add_argument("--sessions", type=int, default=30, help="independent client sessions making light calls (default 30)")
+    p.add_argument("--trainings", type=int, default=2, help="other sessions training meanwhile: a VAE, a GAN, a VAE... (default 2)")
+    p.add_argument("--duration-s", type=float, default=60.0, help="seconds of load, the ramp included (default 60)")
+    p.add_argument("--ramp-s", type=float, default=10.0, help="seconds over which the sessions start, one after another (default 10)")
+    p.add_argument("--think-s", type=float, nargs=2, default=[0.5, 2.0], metavar=("LOW", "HIGH"), help="think time between a session's calls (default 0.5 2)")
+    p.add_argument("--alone-s", type=float, default=15.0, help="seconds of each training alone first, to compare its steps/s (0: skip; default 15)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sessions' calls and think times")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    p.set_defaults(run=cmd_loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true", help="make a new repo private")
     p.add_argument("--token", help="a token with write permission (default: HF_TOKEN, which keeps it out of the shell history)")
     p.set_defaults(run=cmd_push)
+    _loadtest_parser(sub)
     return parser
 
 
