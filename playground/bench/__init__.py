@@ -42,8 +42,12 @@ Each part is a module of this package; none needs gradio but the app's.
 - ``semisup.m1_first_call_s``: the Few labels panel's M1 table from an empty cache (target < 10 s on
   2 cores), with ``semisup.accuracy``, its test accuracies (mean and std over 5 seeds, %).
 - ``app.seconds_to_served_page``: from starting ``python app.py`` to its page answering.
+- ``loadtest.*``: a short run of ``python -m playground loadtest`` against that app (6 sessions over a 4 s
+  ramp making light calls for 20 s while 1 session trains a VAE; quick: 3 sessions, 8 s): ``errors``,
+  ``empty_outputs``, ``light_p50_s`` / ``_p95_s`` / ``_max_s``, the training's steps/s under load and alone,
+  and the server's peak ``rss_mb`` (target on 2 cores, 30 sessions: 0 errors, 0 empty, p95 <= 1 s).
 
-``--only PART`` runs one part (warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae, semisup or app).
+``--only PART`` runs one part (warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae, semisup or app; app includes the load test).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from collections.abc import Callable
 
 import torch
 
-from playground.bench import app, autoregressive, boltzmann, gan, semisup, vae, vqvae, warmup, wavenet
+from playground.bench import app, autoregressive, boltzmann, gan, loadtest, semisup, vae, vqvae, warmup, wavenet
 from playground.bench.app import ROOT, served_app
 from playground.core.device import describe_device, get_device
 
@@ -79,8 +83,9 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str
         if only in (None, name):
             figures[name] = part.bench(quick, log)
     if only in (None, "app"):
-        log("app start-up and slider round trips")
-        served, roundtrip = app.bench(n_calls=5 if quick else 50, log=log)
+        log("app start-up, slider round trips and a short load test")
+        served, roundtrip, load = app.bench(n_calls=5 if quick else 50, log=log, then=lambda url: loadtest.bench(url, quick, log))
         figures["app"] = served
         figures.setdefault("vae", {}).update(roundtrip)
+        figures["loadtest"] = load
     return figures

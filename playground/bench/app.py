@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(timeout_s: float = 180.0, env: dict | None = None, log_path: Path | None = None) -> Iterator[tuple[str, float]]:
+def served_app(timeout_s: float = 600.0, env: dict | None = None, log_path: Path | None = None) -> Iterator[tuple[str, float]]:
     """Run ``python app.py`` in a subprocess on a free port until the block ends.
 
     Yields:
@@ -68,8 +68,9 @@ def served_app(timeout_s: float = 180.0, env: dict | None = None, log_path: Path
             out.close()
 
 
-def bench(n_calls: int, log: Callable[[str], None]) -> tuple[dict, dict]:
-    """Start ``python app.py``; time it to a served page, then time slider round trips."""
+def bench(n_calls: int, log: Callable[[str], None], then: Callable[[str], dict] | None = None) -> tuple[dict, dict, dict | None]:
+    """Start ``python app.py``; time it to a served page, then time slider round trips; then ``then(url)``
+    (e.g. the load test's short run) while it still runs, whose figures come third (None without ``then``)."""
     from gradio_client import Client
 
     with served_app() as (url, startup):
@@ -83,10 +84,11 @@ def bench(n_calls: int, log: Callable[[str], None]) -> tuple[dict, dict]:
             client.predict(*values, api_name="/vae_decode")
             if i >= 3:
                 times.append((time.perf_counter() - t0) * 1000)
+        more = then(url) if then is not None else None
     roundtrip = {
         "slider_roundtrip_p50_ms": round(float(np.percentile(times, 50)), 1),
         "slider_roundtrip_p95_ms": round(float(np.percentile(times, 95)), 1),
     }
-    return {"seconds_to_served_page": round(startup, 2)}, roundtrip
+    return {"seconds_to_served_page": round(startup, 2)}, roundtrip, more
 
 
