@@ -69,8 +69,10 @@ class _Views(FamilyViews):
 
 
 @pytest.fixture
-def training(data):
-    """A Train/Stop binding over a fake run: (train handler, stop handler, log of runs)."""
+def training(data, monkeypatch):
+    """A Train/Stop binding over a fake run: (train handler, stop handler, log of runs). The run stays in this process
+    (``PLAYGROUND_TRAINING_PROCESS=0``), so that it can log; tests/test_worker.py runs the same binding in a worker."""
+    monkeypatch.setenv("PLAYGROUND_TRAINING_PROCESS", "0")
     ctx = Context("cpu", data)
     views = _Views(ctx)
     runs = []

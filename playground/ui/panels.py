@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Protocol
 import gradio as gr
 
 from models.checks import Range
+from playground.core import worker
 from playground.ui import zerogpu
 from playground.ui.checkpoint_panel import CheckpointPanel
 from playground.ui.widgets import Panel, image_output, keep, panel_note, seed_box, session_key, slider, ui_handler
@@ -43,10 +44,25 @@ def bind_training(
     (``Context.training_data``), looked up in the app's process before the run starts
     (on ZeroGPU, ``zerogpu.training``, the run itself is in a worker process).
 
+    A family's training (the default ``concurrency_id`` "train"; a toy run, e.g. the
+    warm-up's, binds its own and stays as it was) first takes a place in the server's
+    queue (``Context.trainings``: one per session across tabs, ``PLAYGROUND_MAX_TRAININGS``
+    at once, the status line shows the place and expected wait; Stop leaves the line), then
+    runs in a worker process (``core.worker.stream``: lower priority, one thread) when
+    ``worker.enabled``, so that it cannot slow anyone's sliders.
+
     Returns:
         The Train event (``.success`` of it: the session's model changed).
     """
     takes_data = "data" in inspect.signature(run).parameters
+    heavy = kwargs.get("concurrency_id", "train") == "train"  # a family's training; toy runs bind their own concurrency_id
+    in_worker = heavy and worker.enabled(ctx.device) and not zerogpu.enabled()
+    shown = list(outputs) if any(o is status for o in outputs) else [status, *outputs]
+    at = next(i for i, o in enumerate(shown) if o is status)
+    label = api_name.removesuffix("_train").replace("_", " ")
+
+    def line(text: str) -> tuple:
+        return tuple(text if i == at else gr.skip() for i in range(len(shown)))
 
     def session_run(*args: Any, data: Any = None) -> Iterator[tuple]:
         state_value, *values, request = args  # Gradio passes the request last (see the signature)
@@ -54,13 +70,24 @@ def bind_training(
         hash_ = session_key(request)
         flag = ctx.sessions.start(hash_, key)
         before = dict(getattr(session, "views", {}))
+        ticket = None
         try:
-            stream = run(session, *values, stop=flag, **({"data": data} if takes_data else {}))
+            if heavy:  # the server's queue: one training per session, MAX_TRAININGS at once, the others told their place
+                ticket = ctx.trainings.join(hash_, label)
+                for waiting in ticket.wait(flag):
+                    yield session, *line(waiting)
+                if not ticket.running:
+                    yield session, *line("Left the line: nothing was trained.")
+                    return
+            extra = {"data": data} if takes_data else {}
+            stream = worker.stream(run, session, *values, stop=flag, **extra) if in_worker else run(session, *values, stop=flag, **extra)
             first = next(stream)  # the settings are checked here, before anything is shown
             yield session, *[keep(v) for v in first]
             for update in stream:
                 yield gr.skip(), *[keep(v) for v in update]
         finally:
+            if ticket is not None:
+                ticket.done()
             ctx.sessions.finish(hash_, key, flag)
         if getattr(session, "views", before) != before:
             gr.Info(REPLACED)
@@ -68,6 +95,8 @@ def bind_training(
     session_run.__signature__ = _signature(run, data=True)
     session_run.__annotations__ = {"request": gr.Request}
     zerogpu.share_views(ctx, views)  # on ZeroGPU: pickled by reference into the GPU worker (a fork of the app)
+    if in_worker:
+        worker.share(ctx, ctx.data, *getattr(views.session(None), "views", {}).values())  # the same, for the training process
     on_device = zerogpu.training(session_run)
 
     @ui_handler
@@ -87,10 +116,12 @@ def bind_training(
         """Ask this session's run to stop; it keeps the weights reached."""
         return "Stopping…" if ctx.sessions.set_flag(session_key(request), key) else "Nothing is training."
 
-    shown = list(outputs) if any(o is status for o in outputs) else [status, *outputs]
+    # A family's trainings wait in the server's own queue (ctx.trainings), which tells each its place, so Gradio's limit
+    # only bounds the handlers: every running or waiting one.
+    limit = ctx.trainings.max_running + ctx.trainings.max_waiting if heavy else 2
     event = train.click(
         handler, [state, *inputs], [state, *shown], api_name=api_name,
-        concurrency_limit=kwargs.pop("concurrency_limit", 2), concurrency_id=kwargs.pop("concurrency_id", "train"), **kwargs,
+        concurrency_limit=kwargs.pop("concurrency_limit", limit), concurrency_id=kwargs.pop("concurrency_id", "train"), **kwargs,
     )
     stop.click(stop_handler, None, status, api_name=stop_api or False, api_visibility="public" if stop_api else "private", concurrency_limit=None)
     return event

@@ -30,18 +30,16 @@ a generator yields) pickled back. Hence three rules here:
 
 from __future__ import annotations
 
-import copyreg
 import functools
 import inspect
 import math
 import os
-import pickle
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import gradio as gr
 
+from playground.core import worker
 from playground.core.training import max_train_seconds
 
 ENV = "SPACES_ZERO_GPU"
@@ -50,7 +48,6 @@ EPOCH_S = 1.0  # one epoch of a Boltzmann machine (the 4,500 training digits in 
 OVERHEAD_S = 20.0  # starting the worker, moving the weights to the GPU, the final test losses and samples
 MIN_S, MAX_S = 10, 600  # what is asked of ZeroGPU, in seconds
 TRAINING_UNITS = {"steps": STEP_S, "ae_steps": STEP_S, "prior_steps": STEP_S, "epochs": EPOCH_S}
-_SHARED: dict[int, Any] = {}  # id -> object, for share: kept alive, so an id is never reused
 
 
 def enabled() -> bool:
@@ -91,7 +88,7 @@ def gpu(fn: Callable | None = None, *, base_s: float = OVERHEAD_S, per: Mapping[
         return fn
     import spaces  # only on ZeroGPU: it patches torch and gradio when imported
 
-    _pickle_locks()
+    worker.pickle_locks()
     wrapped = spaces.GPU(duration=duration(fn, base_s, per, cap))(fn)
     if wrapped is fn:  # what spaces does off ZeroGPU
         return fn
@@ -114,16 +111,13 @@ def training(fn: Callable) -> Callable:
 
 def share(*objects: Any) -> None:
     """On ZeroGPU, pickle ``objects`` by reference wherever they appear in a handler's
-    arguments or results (e.g. the ``Context`` every view refers to, which holds locks, and
-    its 30 MB of digits); other objects of their types are pickled as usual. Call it when
-    the app is built, before it serves: the worker is forked from the app after that, so it
-    has them. Does nothing without ``SPACES_ZERO_GPU``."""
-    if not enabled():
-        return
-    _pickle_locks()
-    for obj in objects:
-        _SHARED[id(obj)] = obj
-        copyreg.pickle(type(obj), _reduce)
+    arguments or results (``core.worker.share``: e.g. the ``Context`` every view refers to,
+    which holds locks, and its 30 MB of digits). Call it when the app is built, before it
+    serves: the worker is forked from the app after that, so it has them. Does nothing
+    without ``SPACES_ZERO_GPU``."""
+    if enabled():
+        worker.pickle_locks()  # ZeroGPU pickles a handler's arguments into its worker too
+        worker.share(*objects)
 
 
 def share_views(ctx: Any, views: Any) -> None:
@@ -172,29 +166,6 @@ def _number(value: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return number if math.isfinite(number) and number > 0 else 0.0
-
-
-def _reduce(obj: Any) -> str | tuple:
-    """Pickle a shared object as a look-up of its id, any other object of its type as usual."""
-    if _SHARED.get(id(obj)) is obj:
-        return _shared, (id(obj),)
-    return obj.__reduce_ex__(pickle.DEFAULT_PROTOCOL)
-
-
-def _pickle_locks() -> None:
-    """Let locks be pickled, each as a new unlocked one (for ZeroGPU's worker)."""
-    for factory in (threading.Lock, threading.RLock):
-        copyreg.pickle(type(factory()), functools.partial(_new_lock, factory))
-
-
-def _new_lock(factory: Callable, lock: Any) -> tuple:
-    """Pickle a lock as a new one made by ``factory``."""
-    return factory, ()
-
-
-def _shared(key: int) -> Any:
-    """The object ``share`` registered under ``key`` (in the app, or in a worker forked from it)."""
-    return _SHARED[key]
 
 
 def _session_last(fn: Callable) -> Callable:

@@ -26,6 +26,7 @@ from models.checks import check_choice, check_int
 from models.hub import HubModel
 from playground.core import checkpoints, hub_push
 from playground.core.data import MnistSplits
+from playground.core.jobs import TrainingQueue
 from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge
 from playground.core.sessions import DatasetRegistry, SessionRegistry
 from playground.core.training import TrainConfig, TrainEvent, train
@@ -81,13 +82,15 @@ class Card:
 @dataclass(frozen=True, eq=False)
 class Context:
     """What every view needs from the app: the device models run on, the digits, the
-    registry of per-session stop flags (used by the UI's Train and Stop buttons) and the
-    registry of the datasets sessions chose in "Your data" (``training_data``)."""
+    registry of per-session stop flags (used by the UI's Train and Stop buttons), the
+    registry of the datasets sessions chose in "Your data" (``training_data``) and the
+    server's training queue (``trainings``: how many train at once, who waits)."""
 
     device: torch.device
     data: MnistSplits
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     datasets: DatasetRegistry = field(default_factory=DatasetRegistry)
+    trainings: TrainingQueue = field(default_factory=TrainingQueue)
 
     def training_data(self, session: str) -> MnistSplits:
         """The images a training run of ``session`` (a session hash) uses: its chosen dataset, else the digits."""
