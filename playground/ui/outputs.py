@@ -12,7 +12,8 @@ the ``Content-Length`` it declared (``h11 LocalProtocolError: Too little data fo
 ``install()`` wraps those four functions in ``gradio.processing_utils``: each call runs Gradio's own function unchanged,
 but with ``cache_dir`` set to a fresh private folder inside the cache (same file system), then moves the finished file to
 the path Gradio would have written with ``os.replace``, which is atomic: a reader sees the whole old file or the whole new
-one, never a partial one. A complete file already there with the same bytes is kept and touched (``os.utime``), as
+one, never a partial one (POSIX rename: a reader that opened the old file keeps it; Spaces run Linux). The private folder,
+``.atomic-*``, is removed before the call returns. A complete file already there with the same bytes is kept and touched (``os.utime``), as
 ``save_file_to_cache`` does, since ``delete_cache`` ages files by ctime. Names, hashes and return values stay Gradio's own.
 
 Components look the functions up as ``processing_utils.<name>`` at call time (``gradio/image_utils.py`` for gr.Image and
@@ -20,6 +21,7 @@ the ImageEditor/Sketchpad, ``components/gallery.py``, ``components/audio.py``, `
 ``save_img_array_to_cache`` calls ``save_pil_to_cache`` through the module global, so replacing the module attributes
 covers every image and audio output of the app. Written against Gradio 6.31 (checked there); with a Gradio that lacks a
 function, or one whose signature has no ``cache_dir``, that function is left as it is, and ``install`` never raises.
+``tests/test_outputs.py`` reproduces the race with Gradio's own functions; ``tests/test_concurrency.py`` is the app-level test.
 """
 
 from __future__ import annotations
