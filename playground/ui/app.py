@@ -20,6 +20,7 @@ from playground.ui.tabs.vqvae import VqTab
 from playground.ui.tabs.warmup import WarmupTab
 from playground.ui.tabs.wavenet import WaveNetTab
 from playground.views.base import Context
+from playground.views.held import server_limits
 
 TITLE = "Generative Models Playground"
 # (title, id, tab): a new family's tab is added here.
@@ -41,12 +42,13 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
         ValueError: for an unknown device or dataset.
     """
     outputs.install()  # atomic writes of output images and clips: concurrent identical outputs never serve a partial file
-    ctx = Context(device=get_device(str(device) if device else None), data=load_mnist(dataset))
+    ctx = Context(device=get_device(str(device) if device else None), data=load_mnist(dataset), notify=gr.Warning)
     families = [(title, id_, tab(ctx)) for title, id_, tab in TABS]
     about = (
         f"**Device**: {describe_device(ctx.device)}  \n**Digits**: {ctx.data.describe()}  \n"
         "**Your own images**: the **Your data** tab (last) makes every image family train on them.  \n"
-        "**Presenter mode** (top right, or `?presenter` in the address): larger text for a projector."
+        "**Presenter mode** (top right, or `?presenter` in the address): larger text for a projector.  \n"
+        + server_limits(ctx)
     )
     # delete_cache: Gradio keeps every image it serves; on a long-running Space, files
     # older than an hour are removed hourly.

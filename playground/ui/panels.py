@@ -175,7 +175,8 @@ class TrainingPanel:
             train = gr.Button("Train", variant="primary", elem_id=f"{prefix}-button")
             stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
         status = gr.Markdown(
-            "Set the options and press **Train**: samples and curves update as it learns.", label="training status", elem_id=f"{prefix}-status",
+            "Set the options and press **Train**: samples and curves update as it learns. One training per visitor at a time; "
+            "when the server is busy you wait in line, told your place (Stop leaves it).", label="training status", elem_id=f"{prefix}-status",
         )
         curves = gr.Plot(label="training curves", elem_id=f"{prefix}-curves")
         return cls(steps_box, lr_box, seed, train, stop, status, curves, line)

@@ -30,6 +30,7 @@ from playground.core.jobs import TrainingQueue
 from playground.core.metrics import CONFIDENCE, JUDGES, agreed_confident, judge
 from playground.core.sessions import DatasetRegistry, SessionRegistry
 from playground.core.training import TrainConfig, TrainEvent, train
+from playground.views.held import HeldModels
 
 V = TypeVar("V", bound="ModelView")
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is being done)
@@ -84,13 +85,17 @@ class Context:
     """What every view needs from the app: the device models run on, the digits, the
     registry of per-session stop flags (used by the UI's Train and Stop buttons), the
     registry of the datasets sessions chose in "Your data" (``training_data``) and the
-    server's training queue (``trainings``: how many train at once, who waits)."""
+    server's training queue (``trainings``: how many train at once, who waits), and what
+    sessions may keep in memory (``held``: idle or over-budget sessions' own models are put
+    away, and the session is told through ``notify`` when it comes back)."""
 
     device: torch.device
     data: MnistSplits
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     datasets: DatasetRegistry = field(default_factory=DatasetRegistry)
     trainings: TrainingQueue = field(default_factory=TrainingQueue)
+    held: HeldModels = field(default_factory=HeldModels)
+    notify: Callable[[str], None] | None = None  # shows a sentence to the user whose call this is (the UI sets gr.Warning)
 
     def training_data(self, session: str) -> MnistSplits:
         """The images a training run of ``session`` (a session hash) uses: its chosen dataset, else the digits."""
@@ -241,10 +246,16 @@ class FamilyViews(Generic[S]):
 
     def session(self, state: Any) -> S:
         """The session in ``state`` (a ``gr.State`` value), or a new one on the bundled
-        models (a new browser session, or an API client's first call)."""
+        models (a new browser session, or an API client's first call). Each use is recorded
+        (``Context.held``): a session whose own models were put away since is told so, once."""
         if isinstance(state, self.session_class):
+            notice = self.ctx.held.touch(state, self)
+            if notice and self.ctx.notify is not None:
+                self.ctx.notify(notice)
             return state
-        return self.session_class({slot: self.bundled_view(name) for slot, name in self.bundled.items()})
+        session = self.session_class({slot: self.bundled_view(name) for slot, name in self.bundled.items()})
+        self.ctx.held.touch(session, self)
+        return session
 
     def use(self, session: S, view: ModelView) -> None:
         """Put ``view`` in its slot of ``session`` (in place)."""
