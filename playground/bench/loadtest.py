@@ -37,14 +37,14 @@ from models.checks import SEED_MAX, check_float, check_int
 from playground.bench.procfs import RssSampler, local_pid
 
 # (api name, weight in the mix, arguments from the session's generator, files the call returns). Seeds come from a
-# small set, as a class following the same tour would use, so that sessions often ask for identical outputs.
+# small set, as a class following the same tour would use, so that sessions often ask for identical outputs. Long jobs
+# (Boltzmann samples: 1,000 Gibbs steps; AIS; evaluation) are not light calls and are left out.
 LIGHT_MIX: tuple[tuple[str, int, Callable[[np.random.Generator], tuple], int], ...] = (
     ("/vae_decode", 4, lambda r: tuple(r.uniform(-3, 3, 8).round(2).tolist()), 1),
     ("/vae_samples", 2, lambda r: (int(r.integers(0, 4)),), 1),
     ("/gan_samples", 2, lambda r: (int(r.integers(0, 4)),), 1),
     ("/vae_interpolate", 1, lambda r: (int(r.integers(0, 100)), int(r.integers(0, 100)), 10), 1),
     ("/boltzmann_energy", 1, lambda r: (int(r.integers(0, 100)), 3, 0), 1),
-    ("/boltzmann_samples", 1, lambda r: (int(r.integers(0, 4)),), 2),
     ("/ar_receptive_field", 1, lambda r: (int(r.integers(0, 28)), int(r.integers(0, 28))), 1),
     ("/ar_samples", 1, lambda r: ("nade", 4, int(r.integers(0, 4))), 1),
 )
@@ -174,7 +174,8 @@ def _client(url: str, folder: Path) -> Any:
     from gradio_client import Client
 
     folder.mkdir(parents=True, exist_ok=True)
-    return Client(url, verbose=False, download_files=str(folder))
+    # httpx's 5 s default would fail a slow page load (the config and API info) that a browser waits for.
+    return Client(url, verbose=False, download_files=str(folder), httpx_kwargs={"timeout": 60.0})
 
 
 # -- the class ---------------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class _Training:
         self.kwargs, self.folder, self.tally = {**kwargs, "seed": seed}, folder, tally
         self.label = self.api.strip("/") + (f"_{index // len(TRAININGS) + 1}" if index >= len(TRAININGS) else "")
         self.samples: list[tuple[float, int, int]] = []  # (time, run, step)
-        self.last_status, self.stop_to_idle_s, self.job = "", None, None
+        self.last_status, self.stop_to_idle_s, self.client = "", None, None
         self.ended, self.halt = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
 
@@ -222,15 +223,15 @@ class _Training:
             self.client = _client(url, self.folder)
             run = 0
             while not self.halt.is_set():
-                self.job = self.client.submit(api_name=self.api, **self.kwargs)
-                for output in self.job:
+                job = self.client.submit(api_name=self.api, **self.kwargs)
+                for output in job:
                     status = output[0] if isinstance(output, list | tuple) and output and isinstance(output[0], str) else ""
                     self.last_status = status or self.last_status
                     match = STEP_RE.search(status)
                     if match:
                         self.samples.append((time.perf_counter(), run, int(match.group(1).replace(",", ""))))
                     self.tally.check(self.api, output, str(self.folder))
-                self.job.result()  # raises what the run raised
+                job.result()  # raises what the run raised
                 run += 1
         except Exception as err:
             self.tally.call(self.api, error=err)
@@ -240,7 +241,7 @@ class _Training:
     def stop(self, timeout_s: float = 60.0) -> None:
         self.halt.set()
         t0 = time.perf_counter()
-        if not self.ended.is_set() and hasattr(self, "client"):
+        if not self.ended.is_set() and self.client is not None:
             try:
                 self.client.predict(api_name=self.stop_api)
             except Exception as err:
@@ -259,11 +260,13 @@ class _Training:
 
 
 # -- the run -----------------------------------------------------------------------------------------------
-def _wait_for_steps(trainings: list[_Training], timeout_s: float) -> None:
-    """Until every training has reported a step (or ended, or ``timeout_s`` passed: a queued one may not start)."""
-    limit = time.perf_counter() + timeout_s
-    while time.perf_counter() < limit and not all(t.samples or t.ended.is_set() for t in trainings):
-        time.sleep(0.1)
+def _wait_for_steps(trainings: list[_Training], timeout_s: float = 60.0, steps_s: float = 15.0) -> None:
+    """Until every training has answered (or ``timeout_s`` passed), then until each has reported a step (or
+    ended, or ``steps_s`` more passed: one waiting in a training queue may not start during the run)."""
+    for done, wait_s in ((lambda t: t.last_status or t.samples, timeout_s), (lambda t: t.samples, steps_s)):
+        limit = time.perf_counter() + wait_s
+        while time.perf_counter() < limit and not all(done(t) or t.ended.is_set() for t in trainings):
+            time.sleep(0.1)
 
 
 def _alone(url: str, options: Options, root: Path, tally: _Tally, log: Callable[[str], None]) -> dict[str, float | None]:
@@ -272,7 +275,7 @@ def _alone(url: str, options: Options, root: Path, tally: _Tally, log: Callable[
     for i in range(min(options.trainings, len(TRAININGS)) if options.alone_s > 0 else 0):
         training = _Training(url, i, options.seed + i, root / f"alone-{i}", tally)
         training.thread.start()
-        _wait_for_steps([training], 60.0)
+        _wait_for_steps([training], steps_s=60.0)
         time.sleep(options.alone_s)
         training.stop()
         rates[training.api] = training.steps_per_s()
@@ -291,7 +294,7 @@ def _measure(url: str, options: Options, pid: int | None, log: Callable[[str], N
         trainings = [_Training(url, i, options.seed + i, root / f"training-{i}", tally) for i in range(options.trainings)]
         for training in trainings:
             training.thread.start()
-        _wait_for_steps(trainings, 60.0)
+        _wait_for_steps(trainings)
         start = time.perf_counter()
         end = start + options.duration_s
         log(f"  {options.sessions} sessions over a {options.ramp_s:g} s ramp, {options.duration_s:g} s in all, {options.trainings} training")
@@ -331,6 +334,7 @@ def _summary(tally: _Tally, trainings: list[_Training], alone: dict, rss: list[f
             "api": t.api, "steps_per_s": under, "alone_steps_per_s": by_itself,
             "load_vs_alone": round(under / by_itself, 3) if under and by_itself else None,
             "step_reports": sum(window[0] <= s[0] <= window[1] for s in t.samples), "stop_to_idle_s": t.stop_to_idle_s, "last_status": t.last_status[:160],
+            "first_step_after_s": round(t.samples[0][0] - window[0], 1) if t.samples else None,  # negative: before the class came
         }
     return {
         "errors": sum(len(v) for v in tally.errors.values()),
