@@ -10,7 +10,8 @@ from typing import Any
 
 import gradio as gr
 
-from playground.core.checkpoints import bundled_names
+from playground.core.checkpoints import bundled_names, folders_allowed
+from playground.ui import inputs
 from playground.ui.widgets import Panel, PanelNote, panel_note, ui_handler
 from playground.views.base import FamilyViews
 
@@ -50,9 +51,9 @@ class CheckpointPanel:
         names = [n for n in bundled_names() if any(n == f or n.startswith(f + "-") for f in families)]
         with gr.Column(scale=6, min_width=300), gr.Accordion(_bar_label(headline), open=False, elem_id=f"{prefix}-bar", elem_classes=["pg-loader"]) as bar:
             with gr.Row():
-                choice = gr.Dropdown(names, value=default, label="bundled checkpoint", elem_id=f"{prefix}-choice", min_width=160)
-                source = gr.Textbox(
-                    value="", label="or a Hub repo id (owner/name) or local folder", placeholder=f"e.g. someone/my-{families[0]}",
+                choice = inputs.Dropdown(names, value=default, label="bundled checkpoint", elem_id=f"{prefix}-choice", min_width=160)
+                source = inputs.Textbox(
+                    value="", label="or a Hub repo id (owner/name)" + (" or server folder" if folders_allowed() else ""), placeholder=f"e.g. someone/my-{families[0]}",
                     max_lines=1, elem_id=f"{prefix}-source", scale=2,
                 )
             with gr.Row():
@@ -63,9 +64,9 @@ class CheckpointPanel:
             if extra is not None:
                 extra()
             with gr.Row(equal_height=True):
-                push_repo = gr.Textbox(value="", label="push to a Hub repo (owner/name)", placeholder=f"your-name/my-{families[0]}", max_lines=1, elem_id=f"{prefix}-push-repo", scale=2)
-                push_token = gr.Textbox(value="", label="your Hugging Face token (write; used once, never stored)", type="password", max_lines=1, elem_id=f"{prefix}-push-token", scale=2)
-                push_private = gr.Checkbox(label="private", value=False, elem_id=f"{prefix}-push-private", min_width=90)
+                push_repo = inputs.Textbox(value="", label="push to a Hub repo (owner/name)", placeholder=f"your-name/my-{families[0]}", max_lines=1, elem_id=f"{prefix}-push-repo", scale=2)
+                push_token = inputs.Textbox(value="", label="your Hugging Face token (write; used once, never stored)", type="password", max_lines=1, elem_id=f"{prefix}-push-token", scale=2)
+                push_private = inputs.Checkbox(label="private", value=False, elem_id=f"{prefix}-push-private", min_width=90)
                 push = gr.Button("Push to the Hub", variant="secondary", elem_id=f"{prefix}-push")
             push_note = gr.Markdown("", label="where it was pushed", elem_id=f"{prefix}-push-note")
         restore = gr.Button("↺ Restore bundled", variant="secondary", size="sm", scale=0, min_width=150, elem_id=f"{prefix}-restore")
@@ -108,7 +109,7 @@ class CheckpointPanel:
         def download(state_value: Any, which: Any = None) -> str:
             return views.download(views.session(state_value), which)
 
-        load.__doc__ = "Load a checkpoint: the bundled name, or a Hub repo id (owner/name) or local folder when that box is not empty."
+        load.__doc__ = "Load a checkpoint: the bundled name, or a Hub repo id (owner/name) when that box is not empty (a folder of the server only where PLAYGROUND_ALLOW_FOLDERS=1). The Hub is given 5 s to answer."
         load_zip.__doc__ = "Load a checkpoint zip, as Download this model gives it."
         restore.__doc__ = "Put the bundled model(s) back into this session."
         download.__doc__ = "This session's model (which one, where it has several) as a checkpoint zip: config.json, model.safetensors, model card."

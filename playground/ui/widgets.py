@@ -26,6 +26,7 @@ from models.checks import Range
 from playground.core import toy2d
 from playground.core.data import MnistSplits
 from playground.core.plots import image_grid
+from playground.ui import inputs
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,14 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 # -- errors ------------------------------------------------------------------------------------------
 def _message(err: Exception) -> str:
     """What a user is told about ``err``: a ``ValueError``'s own text (the library's
-    checks), a hint for running out of memory, else only its kind (logged in full)."""
+    checks), a hint for running out of memory, else only its kind (logged in full).
+    Never a path of the server, never a long quotation of the user's input (``inputs.public``)."""
     if isinstance(err, gr.Error):
-        return err.message
+        return inputs.public(err.message)
     if isinstance(err, torch.cuda.OutOfMemoryError | MemoryError):
         return "Out of memory: try a smaller model, batch or count. Your model and settings are kept."
     if isinstance(err, ValueError):
-        return str(err)
+        return inputs.public(str(err))
     log.exception("handler failed")
     return INTERNAL_ERROR.format(kind=type(err).__name__)
 
@@ -104,10 +106,10 @@ def image_output(label: str, size: int = 280, **kwargs) -> gr.Image:
     )
 
 
-def digit_pad(label: str, elem_id: str, height: int = 340) -> gr.Sketchpad:
+def digit_pad(label: str, elem_id: str, height: int = 340) -> inputs.Sketchpad:
     """A 280 x 280 sketchpad with a fixed black brush (18 px) for drawing a digit dark on light, as every tab that takes
     a drawing has it (``playground.core.drawing`` turns its value into a 28 x 28 digit)."""
-    return gr.Sketchpad(
+    return inputs.Sketchpad(
         label=label, canvas_size=(280, 280), fixed_canvas=True, height=height, layers=False, transforms=(),
         brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18), elem_id=elem_id,
     )
@@ -128,17 +130,17 @@ def digit_gallery(data: MnistSplits, n_shown: int = 40, label: str = "click a te
 def index_box(data: MnistSplits, label: str, value: int = 0, **kwargs) -> gr.Number:
     """A number box for a test-digit index. Its range is in its label and checked by the
     views, whose message names the field (Gradio's own range check would not)."""
-    return gr.Number(value=value, label=f"{label} (test #, 0-{len(data.test_labels) - 1})", precision=0, **kwargs)
+    return inputs.Number(value=value, label=f"{label} (test #, 0-{len(data.test_labels) - 1})", precision=0, **kwargs)
 
 
 def seed_box(label: str = "seed", value: int = 0, **kwargs) -> gr.Number:
     """A number box for a random seed (0 to 2^31 - 1, checked by the views)."""
-    return gr.Number(value=value, label=label, precision=0, **kwargs)
+    return inputs.Number(value=value, label=label, precision=0, **kwargs)
 
 
 def slider(r: Range, label: str, step: float | None = None, **kwargs) -> gr.Slider:
     """A slider over the limits of ``r`` (one definition, shared with the view's check)."""
-    return gr.Slider(r.low, r.high, value=r.default, step=step if step is not None else (1 if r.integer else None), label=label, **kwargs)
+    return inputs.Slider(r.low, r.high, value=r.default, step=step if step is not None else (1 if r.integer else None), label=label, **kwargs)
 
 
 def bind_pick(gallery: gr.Gallery, box: gr.Number) -> None:
@@ -276,7 +278,7 @@ class PointsBox:
         ``side_by_side``: the CSV ways beside the pad rather than under it."""
         with gr.Accordion("Your own points: draw or give a CSV", open=False), gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                sketch = gr.Sketchpad(
+                sketch = inputs.Sketchpad(
                     label=label, canvas_size=(canvas, canvas), fixed_canvas=True, height=canvas + 80, layers=False, transforms=(),
                     brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=6), elem_id=f"{prefix}-sketch",
                 )
@@ -294,7 +296,7 @@ class PointsBox:
             label=f"CSV file: two numeric columns x, y (a header is fine; ≤ {toy2d.MAX_POINTS:,} rows)", file_types=[".csv", ".txt"],
             type="filepath", elem_id=f"{prefix}-csv-file",
         )
-        csv_text = gr.Textbox(value="", label="or paste CSV", placeholder="x,y\n0.1,2.3\n-1.0,0.4", lines=4, max_lines=12, elem_id=f"{prefix}-csv-text")
+        csv_text = inputs.Textbox(value="", label="or paste CSV", placeholder="x,y\n0.1,2.3\n-1.0,0.4", lines=4, max_lines=12, elem_id=f"{prefix}-csv-text")
         use_csv = gr.Button("Use pasted points", elem_id=f"{prefix}-use-csv")
         if hint:
             gr.Markdown(hint)

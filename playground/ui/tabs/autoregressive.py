@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui import zerogpu
+from playground.ui import inputs, zerogpu
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
@@ -92,7 +92,7 @@ class ArTab(Tab):
 
     @staticmethod
     def _picker(elem_id: str) -> gr.Dropdown:
-        return gr.Dropdown(CHOICES, value=DEFAULT, label=PICKER_LABEL, elem_id=elem_id, min_width=220)
+        return inputs.Dropdown(CHOICES, value=DEFAULT, label=PICKER_LABEL, elem_id=elem_id, min_width=220)
 
     def _watch_layout(self, first: Any) -> None:
         still, status = self.views.watch_still(first)
@@ -102,7 +102,7 @@ class ArTab(Tab):
                 self.watch_btn = gr.Button("▶ Draw, pixel by pixel", variant="primary", elem_id="ar-watch-run")
                 self.w_n = slider(WATCH, f"digits (≤ {WATCH.high})")
                 self.w_every = slider(EVERY, "pixels per frame")
-                self.w_label = gr.Dropdown(LABELS, value=LABEL_ANY, label=CONDITIONAL_LABEL)
+                self.w_label = inputs.Dropdown(LABELS, value=LABEL_ANY, label=CONDITIONAL_LABEL)
                 self.w_seed = seed_box()
             with gr.Column(scale=2):
                 self.watch_img = image_output("the digits so far · the probability each pixel was drawn with", size=340, value=still, elem_id="ar-watch-picture")
@@ -122,11 +122,11 @@ class ArTab(Tab):
             with gr.Column(scale=1, min_width=280):
                 self.c_family = self._picker("ar-complete-family")
                 self.complete_btn = gr.Button("▶ Complete", variant="primary", elem_id="ar-complete-run")
-                self.c_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="complete")
+                self.c_source = inputs.Radio(list(SOURCES), value=SOURCES[0], label="complete")
                 self.c_index = index_box(self.ctx.data, "test digit", 0)
                 self.c_rows = slider(ROWS_KEPT, "rows kept from the top (the cut)")
                 self.c_n = slider(COMPLETIONS, f"completions (≤ {COMPLETIONS.high})")
-                self.c_label = gr.Dropdown(LABELS, value=LABEL_ANY, label=CONDITIONAL_LABEL)
+                self.c_label = inputs.Dropdown(LABELS, value=LABEL_ANY, label=CONDITIONAL_LABEL)
                 self.c_seed = seed_box()
             with gr.Column(scale=2):
                 self.complete_img = image_output("the digit · what the model is given (grey: hidden) · its completions", size=170, value=strip, elem_id="ar-completion")
@@ -164,11 +164,11 @@ class ArTab(Tab):
         c = train_controls(TRAIN_FAMILY)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=280):
-                self.t_family = gr.Dropdown(CHOICES, value=TRAIN_FAMILY, label="model to train", elem_id="ar-train-family")
+                self.t_family = inputs.Dropdown(CHOICES, value=TRAIN_FAMILY, label="model to train", elem_id="ar-train-family")
                 self.t_size = slider(c["size"], c["size_label"], elem_id="ar-train-size")
                 self.t_layers = slider(c["layers"], c["layers_label"], elem_id="ar-train-layers")
                 self.t_masks = slider(MASKS, "MADE: orderings (masks)", visible=c["masks"], elem_id="ar-train-masks")
-                self.t_cond = gr.Checkbox(value=False, label="class-conditional (draws a digit on request)", visible=c["conditional"], elem_id="ar-train-cond")
+                self.t_cond = inputs.Checkbox(value=False, label="class-conditional (draws a digit on request)", visible=c["conditional"], elem_id="ar-train-cond")
                 self.train_img = image_output("16 samples from a fixed seed, as it trains", size=260, elem_id="ar-train-samples")
             with gr.Column(scale=2):
                 self.training = TrainingPanel.build("ar-train", STEPS, LR, data_line=DataViews(self.ctx).line())
@@ -192,7 +192,7 @@ class ArTab(Tab):
                 self.field_note = panel_note()
                 self.field_text = gr.Markdown(text, label="what the pixel sees", show_label=False, elem_id="ar-field-note")
         gr.Markdown("#### MADE: the masks")
-        self.m_mask = gr.Dropdown(self.views.mask_choices(first), value=0, label="mask set (ordering); 0 is the raster order", elem_id="ar-made-mask")
+        self.m_mask = inputs.Dropdown(self.views.mask_choices(first), value=0, label="mask set (ordering); 0 is the raster order", elem_id="ar-made-mask")
         matrix, picture, text = self.views.made_masks(first, 0, PIXEL.default, PIXEL.default)
         self.masks_note = panel_note()
         with gr.Row():

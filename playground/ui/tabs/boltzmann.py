@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TOUR, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
@@ -102,13 +103,13 @@ class BoltzmannTab(Tab):
     def _which_layout(self) -> None:
         """Which of the session's two models Download gives: a choice inside the model bar's
         loader, under Download this model."""
-        self.which = gr.Radio([("RBM", "rbm"), ("DBN", "dbn")], value="rbm", label="which model Download gives")
+        self.which = inputs.Radio([("RBM", "rbm"), ("DBN", "dbn")], value="rbm", label="which model Download gives")
 
     def _fantasies_layout(self, first: Any) -> None:
         states, means, status = self.views.page_chains(first)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=340):
-                self.start = gr.Radio(list(STARTS), value="noise", label="start the chains from")
+                self.start = inputs.Radio(list(STARTS), value="noise", label="start the chains from")
                 self.n_chains = slider(CHAINS, f"chains (≤ {CHAINS.high})", elem_id="boltzmann-chains")
                 self.steps = slider(GIBBS_STEPS, f"Gibbs steps (≤ {GIBBS_STEPS.high:,})", elem_id="boltzmann-chain-steps")
                 self.run_btn = gr.Button("Run the chains", variant="primary", elem_id="boltzmann-run-chains")
@@ -158,14 +159,14 @@ class BoltzmannTab(Tab):
                 self.d_steps = slider(GIBBS_STEPS, "Gibbs steps in the top RBM")
                 self.dbn_btn = gr.Button("Sample the DBN", variant="primary", elem_id="boltzmann-dbn-run")
                 self.d_every = slider(DBN_FRAME_EVERY, "a frame every … steps")
-                self.d_start = gr.Radio(list(STARTS), value="noise", label="start the top chain from")
+                self.d_start = inputs.Radio(list(STARTS), value="noise", label="start the top chain from")
                 self.d_seed = seed_box()
             with gr.Column(scale=3):
                 with gr.Row():
                     self.dbn_grid = image_output("DBN samples", size=330, value=grid, elem_id="boltzmann-dbn-grid")
                     self.fields_img = image_output("what its units respond to (100 of them)", size=330, value=fields, elem_id="boltzmann-fields")
                 with gr.Row():
-                    self.layer = gr.Radio(self.views.dbn_layers(first), value="1", label="units of layer", scale=0, min_width=160)
+                    self.layer = inputs.Radio(self.views.dbn_layers(first), value="1", label="units of layer", scale=0, min_width=160)
                     self.fields_caption = gr.Markdown(caption, label="what the mosaic shows")
                 self.fields_note = panel_note()
                 self.dbn_status = gr.Markdown(status, label="DBN status", elem_id="boltzmann-dbn-status")
@@ -197,18 +198,18 @@ class BoltzmannTab(Tab):
     def _train_layout(self, first: Any) -> None:
         with gr.Row():
             self.n_hidden = slider(HIDDEN, f"hidden units (≤ {HIDDEN.high})")
-            self.method = gr.Radio(
+            self.method = inputs.Radio(
                 [("CD-k (Hinton 2002)", "CD"), ("persistent CD (Tieleman 2008)", "PCD")], value=TRAIN_DEFAULTS["method"], label="method",
             )
             self.k = slider(K, "k: Gibbs steps per update")
         with gr.Row():
             self.epochs = slider(EPOCHS, "epochs (passes over the training digits)", scale=2)
             self.momentum = slider(MOMENTUM, "momentum", step=0.01)
-            self.weight_decay = gr.Number(
+            self.weight_decay = inputs.Number(
                 value=WEIGHT_DECAY.default, label=f"weight decay on W ({WEIGHT_DECAY.low:g} to {WEIGHT_DECAY.high:g})",
                 minimum=WEIGHT_DECAY.low, maximum=WEIGHT_DECAY.high,
             )
-        self.decay = gr.Checkbox(value=TRAIN_DEFAULTS["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
+        self.decay = inputs.Checkbox(value=TRAIN_DEFAULTS["decay"], label="learning rate decays linearly to 0 (Tieleman 2008)")
         self.training = TrainingPanel.build("boltzmann-train", None, LR, data_line=DataViews(self.ctx).line())
         with gr.Row():
             with gr.Column():
@@ -231,9 +232,9 @@ class BoltzmannTab(Tab):
         with gr.Row():
             self.s_hidden = slider(HIDDEN, "units in the new layer")
             self.s_epochs = slider(STACK_EPOCHS, "epochs")
-            self.s_lr = gr.Number(value=LR.default, label=f"learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
+            self.s_lr = inputs.Number(value=LR.default, label=f"learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
         with gr.Row():
-            self.s_decay = gr.Checkbox(value=True, label="learning rate decays linearly to 0")
+            self.s_decay = inputs.Checkbox(value=True, label="learning rate decays linearly to 0")
             self.s_seed = seed_box()
         with gr.Row():
             self.stack_btn = gr.Button("Stack and train layer 2", variant="primary", elem_id="boltzmann-stack")

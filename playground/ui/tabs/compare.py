@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from playground.ui import inputs
 from playground.ui.panels import Tab
 from playground.ui.widgets import Panel, digit_pad, how_it_works, image_output, panel_note, slider, ui_handler
 from playground.views.compare_tab import CARD, COMPUTING, DEFAULT_COUNTS, PARTS, SCORE_HEADERS, TOUR, CompareAll
@@ -156,7 +157,7 @@ class CompareTab(Tab):
             with gr.Column(scale=2, min_width=300):
                 self.sketch = digit_pad(SKETCH_HINT, "cmp-sketch", height=330)
                 self.score_btn = gr.Button("▶ Score my drawing", variant="primary", elem_id="cmp-score-drawing")
-                self.upload = gr.Image(label="or upload an image", type="numpy", sources=["upload", "clipboard"], height=160, elem_id="cmp-upload")
+                self.upload = inputs.Image(label="or upload an image", type="numpy", sources=["upload", "clipboard"], height=160, elem_id="cmp-upload")
             with gr.Column(scale=3, min_width=380):
                 self.scored_img = image_output("what the models see (28 × 28, binarised)", size=150, elem_id="cmp-scored")
                 self.score_df = gr.Dataframe(frame(SCORE_HEADERS, []), show_label=False, label="each density's score", interactive=False, wrap=True, elem_id="cmp-score-table")
@@ -164,9 +165,9 @@ class CompareTab(Tab):
                 self.score_text = gr.Markdown("Draw something and press **▶ Score my drawing**, or upload an image.", label="about the scores", show_label=False, elem_id="cmp-score-text")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                self.nov_set = gr.Dropdown(self.views.sets(), value="blank", label="a set to look at (made from the test digits)", elem_id="cmp-set")
+                self.nov_set = inputs.Dropdown(self.views.sets(), value="blank", label="a set to look at (made from the test digits)", elem_id="cmp-set")
                 self.preset_img = image_output("a few of the set", size=150, elem_id="cmp-preset")
-                self.nov_model = gr.Dropdown(self.views.models(), value=self.views.default_model(), label="density", elem_id="cmp-model")
+                self.nov_model = inputs.Dropdown(self.views.models(), value=self.views.default_model(), label="density", elem_id="cmp-model")
             with gr.Column(scale=3, min_width=380):
                 self.hist_fig = gr.Plot(label="log p of test digits and outlier sets", show_label=False, elem_id="cmp-hist")
                 self.outliers_note = panel_note()
@@ -181,7 +182,7 @@ class CompareTab(Tab):
                 self.m1_fig = gr.Plot(figure, label="test accuracy against labels", show_label=False, elem_id="cmp-m1-plot")
             with gr.Column(scale=2, min_width=300):
                 with gr.Row(equal_height=True):
-                    self.m1_counts = gr.Textbox(DEFAULT_COUNTS, label="label counts (multiples of 10)", min_width=160, elem_id="cmp-m1-counts")
+                    self.m1_counts = inputs.Textbox(DEFAULT_COUNTS, label="label counts (multiples of 10)", min_width=160, elem_id="cmp-m1-counts")
                     self.m1_seeds = slider(SEEDS, "seeds per count", min_width=140, elem_id="cmp-m1-seeds")
                 self.m1_btn = gr.Button("▶ Run", variant="primary", elem_id="cmp-m1-run")
                 self.m1_note = panel_note()

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from playground.core import user_data
+from playground.ui import inputs
 from playground.ui.widgets import how_it_works, image_output, panel_note, seed_box, session_key, slider, ui_handler
 from playground.views.base import Context
 from playground.views.datasets import TRAINS, DataViews
@@ -59,8 +60,8 @@ class DataTab:
                     with gr.Column(scale=2, min_width=320):
                         self.files = gr.File(label="your images: a .zip, image files or a .npz", file_count="multiple", file_types=FILE_TYPES, type="filepath", height=120, elem_id="data-files")
                         with gr.Row():
-                            self.invert = gr.Dropdown(list(user_data.INVERT_CHOICES), value="auto", label="invert", min_width=120, elem_id="data-invert")
-                            self.fit = gr.Dropdown(list(user_data.FIT_CHOICES), value="pad", label="to a square", min_width=100, elem_id="data-fit")
+                            self.invert = inputs.Dropdown(list(user_data.INVERT_CHOICES), value="auto", label="invert", min_width=120, elem_id="data-invert")
+                            self.fit = inputs.Dropdown(list(user_data.FIT_CHOICES), value="pad", label="to a square", min_width=100, elem_id="data-fit")
                             self.seed = seed_box("split seed", min_width=100, elem_id="data-seed")
                         self.test_share = slider(user_data.TEST_FRACTION, "test fraction (held out)", step=0.05, elem_id="data-test-share")
                         with gr.Row():
@@ -68,7 +69,7 @@ class DataTab:
                             self.reset_btn = gr.Button("↺ The digits", variant="secondary", elem_id="data-reset", scale=1)
                         with gr.Accordion("or a dataset by name (downloaded when the server is online)", open=False, elem_id="data-named-box"):
                             with gr.Row(equal_height=True):
-                                self.name = gr.Dropdown(list(user_data.NAMED), value="mnist-5k", label="dataset", elem_id="data-name", scale=2)
+                                self.name = inputs.Dropdown(list(user_data.NAMED), value="mnist-5k", label="dataset", elem_id="data-name", scale=2)
                                 self.named_btn = gr.Button("Use it", variant="secondary", elem_id="data-named", scale=1)
                     with gr.Column(scale=3, min_width=380):
                         self.preview = image_output("what the models see: the first 64 training images, 28 × 28", size=300, value=preview, elem_id="data-preview")

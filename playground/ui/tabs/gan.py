@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
+from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.tabs.gan_lab import LabTab
 from playground.ui.widgets import Panel, digit_pad, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
@@ -157,17 +158,17 @@ class GanTab(Tab):
     def _train_layout(self) -> None:
         t = TRAIN_DEFAULTS
         with gr.Row(equal_height=False):
-            self.loss = gr.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=t["loss"], label="loss", scale=2, elem_id="gan-train-loss")
+            self.loss = inputs.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=t["loss"], label="loss", scale=2, elem_id="gan-train-loss")
             with gr.Column(scale=3):
-                self.conditional = gr.Checkbox(value=t["conditional"], label="conditional GAN (G and D see the label)")
-                self.spectral = gr.Checkbox(value=t["spectral_norm"], label="spectral norm on D")
-                self.mbstd = gr.Checkbox(value=t["minibatch_std"], label="minibatch std in D (against mode dropping)")
+                self.conditional = inputs.Checkbox(value=t["conditional"], label="conditional GAN (G and D see the label)")
+                self.spectral = inputs.Checkbox(value=t["spectral_norm"], label="spectral norm on D")
+                self.mbstd = inputs.Checkbox(value=t["minibatch_std"], label="minibatch std in D (against mode dropping)")
         with gr.Row():
             self.d_steps = slider(D_STEPS, "k: D steps per G step")
             self.latent = slider(LATENT, "latent size")
-            self.width = gr.Dropdown(list(WIDTHS), value=t["width"], label="width (channels)")
+            self.width = inputs.Dropdown(list(WIDTHS), value=t["width"], label="width (channels)")
             self.dropout = slider(DROPOUT, "dropout in D", step=0.05)
-            self.lr_d = gr.Number(value=LR.default, label=f"D learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
+            self.lr_d = inputs.Number(value=LR.default, label=f"D learning rate ({LR.low:g} to {LR.high:g})", minimum=LR.low, maximum=LR.high)
         self.training = TrainingPanel.build("gan-train", STEPS, LR, lr_label="G learning rate", steps_step=1, data_line=DataViews(self.ctx).line())
         with gr.Row():
             self.progress_img = image_output("samples from fixed noise, as it trains", size=320, elem_id="gan-train-samples")
@@ -190,9 +191,9 @@ class GanTab(Tab):
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 with gr.Row():
-                    self.index_a = gr.Number(value=DEFAULT_INTERPOLATION[0], label=f"sample A (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
-                    self.index_b = gr.Number(value=DEFAULT_INTERPOLATION[1], label=f"sample B (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
-                self.which = gr.Radio(["A", "B"], value="A", label="a click in the pool below sets")
+                    self.index_a = inputs.Number(value=DEFAULT_INTERPOLATION[0], label=f"sample A (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
+                    self.index_b = inputs.Number(value=DEFAULT_INTERPOLATION[1], label=f"sample B (#, 0-{POOL_SIZE - 1})", precision=0, min_width=120)
+                self.which = inputs.Radio(["A", "B"], value="A", label="a click in the pool below sets")
                 self.n_steps = slider(INTERPOLATION_STEPS, "images")
                 with gr.Row():
                     self.pool_seed_i = seed_box("sample pool seed", min_width=120)
@@ -218,13 +219,13 @@ class GanTab(Tab):
             with gr.Column(scale=2, min_width=320):
                 self.preset_btn = gr.Button("Preset: thick 7 − thin 7 + thin 1", variant="primary", elem_id="gan-arith-preset")
                 with gr.Row():
-                    self.slot_a = gr.Textbox(value=a, label="slot A (#s)", elem_id="gan-slot-a", min_width=90)
-                    self.slot_b = gr.Textbox(value=b, label="slot B", elem_id="gan-slot-b", min_width=90)
-                    self.slot_c = gr.Textbox(value=c, label="slot C", elem_id="gan-slot-c", min_width=90)
+                    self.slot_a = inputs.Textbox(value=a, label="slot A (#s)", elem_id="gan-slot-a", min_width=90)
+                    self.slot_b = inputs.Textbox(value=b, label="slot B", elem_id="gan-slot-b", min_width=90)
+                    self.slot_c = inputs.Textbox(value=c, label="slot C", elem_id="gan-slot-c", min_width=90)
                 with gr.Row(visible=first.view.conditional) as self.label_row:
-                    self.label_a = gr.Dropdown(DIGITS, value=la, label="A as digit", min_width=90)
-                    self.label_b = gr.Dropdown(DIGITS, value=lb, label="B as digit", min_width=90)
-                    self.label_c = gr.Dropdown(DIGITS, value=lc, label="C, result as", min_width=90)
+                    self.label_a = inputs.Dropdown(DIGITS, value=la, label="A as digit", min_width=90)
+                    self.label_b = inputs.Dropdown(DIGITS, value=lb, label="B as digit", min_width=90)
+                    self.label_c = inputs.Dropdown(DIGITS, value=lc, label="C, result as", min_width=90)
                 with gr.Row():
                     self.arith_btn = gr.Button("Compute A − B + C", elem_id="gan-arith-run")
                     self.clear_btn = gr.Button("Clear slots", elem_id="gan-arith-clear")
@@ -243,7 +244,7 @@ class GanTab(Tab):
             "Each slot averages the codes of its samples, as in Radford et al. (2015). Pick samples below "
             "(the radio says which slot a click adds to), then **Compute A − B + C**."
         )
-        self.target = gr.Radio(["A", "B", "C"], value="A", label="a click adds to slot")
+        self.target = inputs.Radio(["A", "B", "C"], value="A", label="a click adds to slot")
         self.pool_a_note = panel_note()
         self.pool_a = self._pool_gallery(pool, "gan-pool-arith", "sample pool (numbers are #index)")
 
@@ -253,7 +254,7 @@ class GanTab(Tab):
         self.cond_info_note = panel_note()
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
-                self.digit = gr.Radio(DIGITS, value=str(DEFAULT_DIGIT), label="digit", elem_id="gan-cond-digit")
+                self.digit = inputs.Radio(DIGITS, value=str(DEFAULT_DIGIT), label="digit", elem_id="gan-cond-digit")
                 self.cond_seed = seed_box(elem_id="gan-cond-seed")
                 self.sweep_rows = slider(SWEEP_ROWS, "rows in the sweep")
             with gr.Column(scale=2):

@@ -17,6 +17,7 @@ import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
 from playground.core import toy2d
+from playground.ui import inputs
 from playground.ui.panels import CLICK_JS, Tab, bind_training
 from playground.ui.widgets import Panel, PointsBox, how_it_works, panel_note, seed_box, slider, ui_handler
 from playground.views.base import Context
@@ -148,10 +149,10 @@ class LabTab(Tab):
     def _play_layout(self) -> None:
         self.collapse_btn = gr.Button("▶ Mode-collapse demo", variant="primary", elem_id="gan-lab-collapse")
         with gr.Group():
-            self.dataset = gr.Dropdown(
+            self.dataset = inputs.Dropdown(
                 [(toy2d.SOURCE_NAMES[s], s) for s in toy2d.SOURCES], value=DEFAULT_SOURCE, label="data", elem_id="gan-lab-dataset",
             )
-            self.loss = gr.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=DEFAULT_LOSS, label="loss", elem_id="gan-lab-loss")
+            self.loss = inputs.Dropdown([(LOSS_NAMES[k], k) for k in LOSSES], value=DEFAULT_LOSS, label="loss", elem_id="gan-lab-loss")
         self.train_steps = slider(TRAIN_STEPS, "training steps", elem_id="gan-lab-steps")
         with gr.Row():
             self.train_btn = gr.Button("Train", variant="primary", min_width=70, elem_id="gan-lab-train")
@@ -164,12 +165,12 @@ class LabTab(Tab):
             self.step_g = gr.Button("Step G", size="sm", min_width=60, elem_id="gan-lab-step-g")
             self.step_both = gr.Button("Step both", size="sm", min_width=80, elem_id="gan-lab-step-both")
         with gr.Group():
-            self.count = gr.Radio([1, 10], value=1, label="steps per click of Step", elem_id="gan-lab-count")
+            self.count = inputs.Radio([1, 10], value=1, label="steps per click of Step", elem_id="gan-lab-count")
             with gr.Row():
-                self.lr_d = gr.Number(LR.default, label=f"lr of D ({RATES})", min_width=100, elem_id="gan-lab-lr-d")
-                self.lr_g = gr.Number(LR.default, label=f"lr of G ({RATES})", min_width=100, elem_id="gan-lab-lr-g")
+                self.lr_d = inputs.Number(LR.default, label=f"lr of D ({RATES})", min_width=100, elem_id="gan-lab-lr-d")
+                self.lr_g = inputs.Number(LR.default, label=f"lr of G ({RATES})", min_width=100, elem_id="gan-lab-lr-g")
             self.k = slider(K, "k: D steps per G step", elem_id="gan-lab-k")
-        self.show_gradient = gr.Checkbox(False, label="show G's gradient as arrows", elem_id="gan-lab-gradient")
+        self.show_gradient = inputs.Checkbox(False, label="show G's gradient as arrows", elem_id="gan-lab-gradient")
 
     def _points_layout(self) -> None:
         box = PointsBox.build(

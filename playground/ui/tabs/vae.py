@@ -9,6 +9,7 @@ import gradio as gr
 
 from models.vae import ARCHITECTURES
 from playground.core.attributes import TRAITS
+from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import inversion
@@ -128,7 +129,7 @@ class VaeTab(Tab):
     def _train_layout(self) -> None:
         with gr.Row():
             self.latent = slider(LATENT, "latent size")
-            self.arch = gr.Radio(list(ARCHITECTURES), value=ARCH_DEFAULT, label="architecture")
+            self.arch = inputs.Radio(list(ARCHITECTURES), value=ARCH_DEFAULT, label="architecture")
             self.beta = slider(BETA, "β (KL weight; 0 = plain autoencoder)", step=0.1)
         self.training = TrainingPanel.build("vae-train", STEPS, LR, steps_step=10, data_line=DataViews(self.ctx).line())
         with gr.Row():
@@ -143,7 +144,7 @@ class VaeTab(Tab):
                 for pair in range(0, N_SLIDERS, 2):
                     with gr.Row():
                         self.slider_boxes += [
-                            gr.Slider(
+                            inputs.Slider(
                                 SLIDER.low, SLIDER.high, step=0.05, elem_id=f"vae-slider-{i}", min_width=200,
                                 **{k: v for k, v in updates[i].items() if k != "__type__"},
                             )
@@ -182,8 +183,8 @@ class VaeTab(Tab):
         dims = self.views.dimensions(first)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
-                self.dim_x = gr.Dropdown(dims, value=dims[0][1], label="across: dimension")
-                self.dim_y = gr.Dropdown(dims, value=dims[1][1], label="down: dimension")
+                self.dim_x = inputs.Dropdown(dims, value=dims[0][1], label="across: dimension")
+                self.dim_y = inputs.Dropdown(dims, value=dims[1][1], label="down: dimension")
                 self.n_grid = slider(GRID, "grid size")
                 self.manifold_note = panel_note()
                 gr.Markdown("The grid decodes codes at the Gaussian quantiles 0.05 … 0.95 of two dimensions; the other dimensions are 0.")
@@ -198,20 +199,20 @@ class VaeTab(Tab):
         with gr.Row():
             with gr.Column(scale=3, elem_id="vae-scatter", elem_classes=["pg-clickable"]):
                 self.scatter_plot = gr.Plot(self.views.scatter(first), label="test digits in latent space")
-                self.clicked = gr.Textbox(value="", label="clicked point", elem_id="vae-scatter-click", elem_classes=["pg-hidden"], show_label=False)
+                self.clicked = inputs.Textbox(value="", label="clicked point", elem_id="vae-scatter-click", elem_classes=["pg-hidden"], show_label=False)
             with gr.Column(scale=2):
                 self.scatter_note = panel_note()
                 self.picked_img = image_output("clicked digit and its decoding", size=180, elem_id="vae-picked")
                 self.picked_caption = gr.Markdown(label="caption")
                 with gr.Row():
-                    self.px = gr.Number(value=0.0, label="x")
-                    self.py = gr.Number(value=0.0, label="y")
+                    self.px = inputs.Number(value=0.0, label="x")
+                    self.py = inputs.Number(value=0.0, label="y")
                 self.point_btn = gr.Button("Decode (x, y)")
                 self.point_img = image_output("decoded point", size=180)
 
     def _interpolation_layout(self, first: Any) -> None:
         with gr.Row():
-            self.which = gr.Radio(["A", "B"], value="A", label="a click below sets", min_width=140)
+            self.which = inputs.Radio(["A", "B"], value="A", label="a click below sets", min_width=140)
             self.index_a = index_box(self.ctx.data, "digit A", DEFAULT_INTERPOLATION[0])
             self.index_b = index_box(self.ctx.data, "digit B", DEFAULT_INTERPOLATION[1])
             self.n_steps = slider(INTERPOLATION_STEPS, "images")
@@ -228,7 +229,7 @@ class VaeTab(Tab):
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=280):
                 self.edit_index = index_box(self.ctx.data, "digit to edit", DEFAULT_EDIT[0])
-                self.attribute = gr.Dropdown(
+                self.attribute = inputs.Dropdown(
                     [(f"make it a {a[-1]}", a) if a.startswith("digit") else (TRAITS[a], a) for a in ATTRIBUTES],
                     value=DEFAULT_EDIT[1], label="attribute",
                 )

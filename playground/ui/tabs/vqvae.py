@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel, bind_training
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, panel_note, redraw_on, seed_box, session_key, slider, ui_handler
 from playground.views.datasets import DataViews
@@ -119,14 +120,14 @@ class VqTab(Tab):
 
     @staticmethod
     def _which(elem_id: str, label: str = "model") -> gr.Radio:
-        return gr.Radio(MODEL_CHOICES, value="vqvae", label=label, elem_id=elem_id, min_width=200)
+        return inputs.Radio(MODEL_CHOICES, value="vqvae", label=label, elem_id=elem_id, min_width=200)
 
     def _samples_layout(self, first: Any) -> None:
         prior, uniform, note = self.views.samples(first)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=230):
                 self.s_which = self._which("vq-samples-which")
-                self.s_label = gr.Dropdown(LABEL_CHOICES, value="any", label=LABEL_TEXT, elem_id="vq-samples-label")
+                self.s_label = inputs.Dropdown(LABEL_CHOICES, value="any", label=LABEL_TEXT, elem_id="vq-samples-label")
                 self.s_seed = seed_box("sample seed", elem_id="vq-samples-seed")
                 self.resample = gr.Button("New samples", variant="primary", elem_id="vq-samples-run")
             with gr.Column(scale=4):
@@ -159,9 +160,9 @@ class VqTab(Tab):
                     buttons=["fullscreen"], elem_id="vq-map-mosaic",
                 )
                 with gr.Row(equal_height=True):
-                    self.row = gr.Number(value=0, label="row", precision=0, min_width=70, elem_id="vq-row")
-                    self.col = gr.Number(value=0, label="column", precision=0, min_width=70, elem_id="vq-col")
-                    self.code = gr.Number(value=0, label="code id", precision=0, min_width=90, elem_id="vq-code")
+                    self.row = inputs.Number(value=0, label="row", precision=0, min_width=70, elem_id="vq-row")
+                    self.col = inputs.Number(value=0, label="column", precision=0, min_width=70, elem_id="vq-col")
+                    self.code = inputs.Number(value=0, label="code id", precision=0, min_width=90, elem_id="vq-code")
                     self.apply_btn = gr.Button("Apply", variant="primary", min_width=90, elem_id="vq-apply")
                 self.m_which = self._which("vq-codemap-which")
         with gr.Row(equal_height=False):
@@ -171,7 +172,7 @@ class VqTab(Tab):
                     self.encode_btn = gr.Button("Encode", elem_id="vq-encode", scale=0, min_width=120)
                 self.m_gallery = digit_gallery(self.ctx.data, label="click a test digit to encode it")
                 with gr.Accordion("the code grids as numbers (JSON, top level first)", open=False):
-                    self.codes_box = gr.Textbox(codes, label="code grids (JSON)", max_lines=12, elem_id="vq-codes")
+                    self.codes_box = inputs.Textbox(codes, label="code grids (JSON)", max_lines=12, elem_id="vq-codes")
             with gr.Column(scale=2, min_width=300):
                 self.sketch = digit_pad("or draw a digit (dark on light)", "vq-sketch", height=330)
                 self.draw_btn = gr.Button("Encode my drawing", elem_id="vq-encode-drawing")
@@ -183,7 +184,7 @@ class VqTab(Tab):
                     self.prior_btn = gr.Button("▶ Draw", variant="primary", min_width=120, elem_id="vq-prior-run")
                     self.prior_stop = gr.Button("Stop", variant="stop", min_width=70, scale=0, elem_id="vq-prior-stop")
                 self.p_which = self._which("vq-prior-which")
-                self.p_label = gr.Dropdown(LABEL_CHOICES, value="any", label=LABEL_TEXT, elem_id="vq-prior-label")
+                self.p_label = inputs.Dropdown(LABEL_CHOICES, value="any", label=LABEL_TEXT, elem_id="vq-prior-label")
                 self.p_temp = slider(TEMPERATURE, "temperature", step=0.05, elem_id="vq-prior-temperature")
                 self.p_seed = seed_box(elem_id="vq-prior-seed")
             with gr.Column(scale=4):
@@ -214,7 +215,7 @@ class VqTab(Tab):
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=250):
                 self.b_which = self._which("vq-codebook-which")
-                self.level = gr.Radio(LEVEL_CHOICES, value=-1, label="level", elem_id="vq-codebook-level")
+                self.level = inputs.Radio(LEVEL_CHOICES, value=-1, label="level", elem_id="vq-codebook-level")
                 self.book_note = panel_note()
                 self.book_text = gr.Markdown(note, label="perplexity and dead codes", show_label=False, elem_id="vq-codebook-text")
             with gr.Column(scale=3):
@@ -246,8 +247,8 @@ class VqTab(Tab):
                 self.n_codes = slider(K, "codebook size K", step=16, elem_id="vq-train-k")
                 self.code_dim = slider(CODE_DIM, "code size D", elem_id="vq-train-d")
                 self.beta = slider(BETA, "β (commitment weight)", step=0.05, elem_id="vq-train-beta")
-                self.ema = gr.Checkbox(value=True, label="EMA codebook updates (else the codebook loss)", elem_id="vq-train-ema")
-                self.restart = gr.Checkbox(value=True, label=f"restart dead codes (every {RESTART_EVERY} steps)", elem_id="vq-train-restart")
+                self.ema = inputs.Checkbox(value=True, label="EMA codebook updates (else the codebook loss)", elem_id="vq-train-ema")
+                self.restart = inputs.Checkbox(value=True, label=f"restart dead codes (every {RESTART_EVERY} steps)", elem_id="vq-train-restart")
                 self.ae_steps = slider(AE_STEPS, "autoencoder steps", step=50, elem_id="vq-train-ae-steps")
                 self.prior_steps = slider(PRIOR_STEPS, "then prior steps", step=50, elem_id="vq-train-prior-steps")
             with gr.Column(scale=2):

@@ -20,6 +20,7 @@ from typing import Any
 import gradio as gr
 
 from playground.core import toy2d
+from playground.ui import inputs
 from playground.ui.panels import Tab, bind_training
 from playground.ui.tabs.warmup_digits import DigitPages
 from playground.ui.widgets import Panel, PointsBox, how_it_works, panel_note, seed_box, slider, ui_handler
@@ -185,8 +186,8 @@ class WarmupTab(DigitPages, Tab):
                 self.m_surface = gr.Plot(surface_fig, label="log-likelihood surface", show_label=False, elem_id="wu-mle-surface")
             with gr.Column(scale=3, min_width=300):
                 with gr.Row(equal_height=True):
-                    self.m_source = gr.Dropdown(list(MLE_SOURCES), value="gaussian", label="data", min_width=110, elem_id="wu-mle-source")
-                    self.m_dims = gr.Dropdown(list(DIMS), value="1-D", label="dimensions", min_width=80, elem_id="wu-mle-dims")
+                    self.m_source = inputs.Dropdown(list(MLE_SOURCES), value="gaussian", label="data", min_width=110, elem_id="wu-mle-source")
+                    self.m_dims = inputs.Dropdown(list(DIMS), value="1-D", label="dimensions", min_width=80, elem_id="wu-mle-dims")
                     self.m_new = gr.Button("New data", min_width=70, scale=0, elem_id="wu-mle-new")
                 with gr.Accordion("points and seed (New data)", open=False), gr.Row(equal_height=True):
                     self.m_n = slider(MLE_POINTS, "points", min_width=120, elem_id="wu-mle-n")
@@ -232,11 +233,11 @@ class WarmupTab(DigitPages, Tab):
 
     def _gmm_controls(self) -> None:
         with gr.Row():
-            self.g_source = gr.Dropdown(list(GMM_SOURCES), value="ring", label="data", min_width=110, elem_id="wu-gmm-source")
+            self.g_source = inputs.Dropdown(list(GMM_SOURCES), value="ring", label="data", min_width=110, elem_id="wu-gmm-source")
             self.g_k = slider(GMM_K, "K", min_width=130, elem_id="wu-gmm-k")
         with gr.Row():
-            self.g_cov = gr.Dropdown(list(COVARIANCES), value="full", label="covariance", min_width=110, elem_id="wu-gmm-cov")
-            self.g_init = gr.Dropdown(list(INITS), value="k-means++", label="init", min_width=110, elem_id="wu-gmm-init")
+            self.g_cov = inputs.Dropdown(list(COVARIANCES), value="full", label="covariance", min_width=110, elem_id="wu-gmm-cov")
+            self.g_init = inputs.Dropdown(list(INITS), value="k-means++", label="init", min_width=110, elem_id="wu-gmm-init")
         with gr.Row():
             self.g_reset = gr.Button("Reset", min_width=60, elem_id="wu-gmm-reset")
             self.g_e = gr.Button("E step", min_width=60, elem_id="wu-gmm-e")

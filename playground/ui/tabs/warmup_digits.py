@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.ui import inputs
 from playground.ui.panels import bind_training
 from playground.ui.widgets import Panel, image_output, index_box, panel_note, redraw_on, seed_box, slider
 from playground.views.warmup_digits import BMM_ITERS, BMM_K, N_SLIDERS, PAIR_STEPS, PPCA_K, SIGMA2, Z
@@ -111,7 +112,7 @@ class DigitPages:
             with gr.Column(scale=3, min_width=280):
                 with gr.Row():
                     self.ppca_k = slider(PPCA_K, "K (components)", min_width=160, scale=2, elem_id="wu-ppca-k")
-                    self.ppca_sigma2 = gr.Dropdown(list(SIGMA2), value="ML", label="σ² (→ 0: PCA)", min_width=120, scale=1, elem_id="wu-ppca-sigma2")
+                    self.ppca_sigma2 = inputs.Dropdown(list(SIGMA2), value="ML", label="σ² (→ 0: PCA)", min_width=120, scale=1, elem_id="wu-ppca-sigma2")
                 self.ppca_z = []
                 for row in range(0, N_SLIDERS, 2):
                     with gr.Row():

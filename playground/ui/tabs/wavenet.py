@@ -9,6 +9,7 @@ import gradio as gr
 
 from playground.core import plots
 from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
+from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.widgets import Panel, how_it_works, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.wavenet import CARD, CHANNELS, CONDITIONAL_DEFAULT, DATA_TEXT, LAYERS, LR, MAX_NAIVE_SECONDS, MAX_SECONDS, NAIVE_SECONDS, PRIME_SECONDS, SECONDS, SNIPPET_EVERY, SOURCES, STACKS, STEPS, TEMPERATURE, TOUR, WnViews
@@ -98,10 +99,10 @@ class WaveNetTab(Tab):
         choices, value = self.views.classes(first)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
-                self.g_label = gr.Dropdown(choices, value=value, label="class (global conditioning)", elem_id="wn-class")
+                self.g_label = inputs.Dropdown(choices, value=value, label="class (global conditioning)", elem_id="wn-class")
                 self.g_seconds = slider(SECONDS, f"seconds (≤ {MAX_SECONDS:g}; naive ≤ {MAX_NAIVE_SECONDS:g})", step=0.01)
                 self.g_temp = slider(TEMPERATURE, "temperature (lower: more certain)", step=0.05)
-                self.g_method = gr.Radio(METHOD_CHOICES, value="fast", label="generator")
+                self.g_method = inputs.Radio(METHOD_CHOICES, value="fast", label="generator")
                 with gr.Row(equal_height=True):
                     self.g_seed = seed_box(min_width=120)
                     self.gen_btn = gr.Button("Generate", variant="primary", min_width=160, elem_id="wn-generate-run")
@@ -127,7 +128,7 @@ class WaveNetTab(Tab):
     def _mu_law_layout(self) -> None:
         original, linear, mu, text = self.views.mu_law()
         with gr.Row(equal_height=True):
-            self.m_label = gr.Dropdown([(n, str(i)) for i, n in enumerate(CLASS_NAMES)], value="0", label="a synthetic clip", min_width=180)
+            self.m_label = inputs.Dropdown([(n, str(i)) for i, n in enumerate(CLASS_NAMES)], value="0", label="a synthetic clip", min_width=180)
             self.m_level = slider(LEVEL_DB, "level (peak, dBFS)", step=1, scale=2, min_width=240)
             self.m_seed = seed_box("seed of the synthetic clip", min_width=180)
             self.m_btn = gr.Button("Quantise to 8 bits", variant="primary", min_width=180, elem_id="wn-mulaw-run")
@@ -148,9 +149,9 @@ class WaveNetTab(Tab):
                 self.r_layers = slider(FIELD_LAYERS, "layers per stack (dilations 1, 2, 4, …)")
                 self.r_stacks = slider(FIELD_STACKS, "stacks (the dilation cycle repeats)")
                 with gr.Row():
-                    self.r_kernel = gr.Radio(list(range(int(KERNEL.low), int(KERNEL.high) + 1)), value=KERNEL.default, label="taps per convolution", min_width=160)
-                    self.r_rate = gr.Dropdown(list(RATES), value=RATE.default, label="sample rate (Hz)", min_width=160)
-                self.r_custom = gr.Textbox(
+                    self.r_kernel = inputs.Radio(list(range(int(KERNEL.low), int(KERNEL.high) + 1)), value=KERNEL.default, label="taps per convolution", min_width=160)
+                    self.r_rate = inputs.Dropdown(list(RATES), value=RATE.default, label="sample rate (Hz)", min_width=160)
+                self.r_custom = inputs.Textbox(
                     value="", label="or your own dilations (replace the above)", placeholder="e.g. 1, 3, 9, 27 with 3 taps", max_lines=1,
                     elem_id="wn-field-custom",
                 )
@@ -162,12 +163,12 @@ class WaveNetTab(Tab):
     def _train_layout(self) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
-                self.t_source = gr.Radio(list(SOURCES), value=SOURCES[0], label="train on")
+                self.t_source = inputs.Radio(list(SOURCES), value=SOURCES[0], label="train on")
                 self.t_clip = gr.Audio(
                     sources=["upload", "microphone"], type="filepath", label=f"my clip (at least {CLIP_SECONDS:g} s; up to {MAX_UPLOAD_SECONDS:g} s are used)",
                     elem_id="wn-train-clip",
                 )
-                self.t_cond = gr.Checkbox(value=CONDITIONAL_DEFAULT, label="conditioned on the class (synthetic notes)")
+                self.t_cond = inputs.Checkbox(value=CONDITIONAL_DEFAULT, label="conditioned on the class (synthetic notes)")
                 gr.Markdown(f"Synthetic notes: {DATA_TEXT}.")
                 self.t_snippet = gr.Audio(label="the latest snippet", type="filepath", interactive=False, elem_id="wn-train-snippet")
                 self.t_snippet_note = gr.Markdown(label="snippet", elem_id="wn-train-snippet-note")
