@@ -58,7 +58,7 @@ def _assert_clear_message(client, args: list, api: str, message: str | tuple[str
         ([-3], "/vae_samples", ("seed must be in", "less than minimum value 0")),
         (["vae", "nobody/no-such-model"], "/vae_load", "nobody/no-such-model"),
         (["vae", "classifier"], "/vae_load", "holds a classifier checkpoint"),
-        (["vae", "/tmp"], "/vae_load", "no config.json"),
+        (["vae", "/tmp"], "/vae_load", "loading folders of the server is turned off"),
         (["nonsense", ""], "/vae_load", "not in the list of choices"),
         ([0, 0, 15], "/vae_manifold", "two different dimensions"),
         ([0, 1, 10**6], "/vae_interpolate", ("steps must be in", "greater than maximum value 20")),

@@ -186,21 +186,28 @@ def test_non_finite_or_mistyped_weights(tiny_vae):
         load(str(folder))
 
 
-def test_folders_can_be_turned_off_for_a_shared_space(tiny_vae, monkeypatch):
+def test_folders_are_off_unless_allowed(tiny_vae, monkeypatch):
+    """The app loads server folders only with PLAYGROUND_ALLOW_FOLDERS=1, on a Space or not, and a refusal does not
+    touch the disk (so it tells nothing about which files exist); the CLI's default still loads them."""
     from playground.core.checkpoints import folders_allowed
 
     _, folder = tiny_vae
     monkeypatch.delenv("PLAYGROUND_ALLOW_FOLDERS", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert not folders_allowed()
+    for source in (str(folder), "/etc/passwd", "/no/such/folder"):
+        with pytest.raises(CheckpointError, match="loading folders of the server is turned off") as info:
+            load(source, allow_folders=folders_allowed())
+        assert "is a file" not in str(info.value)
+    with pytest.raises(CheckpointError) as info:
+        load("x" * 5000, allow_folders=False)
+    assert "x" * 80 not in str(info.value) and "…" in str(info.value)
+    assert load("vae", allow_folders=False).family == "vae"
     monkeypatch.setenv("SPACE_ID", "someone/playground")
     assert not folders_allowed()
-    with pytest.raises(CheckpointError, match="loading folders of the server is turned off"):
-        load(str(folder), allow_folders=folders_allowed())
-    assert load("vae", allow_folders=False).family == "vae"
     monkeypatch.setenv("PLAYGROUND_ALLOW_FOLDERS", "1")
-    assert folders_allowed()
-    monkeypatch.delenv("SPACE_ID")
-    monkeypatch.delenv("PLAYGROUND_ALLOW_FOLDERS")
-    assert folders_allowed()
+    assert folders_allowed() and load(str(folder), allow_folders=folders_allowed()).family == "vae"
+    assert load(str(folder)).family == "vae"  # the CLI's default
 
 
 def test_untagged_and_other_family(tiny_vae, tmp_path):

@@ -4,9 +4,12 @@ A checkpoint is what ``HubModel.save_pretrained`` writes: ``config.json`` (const
 arguments and a ``family`` tag), ``model.safetensors`` and a model card. ``load`` accepts
 
 - a bundled name, e.g. ``"vae"`` (a folder under ``assets/checkpoints/``);
-- a local folder holding those files;
+- a local folder holding those files (the CLI; the app only with ``PLAYGROUND_ALLOW_FOLDERS=1``);
 - a Hugging Face Hub repo id, ``"owner/name"``, fetched with ``hf_hub_download``
-  (which honours ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE``).
+  (which honours ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE``). The Hub is asked
+  first whether it answers at all, within ``HUB_TIMEOUT_S``; when it does not, only the
+  local cache is used, so an unreachable Hub is said in seconds ("offline?"), not after
+  huggingface_hub's retries (about 23 s).
 
 Every failure is a ``CheckpointError`` (a ``ValueError``) whose message says what was
 wrong, so the CLI and the UI can show it as is. Nothing is ever unpickled.
@@ -14,6 +17,7 @@ wrong, so the CLI and the UI can show it as is. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import concurrent.futures
 import inspect
 import os
 import re
@@ -27,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import torch
-from huggingface_hub import hf_hub_download
+from huggingface_hub import constants, get_session, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -38,7 +42,7 @@ from huggingface_hub.errors import (
 )
 
 from models import FAMILIES, CheckpointError, HubModel
-from models.hub import CONFIG_NAME, read_config
+from models.hub import CONFIG_NAME, WEIGHTS_NAME, read_config
 from playground.core.data import ASSETS_DIR
 
 BUNDLED_DIR = ASSETS_DIR / "checkpoints"
@@ -53,6 +57,8 @@ MAX_ZIP_BYTES = 256 * 2**20  # uncompressed; the largest bundled checkpoint is ~
 # A member over 1 MB that expands more than this many times is refused as a likely zip bomb (weights and photos
 # compress far less; a blank 4096 x 4096 BMP compresses ~1000 times and is refused too).
 MAX_ZIP_RATIO = 100
+HUB_TIMEOUT_S = 5.0  # how long a load waits for the Hub to answer before it says "offline?" (and uses the cache only)
+MAX_QUOTE = 80  # characters of a source quoted in a message
 
 
 def bundled_names() -> list[str]:
@@ -63,12 +69,17 @@ def bundled_names() -> list[str]:
 
 
 def folders_allowed() -> bool:
-    """Whether checkpoints may be loaded from server folders named in the UI: not on a
-    shared Hugging Face Space (``SPACE_ID`` set), unless ``PLAYGROUND_ALLOW_FOLDERS=1``.
-    Visitors there use Hub repo ids or upload a zip; the CLI always allows folders."""
-    if os.environ.get(ALLOW_FOLDERS_ENV, "").strip() in ("1", "true", "yes"):
-        return True
-    return not os.environ.get("SPACE_ID")
+    """Whether checkpoints may be loaded from server folders named in the UI: only with
+    ``PLAYGROUND_ALLOW_FOLDERS=1`` (off by default everywhere, locally too: a name typed in
+    the page must not tell whether a file exists on the server). Visitors use bundled
+    names, Hub repo ids or upload a zip; the CLI always allows folders (the user's own)."""
+    return os.environ.get(ALLOW_FOLDERS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _quote(source: Any) -> str:
+    """``source`` quoted for a message, cut to ``MAX_QUOTE`` characters (an ellipsis marks the cut)."""
+    text = repr(str(source))
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 2] + "…" + text[0]
 
 
 def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
@@ -95,7 +106,7 @@ def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
         if looks_like_repo:
             return "hub", source
         raise CheckpointError(
-            f"{source[:200]!r} is not a bundled checkpoint ({', '.join(bundled_names())}) or a Hub repo id (owner/name); "
+            f"{_quote(source)} is not a bundled checkpoint ({', '.join(bundled_names())}) or a Hub repo id (owner/name); "
             "loading folders of the server is turned off here: upload a checkpoint .zip instead"
         )
     try:
@@ -107,12 +118,46 @@ def resolve(source: str, allow_folders: bool = True) -> tuple[str, str]:
         return "hub", source
     if exists:
         if not is_dir:
-            raise CheckpointError(f"{source} is a file; give the folder that holds {CONFIG_NAME} and model.safetensors")
+            raise CheckpointError(f"{_quote(source)} is a file; give the folder that holds {CONFIG_NAME} and model.safetensors")
         return "folder", str(path)
     raise CheckpointError(
-        f"{source[:200]!r} is not a bundled checkpoint ({', '.join(bundled_names()) or 'none'}), "
+        f"{_quote(source)} is not a bundled checkpoint ({', '.join(bundled_names()) or 'none'}), "
         "an existing folder, or a Hub repo id of the form owner/name"
     )
+
+
+def hub_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
+    """Whether the Hub (``HF_ENDPOINT``) answers an HTTP request within ``timeout_s`` seconds (any answer counts);
+    False at once with ``HF_HUB_OFFLINE`` set or when its name does not resolve. The request runs in a thread that is
+    given up on after ``timeout_s``, as a name lookup itself has no timeout."""
+    if constants.HF_HUB_OFFLINE:
+        return False
+
+    def ask() -> None:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s, follow_redirects=False)
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        pool.submit(ask).result(timeout=timeout_s)
+        return True
+    except Exception:  # noqa: BLE001 - no name, no route, refused, timed out: all mean "not reachable now"
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _cached(repo_id: str, filename: str, revision: str | None) -> str:
+    """The path of ``filename`` of ``repo_id`` in the local Hub cache (no request).
+
+    Raises:
+        CheckpointError: it is not cached ("offline?")."""
+    found = try_to_load_from_cache(repo_id, filename, revision=revision)
+    if not isinstance(found, str):
+        raise CheckpointError(
+            f"could not download {filename} of {repo_id!r}: the Hub cannot be reached (offline?) and it is not cached"
+            f" (a load gives the Hub {HUB_TIMEOUT_S:g} s to answer)"
+        )
+    return found
 
 
 def _hub_call(repo_id: str, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -131,6 +176,7 @@ def _hub_call(repo_id: str, what: str, fn: Callable[..., T], /, *args: Any, **kw
     except LocalEntryNotFoundError:
         raise CheckpointError(
             f"could not download {what} of {repo_id!r}: the Hub cannot be reached (offline?) and it is not cached"
+            f" (a load gives the Hub {HUB_TIMEOUT_S:g} s to answer)"
         ) from None
     except EntryNotFoundError:
         raise CheckpointError(f"Hub repo {repo_id!r} has no {what}: it is not a playground checkpoint") from None
@@ -148,6 +194,7 @@ def load(
     device: torch.device | str | None = None,
     revision: str | None = None,
     allow_folders: bool = True,
+    name: str | None = None,
 ) -> HubModel:
     """Load a checkpoint strictly, in eval mode, onto ``device`` (default CPU).
 
@@ -156,17 +203,35 @@ def load(
         family: the family (or families) the caller can use; another is an error.
         revision: a Hub branch, tag or commit (Hub sources only).
         allow_folders: whether ``source`` may be a local folder (see ``resolve``).
+        name: how messages call the checkpoint (e.g. "the uploaded zip" for a folder the
+            server unpacked); default ``source``, quoted and cut to 80 characters.
 
     Raises:
-        CheckpointError: the source cannot be found or fetched; ``config.json`` is missing,
-            not JSON, untagged, of an unknown or unwanted family, or has unknown or
-            invalid settings; ``model.safetensors`` is missing, corrupt or does not
-            match the config.
+        CheckpointError: the source cannot be found or fetched (the Hub not answering
+            within ``HUB_TIMEOUT_S`` and nothing cached: "offline?"); ``config.json`` is
+            missing, not JSON, untagged, of an unknown or unwanted family, or has unknown
+            or invalid settings; ``model.safetensors`` is missing, corrupt or does not
+            match the config. Messages never hold the folder's path unless it is ``source``.
     """
     kind, location = resolve(source, allow_folders)
-    if kind == "hub":
+    name = name or _quote(source)
+    try:
+        return _load(kind, location, name, family, device, revision)
+    except CheckpointError as err:
+        raise CheckpointError(str(err) if kind == "hub" else str(err).replace(str(location), name)) from None
+
+
+def _load(kind: str, location: str, source: str, family: Any, device: Any, revision: str | None) -> HubModel:
+    """``load`` of a resolved source; ``source`` is what its messages call it."""
+    # The Hub not answering: only the cache is read (without huggingface_hub, whose every call first tries the Hub
+    # for a registry of its own, 3 s more), so "offline?" is said within HUB_TIMEOUT_S, not after its retries.
+    offline = kind == "hub" and not hub_reachable()
+    if offline:
+        config_file = _cached(location, CONFIG_NAME, revision)
+        kind, location = "folder", os.path.dirname(_cached(location, WEIGHTS_NAME, revision))
+    elif kind == "hub":
         config_file = _hub_call(
-            location, CONFIG_NAME, hf_hub_download, repo_id=location, filename=CONFIG_NAME, revision=revision
+            location, CONFIG_NAME, hf_hub_download, repo_id=location, filename=CONFIG_NAME, revision=revision, etag_timeout=HUB_TIMEOUT_S,
         )
     else:
         config_file = os.path.join(location, CONFIG_NAME)
