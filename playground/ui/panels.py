@@ -61,37 +61,7 @@ def bind_training(
     at = next(i for i, o in enumerate(shown) if o is status)
     label = api_name.removesuffix("_train").replace("_", " ")
 
-    def line(text: str) -> tuple:
-        return tuple(text if i == at else gr.skip() for i in range(len(shown)))
-
-    def session_run(*args: Any, data: Any = None) -> Iterator[tuple]:
-        state_value, *values, request = args  # Gradio passes the request last (see the signature)
-        session = views.session(state_value)
-        hash_ = session_key(request)
-        flag = ctx.sessions.start(hash_, key)
-        before = dict(getattr(session, "views", {}))
-        ticket = None
-        try:
-            if heavy:  # the server's queue: one training per session, MAX_TRAININGS at once, the others told their place
-                ticket = ctx.trainings.join(hash_, label)
-                for waiting in ticket.wait(flag):
-                    yield session, *line(waiting)
-                if not ticket.running:
-                    yield session, *line("Left the line: nothing was trained.")
-                    return
-            extra = {"data": data} if takes_data else {}
-            stream = worker.stream(run, session, *values, stop=flag, **extra) if in_worker else run(session, *values, stop=flag, **extra)
-            first = next(stream)  # the settings are checked here, before anything is shown
-            yield session, *[keep(v) for v in first]
-            for update in stream:
-                yield gr.skip(), *[keep(v) for v in update]
-        finally:
-            if ticket is not None:
-                ticket.done()
-            ctx.sessions.finish(hash_, key, flag)
-        if getattr(session, "views", before) != before:
-            gr.Info(REPLACED)
-
+    session_run = _session_runner(ctx, views, key, run, label, heavy, in_worker, at, len(shown))
     session_run.__signature__ = _signature(run, data=True)
     session_run.__annotations__ = {"request": gr.Request}
     zerogpu.share_views(ctx, views)  # on ZeroGPU: pickled by reference into the GPU worker (a fork of the app)
@@ -125,6 +95,45 @@ def bind_training(
     )
     stop.click(stop_handler, None, status, api_name=stop_api or False, api_visibility="public" if stop_api else "private", concurrency_limit=None)
     return event
+
+
+def _session_runner(ctx: Context, views: HasSessions, key: str, run: Callable, label: str, heavy: bool, in_worker: bool, at: int, n: int) -> Callable:
+    """``bind_training``'s run of one session: its flag, its place in the queue (``heavy``), then ``run`` (in a worker
+    process when ``in_worker``); ``at`` is the status among the ``n`` outputs."""
+    takes_data = "data" in inspect.signature(run).parameters
+
+    def line(text: str) -> tuple:
+        return tuple(text if i == at else gr.skip() for i in range(n))
+
+    def session_run(*args: Any, data: Any = None) -> Iterator[tuple]:
+        state_value, *values, request = args  # Gradio passes the request last (see the signature)
+        session = views.session(state_value)
+        hash_ = session_key(request)
+        flag = ctx.sessions.start(hash_, key)
+        before = dict(getattr(session, "views", {}))
+        ticket = None
+        try:
+            if heavy:  # the server's queue: one training per session, MAX_TRAININGS at once, the others told their place
+                ticket = ctx.trainings.join(hash_, label)
+                for waiting in ticket.wait(flag):
+                    yield session, *line(waiting)
+                if not ticket.running:
+                    yield session, *line("Left the line: nothing was trained.")
+                    return
+            extra = {"data": data} if takes_data else {}
+            stream = worker.stream(run, session, *values, stop=flag, **extra) if in_worker else run(session, *values, stop=flag, **extra)
+            first = next(stream)  # the settings are checked here, before anything is shown
+            yield session, *[keep(v) for v in first]
+            for update in stream:
+                yield gr.skip(), *[keep(v) for v in update]
+        finally:
+            if ticket is not None:
+                ticket.done()
+            ctx.sessions.finish(hash_, key, flag)
+        if getattr(session, "views", before) != before:
+            gr.Info(REPLACED)
+
+    return session_run
 
 
 REPLACED = "The model trained here now drives every panel of this tab (named in the bar at the top); ↺ Restore bundled brings the bundled one back."
