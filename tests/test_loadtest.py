@@ -38,7 +38,7 @@ def test_a_tiny_class_against_the_app_has_every_figure_and_no_error(app_url):
     training = result["training"]["vae_train"]
     assert training["alone_steps_per_s"] > 0 and (training["steps_per_s"] is None or training["steps_per_s"] > 0)  # None: too few reports on a busy machine
     assert training["last_status"].startswith("**stopped**") and training["stop_to_idle_s"] is not None
-    assert result["rss_mb"] > 100 and result["server_pid"] > 0  # the fixture's app runs on this machine
+    assert result["rss_mb"] > 100 and 0 < result["pss_mb"] and result["server_pid"] > 0  # the fixture's app runs on this machine
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_training_rate_is_steps_between_the_first_and_last_report_in_the_window(
 
 
 def test_rss_and_the_pid_behind_a_port_come_from_proc():
-    assert rss_mb(os.getpid()) > 10
+    assert rss_mb(os.getpid()) > 10 and 0 < rss_mb(os.getpid(), "Pss") <= rss_mb(os.getpid()) + 1
     assert rss_mb(2**22 + 1) is None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -310,7 +310,7 @@ def _measure(url: str, options: Options, pid: int | None, log: Callable[[str], N
         for training in trainings:
             training.stop()
         rss.halt.set()
-        return _summary(tally, trainings, alone, rss.values, options, (start, load_end), pid)
+        return {**_summary(tally, trainings, alone, rss.values, options, (start, load_end), pid), "pss_mb": max(rss.pss_values, default=None)}
 
 
 def _endpoint(tally: _Tally, name: str) -> dict:
@@ -399,7 +399,8 @@ def format_table(result: dict) -> str:
             f"Stop to idle {cell(t['stop_to_idle_s'])} s"
         )
     rss = (result["rss_mb"], result["rss_start_mb"], result["rss_end_mb"])
-    lines.append(f"server RSS: peak {rss[0]:.0f} MB (start {rss[1]:.0f}, end {rss[2]:.0f}; its process and children)" if rss[0] else "server RSS: unknown (not on this machine; give --pid)")
+    pss = f"; PSS peak {result['pss_mb']:.0f} MB, shared pages split" if result.get("pss_mb") else ""
+    lines.append(f"server RSS: peak {rss[0]:.0f} MB (start {rss[1]:.0f}, end {rss[2]:.0f}; its process and children{pss})" if rss[0] else "server RSS: unknown (not on this machine; give --pid)")
     lines.append(f"{result['sessions']} sessions, {result['trainings']} training, {result['duration_s']} s: {result['errors']} errors, {result['empty_outputs']} empty or undecodable outputs")
     return "\n".join(lines)
 
@@ -429,5 +430,5 @@ def bench(url: str, quick: bool, log: Callable[[str], None]) -> dict:
     8 s, no alone run): the headline figures."""
     options = check_options(url=url, sessions=3 if quick else 6, trainings=1, duration_s=8 if quick else 20, ramp_s=2 if quick else 4, alone_s=0 if quick else 8)
     result = run_loadtest(options, log)
-    keys = ("sessions", "trainings", "duration_s", "light_calls", "errors", "empty_outputs", "light_p50_s", "light_p95_s", "light_max_s", "training_steps_per_s", "training_alone_steps_per_s", "rss_mb")
+    keys = ("sessions", "trainings", "duration_s", "light_calls", "errors", "empty_outputs", "light_p50_s", "light_p95_s", "light_max_s", "training_steps_per_s", "training_alone_steps_per_s", "rss_mb", "pss_mb")
     return {key: result[key] for key in keys}

@@ -8,9 +8,11 @@ import urllib.parse
 from pathlib import Path
 
 
-def rss_mb(pid: int) -> float | None:
-    """The resident memory (MB) of process ``pid`` and all its descendants, from /proc; None when it is
-    gone or /proc cannot be read (not Linux)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """The resident memory (MB) of process ``pid`` and all its descendants, from /proc: ``field`` "VmRSS"
+    (/proc/PID/status; pages a forked child still shares with its parent count in both) or "Pss"
+    (/proc/PID/smaps_rollup; shared pages split between their users, so the sum is the tree's real
+    footprint). None when the process is gone or /proc cannot be read (not Linux)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -18,11 +20,12 @@ def rss_mb(pid: int) -> float | None:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
+    source = "status" if field == "VmRSS" else "smaps_rollup"
     total_kb, todo, found = 0, [pid], False
     while todo:
         p = todo.pop()
         try:
-            line = next(x for x in Path(f"/proc/{p}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+            line = next(x for x in Path(f"/proc/{p}/{source}").read_text().splitlines() if x.startswith(f"{field}:"))
             total_kb += int(line.split()[1])
             found = True
         except (OSError, StopIteration, ValueError):
@@ -61,15 +64,18 @@ def local_pid(url: str) -> int | None:
 
 
 class RssSampler:
-    """``values``: ``rss_mb(pid)`` every second from ``thread.start()`` until ``halt`` is set (nothing for pid None)."""
+    """``values`` and ``pss_values``: ``rss_mb(pid)`` and its "Pss" every second from ``thread.start()`` until
+    ``halt`` is set (nothing for pid None)."""
 
     def __init__(self, pid: int | None) -> None:
-        self.pid, self.values, self.halt = pid, [], threading.Event()
+        self.pid, self.values, self.pss_values, self.halt = pid, [], [], threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while self.pid is not None and not self.halt.is_set():
-            value = rss_mb(self.pid)
+            value, pss = rss_mb(self.pid), rss_mb(self.pid, "Pss")
             if value is not None:
                 self.values.append(value)
+            if pss is not None:
+                self.pss_values.append(pss)
             self.halt.wait(1.0)
