@@ -307,7 +307,7 @@ def _measure(url: str, options: Options, pid: int | None, log: Callable[[str], N
         for thread in sessions:
             thread.join(max(1.0, end - time.perf_counter() + 120.0))
         load_end = time.perf_counter()
-        for training in trainings:
+        for training in reversed(trainings):  # the last ones first: stopping a running one would let a queued one start
             training.stop()
         rss.halt.set()
         return {**_summary(tally, trainings, alone, rss.values, options, (start, load_end), pid), "pss_mb": max(rss.pss_values, default=None)}
