@@ -204,3 +204,21 @@ def test_a_hub_out_of_reach_is_said_within_six_seconds(where, tmp_path):
     seconds, _, message = out.stdout.strip().partition(" ")
     assert "offline?" in message, out.stdout + out.stderr
     assert float(seconds) <= 6.0
+
+
+def test_the_checked_components_render_as_gradios_and_messages_lose_paths_and_long_quotes():
+    import tempfile
+
+    import gradio as gr
+
+    from playground.ui import inputs
+
+    with gr.Blocks():
+        checked = [inputs.Slider(label="a"), inputs.Number(label="b"), inputs.Dropdown(["x"], label="c"), inputs.Radio(["x"], label="d"), inputs.Checkbox(label="e"), inputs.Textbox(label="f"), inputs.Image(label="g"), inputs.Sketchpad(label="h")]
+        originals = [gr.Slider(), gr.Number(), gr.Dropdown(["x"]), gr.Radio(["x"]), gr.Checkbox(), gr.Textbox(), gr.Image(), gr.Sketchpad()]
+    for mine, theirs in zip(checked, originals):
+        assert (mine.get_block_name(), mine.get_block_class()) == (theirs.get_block_name(), theirs.get_block_class())
+        assert json.dumps(mine.api_info()) == json.dumps(theirs.api_info())
+    upload = f"{tempfile.gettempdir()}/playground-upload-abc/config.json"
+    said = inputs.public(f"no config.json at {upload}; {str(ROOT / 'assets')} and {'y' * 500!r}")
+    assert said == f"no config.json at the uploaded file; a file on the server and '{'y' * 79}…'", said
