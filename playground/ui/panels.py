@@ -13,7 +13,7 @@ import gradio as gr
 
 from models.checks import Range
 from playground.core import worker
-from playground.ui import zerogpu
+from playground.ui import inputs, zerogpu
 from playground.ui.checkpoint_panel import CheckpointPanel
 from playground.ui.widgets import Panel, image_output, keep, panel_note, seed_box, session_key, slider, ui_handler
 from playground.views.base import Card, Context, FamilyViews, Step
@@ -176,7 +176,7 @@ class TrainingPanel:
         line = gr.Markdown(data_line, label="training data", elem_id=f"{prefix}-data", elem_classes=["pg-data-line"]) if data_line is not None else None
         with gr.Row():
             steps_box = slider(steps, "steps", step=steps_step, elem_id=f"{prefix}-steps") if steps is not None else None
-            lr_box = gr.Number(
+            lr_box = inputs.Number(
                 value=lr.default, label=f"{lr_label} ({lr.low:g} to {lr.high:g})", minimum=lr.low, maximum=lr.high, elem_id=f"{prefix}-lr",
             )
             seed = seed_box(elem_id=f"{prefix}-seed")

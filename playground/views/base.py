@@ -291,7 +291,7 @@ class FamilyViews(Generic[S]):
         if not path:
             raise ValueError("upload a checkpoint .zip first")
         with tempfile.TemporaryDirectory(prefix="playground-upload-") as folder:
-            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=self.families, device=self.ctx.device)
+            model = checkpoints.load(str(checkpoints.unpack_zip(path, folder)), family=self.families, device=self.ctx.device, name="the uploaded zip")
         self.slot(model)
         self.use(session, self.wrap(model, "uploaded checkpoint"))
 
