@@ -151,9 +151,12 @@ class _Tally:
         self.seconds: dict[str, list[float]] = {}
         self.errors: dict[str, list[str]] = {}
         self.empty: dict[str, int] = {}
+        self.steady: list[float] = []  # light calls that started once every session had connected
 
-    def call(self, name: str, seconds: float | None = None, error: BaseException | None = None, empty: int = 0) -> None:
+    def call(self, name: str, seconds: float | None = None, error: BaseException | None = None, empty: int = 0, steady: bool = False) -> None:
         with self.lock:
+            if steady and seconds is not None and error is None:
+                self.steady.append(seconds)
             self.seconds.setdefault(name, [])
             self.errors.setdefault(name, [])
             self.empty[name] = self.empty.get(name, 0) + empty
@@ -168,6 +171,9 @@ class _Tally:
         bad = sum(not _intact(p) for p in found) + max(0, expected - len(found))
         if bad:
             self.call(name, empty=bad)
+
+
+STEADY_AFTER_S = 5.0  # light calls that start this long after the ramp's end count as the steady state
 
 
 def _client(url: str, folder: Path) -> Any:
@@ -200,7 +206,7 @@ def _session(url: str, index: int, options: Options, start_at: float, end_at: fl
         except Exception as err:  # the client raises for a failed call, a dropped connection or a truncated download
             tally.call(name, error=err)
         else:
-            tally.call(name, time.perf_counter() - t0)
+            tally.call(name, time.perf_counter() - t0, steady=t0 >= start_at - index * options.ramp_s / options.sessions + options.ramp_s + STEADY_AFTER_S)
             tally.check(name, result, str(folder), n_files)
         time.sleep(rng.uniform(*options.think_s))
 
@@ -343,6 +349,8 @@ def _summary(tally: _Tally, trainings: list[_Training], alone: dict, rss: list[f
         "light_p50_s": percentile(light, 50),
         "light_p95_s": percentile(light, 95),
         "light_max_s": round(max(light), 3) if light else None,
+        # after the ramp and its page loads (each a 2.7 MB config, compressed on the server's event loop)
+        "light_steady_calls": len(tally.steady), "light_steady_p50_s": percentile(tally.steady, 50), "light_steady_p95_s": percentile(tally.steady, 95),
         "training_steps_per_s": {label: v["steps_per_s"] for label, v in training.items()},
         "training_alone_steps_per_s": {label: v["alone_steps_per_s"] for label, v in training.items()},
         "rss_mb": max(rss) if rss else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 import torch
 
@@ -75,6 +77,10 @@ def build_demo(device: torch.device | str | None = None, dataset: str | None = N
             ctx.datasets.release(request.session_hash)
 
         demo.unload(release)
+    # Gradio's queue recomputes a pandas summary of its last 10,000 events after every event (for its monitoring page):
+    # measured, that alone grew to tens of ms per call in a class. Every 500 events over the last 2,000 is plenty.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "2000")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

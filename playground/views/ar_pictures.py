@@ -9,6 +9,9 @@ convolutions never lets a pixel see.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -93,6 +96,23 @@ def dependency_matrix(dependency: Tensor, order: Tensor) -> np.ndarray:
     return ((1 - matrix) * 235 + 20).to(torch.uint8).numpy()
 
 
+_FIELDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {pixel: field}: a pure function's memo, never a user's state
+_FIELDS_LOCK = threading.Lock()
+
+
+def _field(model: AutoregressiveModel, pixel: int) -> Tensor:
+    """``model.receptive_field(pixel, n_probes=8)`` (seeded, so the same every time), remembered per model while the
+    model lives: in a class, everyone's first look at the bundled PixelCNNs asks for the same pixels, and each costs
+    a backward pass through the network (the heaviest call of the tab's light panels)."""
+    with _FIELDS_LOCK:
+        cached = _FIELDS.get(model, {}).get(pixel)
+    if cached is None:
+        cached = model.receptive_field(pixel, n_probes=8)
+        with _FIELDS_LOCK:
+            _FIELDS.setdefault(model, {})[pixel] = cached
+    return cached
+
+
 def receptive_fields(models: dict[str, AutoregressiveModel], row: int, col: int) -> tuple[np.ndarray, str]:
     """Which input pixels influence the conditional of pixel (row, col) (each in [0, 27]),
     from gradients, for each of ``models`` ({name: model} in raster order) side by side.
@@ -104,7 +124,7 @@ def receptive_fields(models: dict[str, AutoregressiveModel], row: int, col: int)
     pixel = row * SIZE + col
     parts, counts = [], []
     for name, model in models.items():
-        field = model.receptive_field(pixel, n_probes=8)
+        field = _field(model, pixel)
         blind = blind_spot(field, pixel)
         parts.append(field_picture(field, pixel, blind))
         counts.append(f"{name}: sees **{int((field > 0).sum())}** of the {pixel} earlier pixels, blind to **{int(blind.sum())}**")
