@@ -69,4 +69,4 @@ def test_over_the_budget_the_least_recently_used_go_first(data, monkeypatch):
 def test_the_about_box_states_the_limits(data, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MAX_TRAININGS", "1")
     text = server_limits(Context("cpu", data))
-    assert "trains 1 model at a time" in text and "one training per visitor" in text and "after 30 min without use" in text
+    assert "trains 1 model at a time" in text and "told their place" in text and "put away after 30 min unused" in text

@@ -145,7 +145,7 @@ class TrainingQueue:
             wait = self._expected_wait(place)
         plural = "s" if self.max_running > 1 else ""
         return (
-            f"⏳ Waiting to train: **{_ordinal(place)} in line**, about {_duration(wait)} "
+            f"Waiting to train: **{_ordinal(place)} in line**, about {_duration(wait)} "
             f"(this server trains {self.max_running} model{plural} at a time, so that everyone's sliders stay fast). Stop leaves the line."
         )
 

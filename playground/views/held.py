@@ -135,13 +135,10 @@ def server_limits(ctx: Any) -> str:
     from playground.core.training import max_train_seconds
 
     queue, held = ctx.trainings, ctx.held
-    at_once = f"{queue.max_running} model{'s' if queue.max_running > 1 else ''} at a time"
     cap = max_train_seconds()
-    where = "in a process of its own at low priority, so sliders stay fast" if worker.enabled(ctx.device) else "in the app's process"
+    where = ", in its own low-priority process" if worker.enabled(ctx.device) else ""
     return (
-        f"**This server** trains {at_once} (`PLAYGROUND_MAX_TRAININGS`); others wait in line (at most {queue.max_waiting}), "
-        f"each told its place; one training per visitor at a time; each runs {where}"
-        + (f", for at most {cap:g} s" if cap else "")
-        + f". Your own models are put away after {held.idle_s / 60:g} min without use, or when visitors' models pass "
-        f"{held.budget_mb:g} MB (least recently used first)."
+        f"**This server** trains {queue.max_running} model{'s' if queue.max_running > 1 else ''} at a time{where}"
+        + (f", {cap:g} s at most" if cap else "")
+        + f"; the others wait in line, told their place. Your own models are put away after {held.idle_s / 60:g} min unused."
     )
