@@ -89,6 +89,12 @@ def data():
     return load_mnist("mnist-5k")
 
 
+@pytest.fixture
+def allow_folders(monkeypatch):
+    """Let the views load server folders (PLAYGROUND_ALLOW_FOLDERS=1), as a test that saves a checkpoint to a folder needs."""
+    monkeypatch.setenv("PLAYGROUND_ALLOW_FOLDERS", "1")
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """The real app (``python app.py``) running on a free port for the whole session."""

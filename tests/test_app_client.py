@@ -152,7 +152,7 @@ def test_a_nan_learning_rate_on_the_wire_is_refused_clearly(app_url, value):
     stream = _raw_call(app_url, "/gan_train", [False, "non_saturating", 1, value, 2e-4, 64, 32, False, False, 0.0, 100, 0])
     # Gradio's Number refuses inf itself (NaN passes its bounds and reaches our check)
     assert "event: error" in stream, stream
-    assert "generator learning rate" in stream or "greater than maximum value" in stream, stream
+    assert "learning rate (1e-05 to 0.01): a finite number is needed here" in stream or "greater than maximum value" in stream, stream
     assert "Traceback" not in stream
 
 

@@ -398,7 +398,7 @@ def test_made_masks_are_strictly_lower_triangular_in_the_ordering(views):
         views.made_masks(session, 3, 3, 4)
 
 
-def test_loading_replaces_only_that_familys_model_and_refuses_others(views, tmp_path):
+def test_loading_replaces_only_that_familys_model_and_refuses_others(views, tmp_path, allow_folders):
     session = _small_session(views)
     seeded_init(NADE, 1, n_hidden=8).save_pretrained(tmp_path / "nade8")
     views.load(session, None, str(tmp_path / "nade8"))

@@ -43,7 +43,7 @@ def _small_session(tab) -> BoltzmannSession:
 
 
 
-def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab, tmp_path):
+def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of_model(tab, tmp_path, allow_folders):
     views = tab.views
     session = _small_session(tab)
     assert check_panels_independent(tab.panels(), session) >= 6
@@ -57,7 +57,7 @@ def test_an_invalid_field_breaks_only_its_own_panel_before_and_after_a_change_of
     check_panels_independent(tab.panels(), session)
 
 
-def test_the_dbn_panel_offers_the_layers_of_the_new_dbn(tab, tmp_path):
+def test_the_dbn_panel_offers_the_layers_of_the_new_dbn(tab, tmp_path, allow_folders):
     session = _small_session(tab)
     seeded_init(DBN, 0, hidden_sizes=[12]).save_pretrained(tmp_path / "dbn")
     tab.views.load(session, "", str(tmp_path / "dbn"))

@@ -338,7 +338,7 @@ def test_ais_reports_a_spread_a_sanity_floor_and_its_progress(views):
     assert views.estimate_shown(session)[0].startswith("Estimates take")
 
 
-def test_loading_a_dbn_keeps_the_rbm_and_wrong_families_are_refused(views, tmp_path):
+def test_loading_a_dbn_keeps_the_rbm_and_wrong_families_are_refused(views, tmp_path, allow_folders):
     model = seeded_init(DBN, 0, hidden_sizes=[16, 8])
     model.save_pretrained(tmp_path / "dbn")
     start = views.session(None)
@@ -376,7 +376,7 @@ def test_stacking_a_layer_on_the_sessions_rbm_makes_a_new_dbn(views):
         list(views.stack(session, 0, 1, 0.05, True, 0, stop=threading.Event()))
 
 
-def test_a_load_during_a_training_run_is_not_undone_by_its_end(views, tmp_path):
+def test_a_load_during_a_training_run_is_not_undone_by_its_end(views, tmp_path, allow_folders):
     seeded_init(DBN, 0, hidden_sizes=[16, 8]).save_pretrained(tmp_path / "dbn")
     session = views.session(None)
     run = views.train(session, n_hidden=16, method="CD", k=1, lr=0.05, epochs=1, momentum=0.5, weight_decay=0.0, decay=False, seed=0, stop=threading.Event())
@@ -386,7 +386,7 @@ def test_a_load_during_a_training_run_is_not_undone_by_its_end(views, tmp_path):
     assert session.dbn.model.hidden_sizes == [16, 8] and session.rbm.model.n_hidden == 16
 
 
-def test_an_rbm_that_does_not_draw_digits_is_refused_on_load(views, tmp_path):
+def test_an_rbm_that_does_not_draw_digits_is_refused_on_load(views, tmp_path, allow_folders):
     seeded_init(RBM, 0, n_hidden=8, n_visible=100).save_pretrained(tmp_path / "small")
     session = small_session(views)
     with pytest.raises(ValueError, match="784 visible units"):
