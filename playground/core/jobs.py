@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from playground.core.settings import env_number
+
 ENV = "PLAYGROUND_MAX_TRAININGS"
 MAX_WAITING = 8  # sessions waiting for a slot at most; one more is told to try again later
 FIRST_GUESS_S = 60.0  # the expected length of a run before any has finished
@@ -31,16 +33,8 @@ def max_trainings() -> int:
     Raises:
         ValueError: it is set but not an int in [1, 64] (the message names the variable).
     """
-    text = os.environ.get(ENV, "").strip()
-    if not text:
-        return max(1, (os.cpu_count() or 1) // 4)
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 64:
-        raise ValueError(f"{ENV} must be a whole number of trainings from 1 to 64 (or unset), not {text[:40]!r}")
-    return value
+    value = env_number(ENV, valid=lambda n: 1 <= n <= 64, must="a whole number of trainings from 1 to 64 (or unset)", integer=True)
+    return max(1, (os.cpu_count() or 1) // 4) if value is None else value
 
 
 @dataclass(eq=False)

@@ -28,6 +28,7 @@ from models.checks import SEED_MAX, check_choice, check_float, check_int
 from models.hub import HubModel
 from playground.core.audio import AudioSplits
 from playground.core.data import MnistSplits, batches
+from playground.core.settings import env_number
 
 MAX_STEPS = 200_000
 MAX_BATCH_SIZE = 1024
@@ -43,16 +44,7 @@ def max_train_seconds() -> float | None:
     Raises:
         ValueError: it is set but not a number of seconds > 0 (the message names the variable).
     """
-    text = os.environ.get(MAX_TRAIN_ENV, "").strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{MAX_TRAIN_ENV} must be a number of seconds > 0 (or unset for no cap), not {text[:40]!r}")
-    return seconds
+    return env_number(MAX_TRAIN_ENV, valid=lambda seconds: seconds > 0, must="a number of seconds > 0 (or unset for no cap)")
 
 
 @dataclass

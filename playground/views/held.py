@@ -17,11 +17,14 @@ model's size is its parameters and buffers (float32: 4 bytes a number).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
 from typing import Any
+
+from playground.core import worker
+from playground.core.settings import env_number
+from playground.core.training import max_train_seconds
 
 IDLE_ENV, BUDGET_ENV = "PLAYGROUND_IDLE_S", "PLAYGROUND_MODELS_MB"
 IDLE_S, BUDGET_MB = 1800.0, 1024.0
@@ -34,16 +37,8 @@ def _env_number(name: str, default: float, low: float) -> float:
     Raises:
         ValueError: set but not such a number (the message names the variable).
     """
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= low or value == float("inf"):
-        raise ValueError(f"{name} must be a number >= {low:g} (or unset for {default:g}), not {text[:40]!r}")
-    return value
+    value = env_number(name, valid=lambda v: v >= low, must=f"a number >= {low:g} (or unset for {default:g})")
+    return default if value is None else value
 
 
 def model_bytes(model: Any) -> int:
@@ -131,9 +126,6 @@ def _own_bytes(session: Any, views: Any) -> int:
 def server_limits(ctx: Any) -> str:
     """Markdown: what this server allows each visitor (for the app's About box): trainings at once, the line, the
     worker process, the time cap, and when visitors' own models are put away. ``ctx`` is the app's ``Context``."""
-    from playground.core import worker
-    from playground.core.training import max_train_seconds
-
     queue, held = ctx.trainings, ctx.held
     cap = max_train_seconds()
     where = ", in its own low-priority process" if worker.enabled(ctx.device) else ""
