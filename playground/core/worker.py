@@ -68,6 +68,13 @@ def share(*objects: Any) -> None:
         copyreg.pickle(type(obj), _reduce)
 
 
+def share_views(ctx: Any, views: Any) -> None:
+    """``share`` what the sessions of a tab refer to: ``ctx`` (the app's ``Context``), its digits, and the bundled
+    models of a new session of ``views`` (so that, coming back from a worker, they are still the bundled ones: the
+    model bar says "(bundled)" by identity)."""
+    share(ctx, ctx.data, *getattr(views.session(None), "views", {}).values())
+
+
 def pickle_locks() -> None:
     """Let locks be pickled, each as a new unlocked one (a lock only orders the threads of one process)."""
     for factory in (threading.Lock, threading.RLock):

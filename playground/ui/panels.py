@@ -61,12 +61,12 @@ def bind_training(
     at = next(i for i, o in enumerate(shown) if o is status)
     label = api_name.removesuffix("_train").replace("_", " ")
 
-    session_run = _session_runner(ctx, views, key, run, label, heavy, in_worker, at, len(shown))
+    session_run = _session_runner(ctx, views, key, run, takes_data, label, heavy, in_worker, at, len(shown))
     session_run.__signature__ = _signature(run, data=True)
     session_run.__annotations__ = {"request": gr.Request}
     zerogpu.share_views(ctx, views)  # on ZeroGPU: pickled by reference into the GPU worker (a fork of the app)
     if in_worker:
-        worker.share(ctx, ctx.data, *getattr(views.session(None), "views", {}).values())  # the same, for the training process
+        worker.share_views(ctx, views)  # the same, for the training process
     on_device = zerogpu.training(session_run)
 
     @ui_handler
@@ -97,10 +97,11 @@ def bind_training(
     return event
 
 
-def _session_runner(ctx: Context, views: HasSessions, key: str, run: Callable, label: str, heavy: bool, in_worker: bool, at: int, n: int) -> Callable:
+def _session_runner(
+    ctx: Context, views: HasSessions, key: str, run: Callable, takes_data: bool, label: str, heavy: bool, in_worker: bool, at: int, n: int,
+) -> Callable:
     """``bind_training``'s run of one session: its flag, its place in the queue (``heavy``), then ``run`` (in a worker
     process when ``in_worker``); ``at`` is the status among the ``n`` outputs."""
-    takes_data = "data" in inspect.signature(run).parameters
 
     def line(text: str) -> tuple:
         return tuple(text if i == at else gr.skip() for i in range(n))

@@ -121,12 +121,11 @@ def share(*objects: Any) -> None:
 
 
 def share_views(ctx: Any, views: Any) -> None:
-    """``share`` what the sessions of a tab refer to: ``ctx`` (the app's ``Context``), its
-    digits, and the bundled models of a new session of ``views`` (so that, coming back from
-    the worker, they are still the bundled ones: the model bar says "(bundled)" by identity).
-    Does nothing without ``SPACES_ZERO_GPU``."""
+    """``worker.share_views`` (the context, its digits and the bundled models of ``views``,
+    pickled by reference into the GPU worker) on ZeroGPU; does nothing without ``SPACES_ZERO_GPU``."""
     if enabled():
-        share(ctx, ctx.data, *getattr(views.session(None), "views", {}).values())
+        worker.pickle_locks()  # ZeroGPU pickles a handler's arguments into its worker too
+        worker.share_views(ctx, views)
 
 
 def duration(fn: Callable, base_s: float, per: Mapping[str, float] | None, cap: bool) -> Callable[..., int]:
