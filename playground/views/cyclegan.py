@@ -31,7 +31,7 @@ N_SHOWN = Range(2, 12, 8)  # digits per strip
 STEPS = Range(20, 3000, 300)
 LR = Range(1e-5, 1e-2, 5e-4, integer=False)
 CYCLE = Range(*WEIGHT_RANGE, 10.0, integer=False)
-IDENTITY = Range(*WEIGHT_RANGE, 5.0, integer=False)
+IDENTITY = Range(*WEIGHT_RANGE, 2.0, integer=False)
 N_FIGURES = 200  # test digits behind the figures
 BATCH = 32  # 16 A + 16 B digits per step
 YIELD_EVERY_S = 0.5
