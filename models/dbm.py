@@ -420,11 +420,12 @@ class DBM(GenerativeModel, paper_url="https://proceedings.mlr.press/v5/salakhutd
     @torch.no_grad()
     def log_z_floor(self, states: Tensor | None) -> float:
         """A sure lower bound on log Z: logsumexp of the variational bounds of the distinct
-        binary images ``states`` (each bound <= log sum_h exp(-E(v, h))), nats; -inf for None."""
+        binary images ``states`` (each bound <= log sum_h exp(-E(v, h)) whatever q, so ``mf_iters``
+        sweeps do), nats; -inf for None."""
         if states is None:
             return -math.inf
         v = torch.unique(self.flat(states.to(self.device)).round(), dim=0)
-        mu1, mu2, _ = self.mean_field(v, 100, 1e-5)
+        mu1, mu2, _ = self.mean_field(v)
         return float(torch.logsumexp(self.variational_bound(v, mu1, mu2), 0))
 
     def log_z_report(self, n_betas: int | None = None, n_runs: int | None = None, base_data: Tensor | None = None,
