@@ -150,7 +150,7 @@ class CycleGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1703.10593"):
 
     Images are (B, 1, 28, 28) float32 in [0, 1]. ``train_step`` splits each batch in two:
     the first half is domain A, the second half (other digits) is made into domain B.
-    ``examples`` (64, 1, 28, 28) keeps the A digits of the latest training batch (saved with
+    ``examples`` (64, 1, 28, 28) keeps the 64 most recent A digits of training (saved with
     the weights), which ``sample`` translates, so a checkpoint can show what it does alone.
     """
 
@@ -242,12 +242,12 @@ class CycleGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1703.10593"):
 
     def train_step(self, x: Tensor, y: Tensor | None, optimizers: list[torch.optim.Optimizer], generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """One update of G and F, then one of D_A and D_B on the same (detached) fakes.
-        Returns the detached terms of ``loss``; keeps the batch's A digits in ``examples``."""
+        Returns the detached terms of ``loss``; keeps the batch's A digits in ``examples`` (the 64 most recent)."""
         opt_g, opt_d = optimizers
         x = check_images(x, 28, min_batch=2)
         a, b = self.split(x)
         n = min(len(a), N_EXAMPLES)
-        self.examples[:n] = a[:n].detach()
+        self.examples.copy_(torch.cat([a[:n].detach(), self.examples[: N_EXAMPLES - n]]))  # the 64 most recent, newest first
         terms, fake_b, fake_a = self._generator_terms(a, b)
         opt_g.zero_grad(set_to_none=True)
         terms["g_loss"].backward()

@@ -99,8 +99,8 @@ class SRGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1609.04802"):
         ValueError: any argument outside the ranges above.
 
     High-resolution images are (B, 1, 28, 28) float32 in [0, 1], low-resolution ones
-    (B, 1, 14, 14) (``downsample``). ``examples`` (64, 1, 28, 28) keeps digits of the latest
-    training batch, which ``sample`` super-resolves from their low-resolution versions.
+    (B, 1, 14, 14) (``downsample``). ``examples`` (64, 1, 28, 28) keeps the 64 most recent
+    training digits, which ``sample`` super-resolves from their low-resolution versions.
     """
 
     family: ClassVar[str] = "srgan"
@@ -184,11 +184,11 @@ class SRGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1609.04802"):
     def train_step(self, x: Tensor, y: Tensor | None, optimizers: list[torch.optim.Optimizer], generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """One update of both generators (SRGAN's loss plus the twin's pixel loss: their
         parameters are disjoint), then one of D. Returns the detached terms of ``loss``;
-        keeps the batch's digits in ``examples``."""
+        keeps the batch's digits in ``examples`` (the 64 most recent)."""
         opt_g, opt_d = optimizers
         x = check_images(x, 28, min_batch=1)
         n = min(len(x), N_EXAMPLES)
-        self.examples[:n] = x[:n].detach()
+        self.examples.copy_(torch.cat([x[:n].detach(), self.examples[: N_EXAMPLES - n]]))  # the 64 most recent, newest first
         terms, sr = self._terms(x)
         opt_g.zero_grad(set_to_none=True)
         (terms["g_loss"] + terms["pixel_loss"]).backward()
