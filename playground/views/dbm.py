@@ -136,7 +136,7 @@ class DbmViews(FamilyViews[Session]):
         figure.add_hline(y=1e-4, line_dash="dot", annotation_text="1e-4")
         figure.update_layout(
             height=260, margin=dict(l=50, r=10, t=30, b=40), title="largest change of a mean, per sweep",
-            xaxis_title="sweep", yaxis=dict(type="log", title="max |Δμ|"),
+            xaxis_title="sweep", yaxis=dict(type="log", exponentformat="power", title="max |Δμ| (0 drawn at 10⁻¹²)"),
         )
         text = (
             f"Test digit #{index}: after {sweeps} sweeps one more sweep changes the means by at most **{residual:.1e}** "

@@ -29,7 +29,6 @@ STEPS = Range(1, 2000, 200)
 LR = Range(1e-4, 1.0, 0.03, integer=False)
 TOP_GIBBS = Range(1, 20, 1)
 N_SAMPLES = 36
-SAMPLE_GIBBS = 300  # Gibbs steps in the top RBM before the down-pass, before and after alike
 N_TEST = 300
 BOUND_DRAWS = 10
 EVAL_EVERY = 25
@@ -52,8 +51,8 @@ class WakeSleepView(ModelView):
 
     @functools.cached_property
     def before(self) -> Tensor:
-        """Samples of the DBN as greedy training left it (tied weights), seed 0."""
-        return WakeSleep(self.model).sample(N_SAMPLES, SAMPLE_GIBBS, torch.Generator().manual_seed(0)).cpu()
+        """Samples of the DBN as greedy training left it (tied weights): its ``n_gibbs`` Gibbs steps in the top RBM, then down; seed 0."""
+        return WakeSleep(self.model).sample(N_SAMPLES, self.model.n_gibbs, torch.Generator().manual_seed(0)).cpu()
 
     def describe(self) -> str:
         sizes = " → ".join(str(n) for n in [784, *self.model.hidden_sizes])
@@ -81,7 +80,7 @@ class WakeSleepViews(FamilyViews[Session]):
         and a summary (markdown)."""
         view = self.session(session).view
         tuned = view.tuned or WakeSleep(view.model)
-        after = None if view.tuned is None else image_grid(view.tuned.sample(N_SAMPLES, SAMPLE_GIBBS, torch.Generator().manual_seed(0)).cpu(), nrow=6)
+        after = None if view.tuned is None else image_grid(view.tuned.sample(N_SAMPLES, view.model.n_gibbs, torch.Generator().manual_seed(0)).cpu(), nrow=6)
         recognition, generative = _filters(tuned.recognition_weights[0].detach().cpu()), _filters(tuned.generative_weights[0].detach().T.cpu())
         return image_grid(view.before, nrow=6), after, recognition, generative, _phases_figure(view.history), _summary(view.history, tuned)
 
@@ -148,9 +147,9 @@ def _phases_figure(history: list[dict]) -> go.Figure:
     figure.add_scatter(x=steps, y=[h["sleep"]["recognition"] for h in history[1:]], name="sleep: recognition Δ", mode="lines")
     figure.add_scatter(x=[h["step"] for h in history], y=[h["bound"] for h in history], name="test bound (nats)", mode="lines+markers", xaxis="x2", yaxis="y2")
     figure.update_layout(
-        height=280, margin=dict(l=50, r=10, t=30, b=40), legend=dict(orientation="h", y=-0.25),
-        xaxis=dict(domain=[0, 0.45], title="step"), yaxis=dict(type="log", title="largest change"),
-        xaxis2=dict(domain=[0.58, 1], title="step", anchor="y2"), yaxis2=dict(anchor="x2", title="bound, nats"),
-        title="each phase moves only its own weights · the bound",
+        height=280, margin=dict(l=50, r=10, t=30, b=30), legend=dict(orientation="h", y=-0.15),
+        xaxis=dict(domain=[0, 0.45]), yaxis=dict(type="log", exponentformat="power", title="largest change"),
+        xaxis2=dict(domain=[0.58, 1], anchor="y2"), yaxis2=dict(anchor="x2", title="bound, nats"),
+        title="against the step: each phase moves only its own weights · the test bound",
     )
     return figure
