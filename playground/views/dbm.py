@@ -194,7 +194,7 @@ class DbmViews(FamilyViews[Session]):
         *, stop: threading.Event, data: Any = None,
     ) -> Iterator[tuple]:
         """Train a new DBM on the binarised training digits (the session's chosen images), streaming: each
-        pre-training RBM for ``pretrain_epochs`` (0 to 50) passes, then ``joint_epochs`` (1 to 100) passes of joint
+        pre-training RBM for pretrain_epochs (0 to 50) passes, then joint_epochs (1 to 100) passes of joint
         training; h1 and h2 units in [10, 1000]; lr in [1e-4, 0.5] decaying to 0 in each phase; seed in [0, 2^31).
         Yields (status, curves, samples of the finished DBM or None). The session's DBM becomes the new one when the
         run ends or is stopped with finite weights."""

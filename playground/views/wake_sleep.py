@@ -85,8 +85,8 @@ class WakeSleepViews(FamilyViews[Session]):
         return image_grid(view.before, nrow=6), after, recognition, generative, _phases_figure(view.history), _summary(view.history, tuned)
 
     def fine_tune(self, session: Any, steps: Any, lr: Any, top_gibbs: Any, seed: Any, *, stop: threading.Event, data: Any = None) -> Iterator[tuple]:
-        """Fine-tune the session's DBN (again from its greedy weights) by ``steps`` (1 to 2,000) wake-sleep steps of 100 training digits and 100 dreams each, learning rate ``lr``
-        (1e-4 to 1), ``top_gibbs`` (1 to 20) Gibbs steps of the top RBM per dream, seed in [0, 2^31). Yields (status, phases figure, samples after (at the end), recognition
+        """Fine-tune the session's DBN (again from its greedy weights) by steps (1 to 2,000) wake-sleep steps of 100 training digits and 100 dreams each, learning rate lr
+        (1e-4 to 1), top_gibbs (1 to 20) Gibbs steps of the top RBM per dream, seed in [0, 2^31). Yields (status, phases figure, samples after (at the end), recognition
         weights, generative weights). A run that ends or is stopped keeps the fine-tuned copy in the session."""
         steps, lr, top_gibbs = STEPS.check("steps", steps), LR.check("learning rate", lr), TOP_GIBBS.check("top-level Gibbs steps", top_gibbs)
         seed = check_int("seed", seed, 0, SEED_MAX)
