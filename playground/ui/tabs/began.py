@@ -21,8 +21,9 @@ badly (L_D = L(x) − k_t L(G(z))); G learns to draw digits D reconstructs well 
 rises and D pushes their error up; when too badly, k falls and D attends to the real digits. The **diversity ratio** γ trades variety (high)
 for sharpness (low). The **convergence measure** M_global = L(x) + |γ L(x) − L(G(z))| falls as the pair learns, a GAN loss whose value
 tells you how far training has got. Here the networks are 3×3 convolutions with ELUs and nearest-neighbour upsampling at 28×28, no batch
-norm; λ_k is 0.05 rather than the paper's 0.001 so that k acts within a few thousand steps, and γ is 0.7: at 0.5 a short run drew only
-1s, the digit D reconstructs most easily. The picture shows samples G(z) (left) and D's reconstructions D(G(z)) (right)."""
+norm; λ_k is 0.05 rather than the paper's 0.001 so that k acts within a few thousand steps, and γ is 0.7. The bundled run (3,000 steps)
+**collapses onto 1s**, the digit D's autoencoder reconstructs best: the judges read 96 % of its samples confidently, all as 1, recall 0.07.
+Train here with another γ and watch k and M_global. The picture shows samples G(z) (left) and D's reconstructions D(G(z)) (right)."""
 
 
 class BeganTab(Tab):
