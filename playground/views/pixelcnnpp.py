@@ -167,7 +167,7 @@ class PpViews:
         seconds = {f: session.samples[f][1] for f in FAMILIES}
         return _pair({f: session.samples[f][0] for f in FAMILIES}), (
             f"Left: **PixelCNN++** ({session.names['pixelcnnpp']}); right: **PixelCNN, 256-way softmax** ({session.names['pixelcnn256']}). "
-            f"16 samples each, seed 0, drawn pixel by pixel in {seconds['pixelcnnpp']:.1f} s and {seconds['pixelcnn256']:.1f} s."
+            f"16 samples each, seed 0, drawn pixel by pixel in {seconds['pixelcnnpp']:.1f} s and {seconds['pixelcnn256']:.1f} s (timed when kept, on 2 busy CPU cores)."
         )
 
     def draw(self, session: PpSession, n: Any = SAMPLES.default, seed: Any = 0) -> Iterator[tuple[np.ndarray, str]]:
