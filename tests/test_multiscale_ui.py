@@ -32,8 +32,8 @@ def test_table_endpoint(client):
 @pytest.mark.parametrize(
     ("kwargs", "api", "words"),
     [
-        (dict(n=9, seed=0), "/ar_multiscale_stages", "samples must be in [1, 8]"),
-        (dict(n=0, seed=0), "/ar_multiscale_race", "samples must be in [1, 16]"),
+        (dict(n=9, seed=0), "/ar_multiscale_stages", "digits (≤ 8): Value 9 is greater than maximum value 8"),
+        (dict(n=0, seed=0), "/ar_multiscale_race", "samples per model (≤ 16): Value 0 is less than minimum value 1"),
         (dict(steps=5, lr=1e-3, seed=0), "/ar_multiscale_train", "steps must be in"),
         (dict(steps=100, lr=1e-3, seed=-4), "/ar_multiscale_train", "seed must be in"),
     ],

@@ -24,9 +24,9 @@ def test_conditional_endpoint_plots_and_names_the_true_level(client):
 @pytest.mark.parametrize(
     ("kwargs", "api", "words"),
     [
-        (dict(index=3, row=40, col=14), "/ar_pixelcnnpp_conditional", "row must be in [0, 27]"),
+        (dict(index=3, row=40, col=14), "/ar_pixelcnnpp_conditional", "row of the pixel: Value 40 is greater than maximum value 27"),
         (dict(index=-1, row=4, col=14), "/ar_pixelcnnpp_conditional", "test digit must be in"),
-        (dict(n=99, seed=0), "/ar_pixelcnnpp_draw", "samples must be in [1, 16]"),
+        (dict(n=99, seed=0), "/ar_pixelcnnpp_draw", "samples per model (≤ 16): Value 99 is greater than maximum value 16"),
         (dict(family="pixelcnnpp", steps=3, lr=1e-3, seed=0), "/ar_pixelcnnpp_train", "steps must be in"),
         (dict(family="vae", steps=100, lr=1e-3, seed=0), "/ar_pixelcnnpp_train", "model must be one of"),
     ],
