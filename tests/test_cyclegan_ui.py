@@ -51,7 +51,7 @@ def test_strips_and_a_bad_value_through_the_api(client):
     assert np.asarray(Image.open(picture).convert("L")).shape[0] == 3 * 28 + 4 * 2 and "stroke thickness" in figures
     with pytest.raises(AppError) as info:
         client.predict(600, 4, api_name="/gan_cycle_strips")
-    assert "first test digit must be in [0, 492], got 600" in str(info.value) and "Traceback" not in str(info.value)
+    assert "first test digit must be in [0, 496], got 600" in str(info.value) and "Traceback" not in str(info.value)
 
 
 def test_a_short_training_through_the_api(client):
