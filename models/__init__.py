@@ -5,15 +5,24 @@ checkpoints) to its class.
 """
 
 from models.base import GenerativeModel
+from models.began import BEGAN
 from models.classifier import MnistClassifier
+from models.cyclegan import CycleGAN
+from models.dbm import DBM
 from models.dbn import DBN
+from models.diagonal_bilstm import DiagonalBiLSTM
 from models.gan import GAN, ConditionalGAN
 from models.hub import CheckpointError, HubModel
 from models.made import MADE
+from models.multiscale import MultiscalePixelCNN
 from models.nade import NADE
 from models.pixelcnn import GatedPixelCNN, PixelCNN
+from models.pixelcnnpp import PixelCNNpp, SoftmaxPixelCNN
 from models.pixelrnn import PixelRNN
+from models.pixelsnail import PixelSNAIL
+from models.pixelvae import PixelVAE
 from models.rbm import RBM
+from models.srgan import SRGAN
 from models.vae import VAE
 from models.vqvae import VQVAE, VQVAE2
 from models.wavenet import WaveNet
@@ -23,19 +32,30 @@ FAMILIES: dict[str, type[HubModel]] = {
     MnistClassifier.family: MnistClassifier,
     GAN.family: GAN,
     ConditionalGAN.family: ConditionalGAN,
+    BEGAN.family: BEGAN,
     RBM.family: RBM,
     DBN.family: DBN,
+    DBM.family: DBM,
     NADE.family: NADE,
     MADE.family: MADE,
     PixelCNN.family: PixelCNN,
     GatedPixelCNN.family: GatedPixelCNN,
     PixelRNN.family: PixelRNN,
+    PixelSNAIL.family: PixelSNAIL,
+    DiagonalBiLSTM.family: DiagonalBiLSTM,
+    PixelVAE.family: PixelVAE,
+    PixelCNNpp.family: PixelCNNpp,
+    SoftmaxPixelCNN.family: SoftmaxPixelCNN,
+    MultiscalePixelCNN.family: MultiscalePixelCNN,
     WaveNet.family: WaveNet,
     VQVAE.family: VQVAE,
     VQVAE2.family: VQVAE2,
+    CycleGAN.family: CycleGAN,
+    SRGAN.family: SRGAN,
 }
 
 __all__ = [
-    "DBN", "FAMILIES", "CheckpointError", "ConditionalGAN", "GAN", "GatedPixelCNN", "GenerativeModel", "HubModel", "MADE",
-    "MnistClassifier", "NADE", "PixelCNN", "PixelRNN", "RBM", "VAE", "VQVAE", "VQVAE2", "WaveNet",
+    "BEGAN", "CheckpointError", "ConditionalGAN", "CycleGAN", "DBM", "DBN", "DiagonalBiLSTM", "FAMILIES", "GAN", "GatedPixelCNN",
+    "GenerativeModel", "HubModel", "MADE", "MnistClassifier", "MultiscalePixelCNN", "NADE", "PixelCNN", "PixelCNNpp", "PixelRNN",
+    "PixelSNAIL", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "WaveNet",
 ]

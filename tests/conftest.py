@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models import (  # noqa: E402
+    DBM,
     DBN,
     GAN,
     MADE,
@@ -28,10 +29,13 @@ from models import (  # noqa: E402
     VQVAE,
     VQVAE2,
     ConditionalGAN,
+    DiagonalBiLSTM,
     GatedPixelCNN,
     MnistClassifier,
     PixelCNN,
     PixelRNN,
+    PixelSNAIL,
+    PixelVAE,
     WaveNet,
 )
 from playground.core.data import load_mnist  # noqa: E402
@@ -50,6 +54,10 @@ TINY = {
     "rbm": (RBM, dict(n_hidden=16, n_gibbs=5, ais_betas=20, ais_runs=4)),
     "rbm-cd3": (RBM, dict(n_hidden=8, cd_k=3, persistent=False, n_gibbs=3)),
     "dbn": (DBN, dict(hidden_sizes=[16, 8], steps_per_layer=5, n_gibbs=5)),
+    "dbm": (DBM, dict(n_hidden1=16, n_hidden2=8, pretrain_steps=3, joint_steps=5, n_gibbs=5)),
+    "pixelsnail": (PixelSNAIL, dict(channels=8, n_layers=1, key_dim=4)),
+    "diagonal_bilstm": (DiagonalBiLSTM, dict(channels=4, n_layers=1)),
+    "pixelvae": (PixelVAE, dict(latent_dim=4, hidden=8, channels=8, n_layers=1, kernel_size=3, n_importance=4)),
     "nade": (NADE, dict(n_hidden=16)),
     "made": (MADE, dict(hidden_sizes=[24])),
     "made-masks": (MADE, dict(hidden_sizes=[24, 24], n_masks=4)),

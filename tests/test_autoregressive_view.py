@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import MADE, NADE, GatedPixelCNN, PixelCNN, PixelRNN
+from models import MADE, NADE, DiagonalBiLSTM, GatedPixelCNN, PixelCNN, PixelRNN, PixelSNAIL
 from models.base import seeded_init
 from playground.core import checkpoints, metrics
 from playground.views import ar_model
@@ -41,6 +41,8 @@ def _small_session(views) -> ar.ArSession:
         "pixelcnn": seeded_init(PixelCNN, 0, channels=8, n_layers=3),
         "gated_pixelcnn": seeded_init(GatedPixelCNN, 0, channels=8, n_layers=3, n_classes=10),
         "pixelrnn": seeded_init(PixelRNN, 0, channels=4, n_layers=1),
+        "pixelsnail": seeded_init(PixelSNAIL, 0, channels=8, n_layers=1, key_dim=4),
+        "diagonal_bilstm": seeded_init(DiagonalBiLSTM, 0, channels=4, n_layers=1),
     }
     return ar.ArSession({f: ar.ArView(m, "small", views.ctx) for f, m in models.items()})
 

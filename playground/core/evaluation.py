@@ -132,6 +132,8 @@ def evaluate(
     if "elbo" in test_losses:
         result["neg_elbo_nats"] = -test_losses["elbo"]
     result["test_losses"] = round_figures(test_losses)
+    if hasattr(model, "test_figures"):  # translation families (cyclegan, srgan): their own figures on the test digits
+        result["test_figures"] = round_figures(model.test_figures(data.images("test", model.data_kind)[:n_samples].to(dev)))
     labels = cycling_labels(n_samples, dev) if model.conditional else None
     samples = model.sample(n_samples, y=labels, generator=torch.Generator().manual_seed(seed)).float().cpu()
     result.update(sample_quality(samples, data, labels))

@@ -49,18 +49,18 @@ from playground.core.metrics import test_nll
 from playground.core.training import cycling_labels
 from playground.views.base import Context, ModelView
 
-FAMILIES = ("nade", "made", "pixelcnn", "gated_pixelcnn", "pixelrnn")
-NAMES = {"nade": "NADE", "made": "MADE", "pixelcnn": "PixelCNN", "gated_pixelcnn": "Gated PixelCNN", "pixelrnn": "PixelRNN (Row LSTM)"}
+FAMILIES = ("nade", "made", "pixelcnn", "gated_pixelcnn", "pixelrnn", "pixelsnail", "diagonal_bilstm")
+NAMES = {"nade": "NADE", "made": "MADE", "pixelcnn": "PixelCNN", "gated_pixelcnn": "Gated PixelCNN", "pixelrnn": "PixelRNN (Row LSTM)", "pixelsnail": "PixelSNAIL", "diagonal_bilstm": "PixelRNN (Diagonal BiLSTM)"}
 # The Train panel: each family's width (hidden units or channels) and depth, and the
 # learning rates and MADE's masks of the defaults, sized so that 90 s of training on 2 CPU
 # cores gets far (the bench measures it: ``python -m playground bench``).
 TRAIN_FAMILY = "pixelcnn"
 WIDTH = {
     "nade": Range(8, 1000, 128), "made": Range(8, 2000, 2000), "pixelcnn": Range(4, 128, 32),
-    "gated_pixelcnn": Range(4, 128, 32), "pixelrnn": Range(4, 64, 16),
+    "gated_pixelcnn": Range(4, 128, 32), "pixelrnn": Range(4, 64, 16), "pixelsnail": Range(4, 64, 32), "diagonal_bilstm": Range(4, 64, 16),
 }
-DEPTH = {"nade": Range(1, 1, 1), "made": Range(1, 3, 1), "pixelcnn": Range(1, 12, 6), "gated_pixelcnn": Range(1, 12, 6), "pixelrnn": Range(1, 4, 2)}
-LR_DEFAULT = {"nade": 5e-3, "made": 1e-3, "pixelcnn": 1e-3, "gated_pixelcnn": 1e-3, "pixelrnn": 3e-3}
+DEPTH = {"nade": Range(1, 1, 1), "made": Range(1, 3, 1), "pixelcnn": Range(1, 12, 6), "gated_pixelcnn": Range(1, 12, 6), "pixelrnn": Range(1, 4, 2), "pixelsnail": Range(1, 4, 2), "diagonal_bilstm": Range(1, 4, 2)}
+LR_DEFAULT = {"nade": 5e-3, "made": 1e-3, "pixelcnn": 1e-3, "gated_pixelcnn": 1e-3, "pixelrnn": 3e-3, "pixelsnail": 1e-3, "diagonal_bilstm": 3e-3}
 MASKS = Range(1, 8, 8)
 STEPS = Range(50, 20_000, 600)
 LR = Range(1e-5, 0.1, LR_DEFAULT[TRAIN_FAMILY], integer=False)
@@ -71,7 +71,8 @@ PUBLISHED = [
     ("PixelCNN", "pixelcnn", 81.30, "van den Oord et al. 2016, arXiv:1601.06759"),
     ("Gated PixelCNN", "gated_pixelcnn", None, "arXiv:1606.05328 reports CIFAR-10 and ImageNet only"),
     ("PixelRNN, Row LSTM", "pixelrnn", 80.54, "arXiv:1601.06759"),
-    ("PixelRNN, Diagonal BiLSTM", None, 79.20, "arXiv:1601.06759 (not built here)"),
+    ("PixelRNN, Diagonal BiLSTM", "diagonal_bilstm", 79.20, "arXiv:1601.06759"),
+    ("PixelSNAIL", "pixelsnail", None, "arXiv:1712.09763 reports CIFAR-10 (2.85 bits/dim) and ImageNet 32 x 32 only"),
 ]
 FIGURES_FILE = "figures.json"
 N_CACHED_SAMPLES = 16

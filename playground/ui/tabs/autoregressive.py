@@ -14,7 +14,10 @@ from typing import Any
 import gradio as gr
 
 from playground.ui import inputs, zerogpu
-from playground.ui.panels import Tab, TrainingPanel, bind_training
+from playground.ui.panels import Tab, TrainingPanel, bind_training, tabs
+from playground.ui.tabs.multiscale import MsTab
+from playground.ui.tabs.pixelcnnpp import PpTab
+from playground.ui.tabs.pixelvae import PvTab
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, digit_pad, how_it_works, image_output, index_box, kept, panel_note, redraw_on, seed_box, slider, ui_handler
 from playground.views import ar_pictures
 from playground.views.ar_model import MASKS, TRAIN_FAMILY, train_controls
@@ -84,6 +87,7 @@ class ArTab(Tab):
             ("Samples", "ar-samples-tab", lambda: self._samples_layout(first)),
             ("Receptive field and blind spot", "ar-field", lambda: self._field_layout(first)),
             ("Likelihood vs looks", "ar-table", lambda: self._table_layout(first)),
+            ("More models", "ar-more", self._more_layout),
             ("Train", "ar-train", self._train_layout),
             ("How it works", "ar-explain", lambda: how_it_works("autoregressive")),
         ])
@@ -93,6 +97,14 @@ class ArTab(Tab):
     @staticmethod
     def _picker(elem_id: str) -> gr.Dropdown:
         return inputs.Dropdown(CHOICES, value=DEFAULT, label=PICKER_LABEL, elem_id=elem_id, min_width=220)
+
+    def _more_layout(self) -> None:
+        # PixelCNN++ (8-bit grey), the multiscale PixelCNN and PixelVAE, one page each inside this one (the tab bar had no room for three more).
+        tabs([
+            ("PixelCNN++ (grey)", "ar-pixelcnnpp", lambda: PpTab.create(self.ctx)),
+            ("Multiscale PixelCNN", "ar-multiscale", lambda: MsTab.create(self.ctx)),
+            ("PixelVAE", "ar-pixelvae", lambda: PvTab.create(self.ctx)),
+        ])
 
     def _watch_layout(self, first: Any) -> None:
         still, status = self.views.watch_still(first)

@@ -11,6 +11,8 @@ import gradio as gr
 
 from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel, bind_training
+from playground.ui.tabs.dbm import DbmTab
+from playground.ui.tabs.wake_sleep import WakeSleepTab
 from playground.ui.widgets import Panel, bind_pick, digit_gallery, how_it_works, image_output, index_box, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.boltzmann import CARD, EPOCHS, HIDDEN, LR, MOMENTUM, STACK_EPOCHS, TOUR, TRAIN_DEFAULTS, WEIGHT_DECAY, BoltzmannViews, K
 from playground.views.datasets import DataViews
@@ -95,6 +97,8 @@ class BoltzmannTab(Tab):
             ("Energy and AIS", "boltzmann-energy", lambda: self._energy_layout(first)),
             ("Deep belief net", "boltzmann-dbn", lambda: self._dbn_layout(first)),
             ("RBM and DBN samples", "boltzmann-samples-tab", lambda: self._samples_layout(first)),
+            ("Wake-sleep", "boltzmann-wake-sleep", lambda: WakeSleepTab.create(self.ctx)),
+            ("Deep Boltzmann machine", "boltzmann-dbm", lambda: DbmTab.create(self.ctx)),
             ("Train an RBM", "boltzmann-train", lambda: self._train_layout(first)),
             ("How it works", "boltzmann-explain", lambda: how_it_works("boltzmann")),
         ])

@@ -10,8 +10,12 @@ import gradio as gr
 
 from models.gan import LOSS_NAMES, LOSSES
 from playground.ui import inputs
-from playground.ui.panels import Tab, TrainingPanel
+from playground.ui.panels import Tab, TrainingPanel, tabs
+from playground.ui.tabs.began import BeganTab
+from playground.ui.tabs.cyclegan import CycleTab
 from playground.ui.tabs.gan_lab import LabTab
+from playground.ui.tabs.srgan import SRTab
+from playground.ui.tabs.truncation import TruncationTab
 from playground.ui.widgets import Panel, digit_pad, how_it_works, image_output, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views import inversion
 from playground.views.datasets import DataViews
@@ -118,6 +122,7 @@ class GanTab(Tab):
             ("Class-conditional", "gan-cond", lambda: self._conditional_layout(first)),
             ("Nearest sample", "gan-nearest", self._nearest_layout),
             ("2D GAN lab", "gan-lab", self._lab_layout),
+            ("More GANs", "gan-more", self._more_layout),
             ("Train", "gan-train", self._train_layout),
             ("How it works", "gan-explain", lambda: how_it_works("gan")),
         ])
@@ -151,6 +156,15 @@ class GanTab(Tab):
                 self.near_path = image_output("the way from the best random start to z* (a conditional GAN: below, the nearest of each label 0–9)", size=130, elem_id="gan-near-path")
                 self.near_note = panel_note()
                 self.near_text = gr.Markdown(inversion.PROMPT_NEAREST, label="the distance found", show_label=False, elem_id="gan-near-text")
+
+    def _more_layout(self) -> None:
+        # The lectures' other GANs, one page each inside this one (twelve pages in a row overflowed the tab bar at 1280 px).
+        tabs([
+            ("CycleGAN", "gan-cycle", lambda: CycleTab.create(self.ctx)),
+            ("SRGAN", "gan-sr", lambda: SRTab.create(self.ctx)),
+            ("BEGAN", "gan-began", lambda: BeganTab.create(self.ctx)),
+            ("Truncation", "gan-truncation", lambda: TruncationTab.create(self.ctx)),
+        ])
 
     def _lab_layout(self) -> None:
         self.lab = LabTab.create(self.ctx)
