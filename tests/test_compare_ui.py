@@ -25,7 +25,7 @@ from playground.views.compare_rows import ROWS, pack_samples, row_key
 from playground.views.compare_tab import CARD, COMPUTING, SCORE_HEADERS, TOUR, CompareAll, parse_counts
 from playground.views.novelty import NoveltyViews
 
-PAGES = ["cmp-table", "cmp-samples", "cmp-nll", "cmp-novelty", "cmp-m1", "cmp-explain"]
+PAGES = ["cmp-table", "cmp-tasks", "cmp-samples", "cmp-nll", "cmp-novelty", "cmp-m1", "cmp-explain"]
 MODEL = "bernoulli mixture"
 
 

@@ -38,6 +38,7 @@ from playground.core.metrics import FEATURE_JUDGE, JUDGES
 from playground.core.plots import enlarge, image_grid
 from playground.views.base import Context
 from playground.views.compare_rows import N_KEPT, N_SAMPLES, N_TIMED, ROWS, SEED, Log, RowSpec, compute_row, judges_sha256, row_key, unpack_samples
+from playground.views.compare_tasks import TASKS, TaskTable
 
 COMPARE_FILE = ASSETS_DIR / "compare.json"
 COMPUTING = "computing…"
@@ -142,6 +143,7 @@ class CompareViews:
         self._rows = {k: kept[k] for k, key in self._keys.items() if key is not None and k in kept and kept[k].get("key") == key}
         self._failed: dict[str, str] = {}
         self._samples: dict[str, Tensor] = {}
+        self.tasks = TaskTable(ctx.data, self.path)  # the second table (translation, super-resolution, 8-bit likelihood): kept, never computed on a page load
 
     # -- computing -------------------------------------------------------------------------------------
     def pending(self) -> list[RowSpec]:
@@ -177,7 +179,7 @@ class CompareViews:
 
     def check_ids(self, ids: Sequence[str]) -> None:
         """Raises ValueError for an id in ``ids`` that names no row."""
-        known = [spec.key for spec in self.specs]
+        known = [spec.key for spec in self.specs] + [spec.key for spec in TASKS]
         unknown = sorted(set(ids) - set(known))
         if unknown:
             raise ValueError(f"no row {', '.join(unknown)}; the rows are: {', '.join(known)}")
@@ -204,7 +206,7 @@ class CompareViews:
         with self._lock:
             rows = {s.key: self._rows[s.key] for s in self.specs if s.key in self._rows}
         about = "Figures of the compare tab, written by `python -m playground compare --write`; see playground/views/compare.py."
-        self.path.write_text(json.dumps({"about": about, "rows": rows}, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        self.path.write_text(json.dumps({"about": about, "rows": rows, "tasks": self.tasks.entries}, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         return self.path
 
     # -- what the tab shows -----------------------------------------------------------------------------
@@ -333,10 +335,20 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [headers, *rows])
 
 
+def _task(views: CompareViews, key: str, say: Log) -> list[str]:
+    """Compute the second table's entry ``key``; returns [key] when it failed (said on stderr)."""
+    try:
+        views.tasks.compute([key], say)
+    except Exception as err:  # a failed entry is reported; the others go on
+        say(f"{key} failed: {type(err).__name__}: {err}")
+        return [key]
+    return []
+
+
 def run_cli(as_json: bool = False, write: bool = False, dataset: str | None = None, only: str | None = None, fresh: bool = False, path: Path | None = None) -> int:
     """``python -m playground compare``: the rows kept in ``path`` (default ``COMPARE_FILE``) whose key matches,
     the others computed now (each row's timings on stderr; ``fresh``: every row; ``only``:
-    the comma-separated row ids), printed as a table with its note (or ``as_json``: one
+    the comma-separated row ids; the second table's entries, ``compare_tasks.TASKS``, only when named here), printed as a table with its note (or ``as_json``: one
     JSON object {row id: row}); ``write`` keeps them in ``path``. Returns 1 when a row
     failed, else 0.
 
@@ -347,15 +359,19 @@ def run_cli(as_json: bool = False, write: bool = False, dataset: str | None = No
     chosen = [k.strip() for k in only.split(",") if k.strip()] if only else [spec.key for spec in views.specs]
     views.check_ids(chosen)  # before any work
     failed = []
+    tasks = {spec.key for spec in TASKS}  # the second table's entries: computed only when named in ``only``
     for key in chosen:  # one row at a time, each kept as soon as it is done
-        failed += views.compute([key], fresh, lambda text: print(text, file=sys.stderr, flush=True))
+        say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+        failed += views.compute([key], fresh, say) if key not in tasks else _task(views, key, say)
         if write:
             views.write()
     if write:
         print(f"wrote {views.path}", file=sys.stderr)
     if as_json:
-        print(json.dumps(views.rows(), allow_nan=False))
+        print(json.dumps({**views.rows(), **{k: {kk: vv for kk, vv in v.items() if kk != "key"} for k, v in views.tasks.entries.items() if k in chosen}}, allow_nan=False))
     else:
         headers, rows, note = views.table(pending=False)
+        task_headers, task_rows, task_note = views.tasks.table()
         print(text_table(headers, rows) + "\n\n" + note.replace("**", "").replace("*", ""))
+        print("\n" + text_table(task_headers, task_rows) + "\n\n" + task_note.replace("`", ""))
     return 1 if failed else 0

@@ -117,6 +117,7 @@ class CompareTab(Tab):
         self.plain_header("cmp", HEADLINE)
         pages = self.pages([
             ("Table", "cmp-table", self._table_layout),
+            ("Beyond the NLL", "cmp-tasks", self._tasks_layout),
             ("Samples", "cmp-samples", self._samples_layout),
             ("Likelihood vs looks", "cmp-nll", self._nll_layout),
             ("Novelty", "cmp-novelty", self._novelty_layout),
@@ -136,6 +137,12 @@ class CompareTab(Tab):
         with gr.Row(equal_height=False):
             self.table_text = gr.Markdown(note, label="about the table", show_label=False, elem_id="cmp-table-text")
             self.update_btn = gr.Button("↻ Update", size="sm", scale=0, min_width=110, elem_id="cmp-update")
+
+    def _tasks_layout(self) -> None:
+        # Kept figures only (compare_tasks.TaskTable): nothing to compute on a page load, so no handler and no timer.
+        headers, rows, note = self.views.compare.tasks.table()
+        gr.Dataframe(frame(headers, rows), show_label=False, label="translation, super-resolution and 8-bit likelihood", interactive=False, max_chars=60, elem_id="cmp-tasks")
+        gr.Markdown(note, elem_id="cmp-tasks-text")
 
     def _samples_layout(self) -> None:
         with gr.Row(equal_height=False):
