@@ -23,10 +23,13 @@ from playground.views.autoregressive import FAMILIES, ArViews
 ZOO_NLL_AFTER_90_S = {"nade": 111.1, "made": 103.6, "pixelcnn": 161.1, "gated_pixelcnn": 120.3}
 
 
+SLOW_SAMPLERS = ("pixelrnn", "diagonal_bilstm", "pixelsnail")  # a recurrence or attention over the whole past per pixel: 16 samples, not 64
+
+
 def bench_autoregressive(budget_s: float, quick: bool, log: Callable[[str], None]) -> dict:
     """For each autoregressive family with the Train panel's defaults: training images/s,
     the exact test NLL after ``budget_s`` seconds of training (against the reference zoo's
-    figure after 90 s), and samples/s drawing 64 (16 for PixelRNN; fewer when ``quick``)."""
+    figure after 90 s), and samples/s drawing 64 (16 for ``SLOW_SAMPLERS``; 4 when ``quick``)."""
     device = get_device()
     data = load_mnist()
     figures: dict = {"budget_s": budget_s}
@@ -44,7 +47,7 @@ def bench_autoregressive(budget_s: float, quick: bool, log: Callable[[str], None
                 stop.set()
         seconds = time.perf_counter() - start
         nll = test_nll(model.eval(), data)["nll_nats"]
-        n_samples = (4 if quick else 16) if family == "pixelrnn" else (4 if quick else 64)
+        n_samples = (4 if quick else 16) if family in SLOW_SAMPLERS else (4 if quick else 64)
         sync(device)
         t0 = time.perf_counter()
         model.sample(n_samples, generator=torch.Generator().manual_seed(0))
