@@ -152,7 +152,7 @@ class TaskTable:
                 rows.append([spec.title, spec.source, spec.task, entry["figure"], entry["against"], entry["more"], f"{entry['n_params']:,}", spec.source_text])
         note = (
             f"Each on the same {len(self.data.test_labels)} held-out test digits, grey (not binarised). The trait is the stroke thickness "
-            "(ink per skeleton pixel); PSNR in dB against the true 28×28 digit; bits/dim on the digits rounded to 8 bits (256 levels), so not "
+            "in pixels (2 × ink / boundary ink); PSNR in dB against the true 28×28 digit; bits/dim on the digits rounded to 8 bits (256 levels), so not "
             "comparable with the first table's binarised NLL."
         )
         if missing:
