@@ -98,7 +98,7 @@ class BoltzmannTab(Tab):
             ("Deep belief net", "boltzmann-dbn", lambda: self._dbn_layout(first)),
             ("RBM and DBN samples", "boltzmann-samples-tab", lambda: self._samples_layout(first)),
             ("Wake-sleep", "boltzmann-wake-sleep", lambda: WakeSleepTab.create(self.ctx)),
-            ("Deep Boltzmann machine", "boltzmann-dbm", lambda: DbmTab.create(self.ctx)),
+            ("DBM", "boltzmann-dbm", lambda: DbmTab.create(self.ctx)),
             ("Train an RBM", "boltzmann-train", lambda: self._train_layout(first)),
             ("How it works", "boltzmann-explain", lambda: how_it_works("boltzmann")),
         ])

@@ -1,5 +1,5 @@
 """The deep Boltzmann machine page of the Boltzmann tab: layout and thin handlers over
-``playground.views.dbm``. The Boltzmann tab builds it in its "Deep Boltzmann machine" page
+``playground.views.dbm``. The Boltzmann tab builds it in its "DBM" page
 (``DbmTab.create(ctx)``): samples of the bundled DBM and a test digit's mean-field posterior
 shown at once, the test NLL beside the RBM's and DBN's, live training with Stop.
 """
