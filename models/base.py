@@ -76,6 +76,24 @@ def check_images(x: Any, side: int, min_batch: int = 0) -> Tensor:
     return x
 
 
+def keep_recent(examples: Tensor, batch: Tensor) -> None:
+    """Put ``batch`` (B, ...) at the front of the buffer ``examples`` (N, ...), in place, so it
+    keeps the N most recent images, newest first (the translation families' ``sample`` draws from it)."""
+    n = min(len(batch), len(examples))
+    examples.copy_(torch.cat([batch[:n].detach(), examples[: len(examples) - n]]))
+
+
+def pick_examples(examples: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """``n`` images of the buffer ``examples`` (N, ...): the first n without a generator, else n
+    distinct ones drawn with it, with replacement beyond N."""
+    count = len(examples)
+    if n <= count:
+        idx = torch.randperm(count, generator=generator)[:n] if generator is not None else torch.arange(n)
+    else:
+        idx = torch.randint(count, (n,), generator=generator)
+    return examples[idx.to(examples.device)]
+
+
 class GenerativeModel(HubModel):
     """Base class of the generative families (see the module docstring for the contract).
 

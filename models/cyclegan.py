@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import GenerativeModel, check_images
+from models.base import GenerativeModel, check_images, keep_recent, pick_examples
 from models.checks import check_bool, check_choice, check_float, check_int
 
 DOMAINS = ("thickness", "slant")
@@ -246,8 +246,7 @@ class CycleGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1703.10593"):
         opt_g, opt_d = optimizers
         x = check_images(x, 28, min_batch=2)
         a, b = self.split(x)
-        n = min(len(a), N_EXAMPLES)
-        self.examples.copy_(torch.cat([a[:n].detach(), self.examples[: N_EXAMPLES - n]]))  # the 64 most recent, newest first
+        keep_recent(self.examples, a)  # the 64 most recent, newest first
         terms, fake_b, fake_a = self._generator_terms(a, b)
         opt_g.zero_grad(set_to_none=True)
         terms["g_loss"].backward()
@@ -268,11 +267,7 @@ class CycleGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1703.10593"):
         """
         n = check_int("samples", n, 1, 10_000)
         self.check_labels(y, n)
-        if n <= N_EXAMPLES:
-            idx = torch.randperm(N_EXAMPLES, generator=generator)[:n] if generator is not None else torch.arange(n)
-        else:
-            idx = torch.randint(N_EXAMPLES, (n,), generator=generator)
-        return self.g_ab(self.examples[idx.to(self.examples.device)])
+        return self.g_ab(pick_examples(self.examples, n, generator))
 
     @torch.no_grad()
     def test_figures(self, x: Tensor) -> dict[str, float]:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.base import GenerativeModel, check_images
+from models.base import GenerativeModel, check_images, keep_recent, pick_examples
 from models.checks import check_bool, check_float, check_int
 
 WIDTH_RANGE = (4, 64)
@@ -187,8 +187,7 @@ class SRGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1609.04802"):
         keeps the batch's digits in ``examples`` (the 64 most recent)."""
         opt_g, opt_d = optimizers
         x = check_images(x, 28, min_batch=1)
-        n = min(len(x), N_EXAMPLES)
-        self.examples.copy_(torch.cat([x[:n].detach(), self.examples[: N_EXAMPLES - n]]))  # the 64 most recent, newest first
+        keep_recent(self.examples, x)  # the 64 most recent, newest first
         terms, sr = self._terms(x)
         opt_g.zero_grad(set_to_none=True)
         (terms["g_loss"] + terms["pixel_loss"]).backward()
@@ -209,11 +208,7 @@ class SRGAN(GenerativeModel, paper_url="https://arxiv.org/abs/1609.04802"):
         """
         n = check_int("samples", n, 1, 10_000)
         self.check_labels(y, n)
-        if n <= N_EXAMPLES:
-            idx = torch.randperm(N_EXAMPLES, generator=generator)[:n] if generator is not None else torch.arange(n)
-        else:
-            idx = torch.randint(N_EXAMPLES, (n,), generator=generator)
-        return self.upscale(downsample(self.examples[idx.to(self.examples.device)]))
+        return self.upscale(downsample(pick_examples(self.examples, n, generator)))
 
     @torch.no_grad()
     def test_figures(self, x: Tensor) -> dict[str, float]:
