@@ -249,7 +249,7 @@ def _audio_duration(page, selector: str, timeout: int = 60_000) -> float:
 
 
 def test_wavenet_tab_plays_a_scale_on_open_and_generates_a_clip(page):
-    _tab(page, "WaveNet")
+    _tab(page, "Sequences")
     assert _audio_duration(page, "#wn-scale-audio") == pytest.approx(2.35, abs=0.05)  # 8 notes of 0.25 s, 50 ms apart
     assert "C major scale" in page.inner_text("#wn-scale-note")
     _tab(page, "Generate")

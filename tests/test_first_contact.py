@@ -19,7 +19,7 @@ FAMILIES = {
     "boltzmann": ("Boltzmann machines", "boltzmann-ckpt", "#boltzmann-means img"),
     "autoregressive": ("Autoregressive", "ar-ckpt", "#ar-watch-picture img"),
     "vqvae": ("VQ-VAE", "vq-ckpt", "#vq-samples-prior img"),
-    "wavenet": ("WaveNet", "wn-ckpt", "#wn-scale-audio"),
+    "wavenet": ("Sequences", "wn-ckpt", "#wn-scale-audio"),
     "compare": ("Compare", "cmp", "#cmp-table"),
 }
 

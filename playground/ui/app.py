@@ -28,7 +28,7 @@ TITLE = "Generative Models Playground"
 # (title, id, tab): a new family's tab is added here.
 TABS = [
     ("Warm-up", "warmup", WarmupTab), ("VAE", "vae", VaeTab), ("GAN", "gan", GanTab), ("Boltzmann machines", "boltzmann", BoltzmannTab),
-    ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("WaveNet", "wavenet", WaveNetTab), ("Compare", "compare", CompareTab),
+    ("Autoregressive", "autoregressive", ArTab), ("VQ-VAE", "vqvae", VqTab), ("Sequences", "wavenet", WaveNetTab), ("Compare", "compare", CompareTab),
 ]
 
 
