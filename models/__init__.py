@@ -6,6 +6,8 @@ checkpoints) to its class.
 
 from models.base import GenerativeModel
 from models.began import BEGAN
+from models.char_rnn import CharRNN
+from models.char_transformer import CharTransformer
 from models.classifier import MnistClassifier
 from models.cyclegan import CycleGAN
 from models.dbm import DBM
@@ -52,10 +54,12 @@ FAMILIES: dict[str, type[HubModel]] = {
     VQVAE2.family: VQVAE2,
     CycleGAN.family: CycleGAN,
     SRGAN.family: SRGAN,
+    CharRNN.family: CharRNN,
+    CharTransformer.family: CharTransformer,
 }
 
 __all__ = [
-    "BEGAN", "CheckpointError", "ConditionalGAN", "CycleGAN", "DBM", "DBN", "DiagonalBiLSTM", "FAMILIES", "GAN", "GatedPixelCNN",
+    "BEGAN", "CharRNN", "CharTransformer", "CheckpointError", "ConditionalGAN", "CycleGAN", "DBM", "DBN", "DiagonalBiLSTM", "FAMILIES", "GAN", "GatedPixelCNN",
     "GenerativeModel", "HubModel", "MADE", "MnistClassifier", "MultiscalePixelCNN", "NADE", "PixelCNN", "PixelCNNpp", "PixelRNN",
     "PixelSNAIL", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "WaveNet",
 ]

@@ -57,6 +57,9 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
     return settings
 
 
+UNITS = {"audio": "nats per audio sample", "text": "nats per character", "pitch": "nats per audio sample", "video": "nats per frame"}
+
+
 def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -67,8 +70,8 @@ def _own_data(cls: type, files: list[str]) -> Any:
     Raises:
         ValueError: an audio family, or files that cannot be imported (the message says why).
     """
-    if cls.data_kind == "audio":
-        raise ValueError(f"--data takes images; {cls.family} trains on audio")
+    if cls.data_kind not in ("binary", "grey"):
+        raise ValueError(f"--data takes images; {cls.family} trains on {cls.data_kind}")
     from playground.core.user_data import import_uploads
 
     return import_uploads(files)
@@ -107,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"--batch-size {config.batch_size} --seed {args.seed}{f' --lr-d {config.lr_d:g}' if config.lr_d else ''}"
         f"{' --data ' + ' '.join(Path(f).name for f in args.data) if args.data else ''}"
         f"{' --set ' + ' '.join(f'{k}={json.dumps(v)}' for k, v in model_config.items()) if model_config else ''}` on {data.describe()}.\n\n"
-        f"Test losses ({'nats per audio sample' if cls.data_kind == 'audio' else 'nats per image'} unless named otherwise): "
+        f"Test losses ({UNITS.get(cls.data_kind, 'nats per image')} unless named otherwise): "
         f"{json.dumps(round_figures(final.test_losses))}"
         f"{chr(10) * 2 + cls.card_note if getattr(cls, 'card_note', '') else ''}"
     )
@@ -143,6 +146,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = _generative(args.source, device)
     if model.data_kind == "audio":
         return _sample_audio(model, args, seed)
+    if model.data_kind not in ("binary", "grey"):
+        return _sample_sequences(model, args, n, seed)
     if args.wav or args.seconds is not None or args.temperature is not None:
         raise ValueError(f"--wav, --seconds and --temperature apply to wavenet, not to a {model.family}")
     if not args.out and not args.npy:
@@ -167,6 +172,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.npy:
         Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, images[:, 0].numpy().astype(np.float32))  # (N, 28, 28) in [0, 1]
+        _log(f"wrote {args.npy}")
+    return 0
+
+
+def _sample_sequences(model, args: argparse.Namespace, n: int, seed: int) -> int:
+    """``sample`` for a text or video family: ``model.sample`` (texts as codes, clips as frames) to ``--npy``; texts are also printed."""
+    samples = model.sample(check_int("--n", n, 1, 64), generator=torch.Generator().manual_seed(seed)).cpu()
+    if model.data_kind == "text":
+        print("\n\n".join(model.decode(row) for row in samples))
+    if args.npy:
+        Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.npy, samples.numpy())
         _log(f"wrote {args.npy}")
     return 0
 

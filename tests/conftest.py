@@ -28,6 +28,8 @@ from models import (  # noqa: E402
     VAE,
     VQVAE,
     VQVAE2,
+    CharRNN,
+    CharTransformer,
     ConditionalGAN,
     DiagonalBiLSTM,
     GatedPixelCNN,
@@ -69,6 +71,8 @@ TINY = {
     "wavenet": (WaveNet, dict(residual_channels=4, skip_channels=6, dilations=[1, 2], n_classes=10, clip_seconds=0.01)),
     "vqvae": (VQVAE, dict(n_codes=8, code_dim=4, hidden=8, prior_channels=8, prior_layers=2, ae_steps=5)),
     "vqvae2": (VQVAE2, dict(n_codes=8, code_dim=4, hidden=8, prior_channels=8, prior_layers=2, ae_steps=5, n_classes=10)),
+    "char_rnn": (CharRNN, dict(hidden=8, layers=1, embed_dim=4)),
+    "char_transformer": (CharTransformer, dict(d_model=8, n_heads=2, n_layers=1, context=32)),
 }
 
 

@@ -13,6 +13,7 @@ from models import FAMILIES, VAE, GenerativeModel
 from models.base import seeded_init
 from models.hub import CheckpointError
 from playground.core.audio import synthetic_audio
+from playground.core.text import shakespeare
 from playground.core.training import _labels_if_needed, cycling_labels
 
 NAMES = sorted(TINY)
@@ -37,6 +38,8 @@ def _batch(data, model, n=16):
     if model.data_kind == "audio":
         audio = synthetic_audio()
         return audio.train_codes[:n, :AUDIO_STEPS], _labels_if_needed(model, audio.train_labels[:n])
+    if model.data_kind == "text":  # windows of Tiny Shakespeare, cut to 32 characters
+        return shakespeare().inputs("train")[:n, :32], None
     x = data.images("train", model.data_kind)[:n]
     return x, _labels_if_needed(model, data.train_labels[:n])
 
@@ -64,6 +67,9 @@ def test_sample_shape_range_and_seed(name):
     if model.data_kind == "audio":  # waveforms of the model's default clip length
         assert a.shape == (5, model.clip_samples) and a.dtype == torch.float32
         assert -1 <= float(a.min()) and float(a.max()) <= 1
+    elif model.data_kind == "text":  # 200 characters as codes of the model's alphabet
+        assert a.shape == (5, 200) and a.dtype == torch.int64
+        assert 0 <= int(a.min()) and int(a.max()) < model.vocab_size
     else:
         assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
         assert 0 <= float(a.min()) and float(a.max()) <= 1

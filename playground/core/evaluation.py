@@ -39,6 +39,10 @@ def dataset_for(cls: type, name: str | None):
         if name not in (None, "synthetic-notes"):
             raise ValueError(f"{cls.family} trains on audio: --dataset must be synthetic-notes, got {name!r}")
         return synthetic_audio()
+    if cls.data_kind == "text":
+        from playground.core.text import text_for
+
+        return text_for(name)
     if name == "synthetic-notes":
         raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
     return load_mnist(name)
@@ -104,6 +108,9 @@ def evaluate(
     seed = check_int("--seed", seed, 0, SEED_MAX)
     if model.data_kind == "audio":
         return {**result, **_evaluate_audio(model, data, seed)}
+    if model.data_kind not in ("binary", "grey"):  # text, pitch-conditioned audio, video: the test losses, in the family's units
+        test = evaluate_losses(model, data.inputs("test", model.data_kind), data.labels("test") if model.conditional else None, seed=seed)
+        return {**result, "test_losses": round_figures(test)}
     y_test = data.test_labels if model.conditional else None
     set_gibbs_steps(model, gibbs_steps)
     set_ais(model, ais_betas, ais_runs, data)

@@ -64,7 +64,7 @@ def sample_images(model: HubModel, n: int = N_SAMPLES, seed: int = 0) -> Tensor 
     """``n`` samples of ``model`` drawn with ``seed``, for the card's grid: (n, 1, 28, 28) float32 in [0, 1] on the CPU,
     with labels 0, 1, ..., 9 in turn for a class-conditional model; None for a model that draws no images (the
     classifier, WaveNet)."""
-    if not isinstance(model, GenerativeModel) or model.data_kind == "audio":
+    if not isinstance(model, GenerativeModel) or model.data_kind not in ("binary", "grey"):
         return None
     labels = cycling_labels(n, model.device) if model.conditional else None
     with torch.no_grad():

@@ -362,7 +362,7 @@ def _mixture_row(ctx: Context, seconds: dict[str, float]) -> dict[str, Any]:
 
 def _model_row(spec: RowSpec, data: MnistSplits, seconds: dict[str, float]) -> dict[str, Any]:
     model = checkpoints.load(spec.source)
-    if not isinstance(model, GenerativeModel) or model.data_kind == "audio":
+    if not isinstance(model, GenerativeModel) or model.data_kind not in ("binary", "grey"):
         raise ValueError(f"{spec.source} is a {model.family}, not a generative model of digits")
     start = time.perf_counter()
     row: dict[str, Any] = {"checkpoint": spec.source, **likelihood(model, data)}
