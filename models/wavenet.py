@@ -230,8 +230,8 @@ class WaveNet(GenerativeModel, paper_url="https://arxiv.org/abs/1609.03499", tag
         skip = 0
         for i, (conv, res_skip) in enumerate(zip(self.dilated, self.res_skip)):
             z = conv(h)  # (B, 2R, T)
-            if cond is not None:
-                z = z + cond[:, i, :, None]
+            if cond is not None:  # global (B, layers, 2R), or local (B, layers, 2R, >= T): see models.wavenet_local
+                z = z + (cond[:, i, :, : z.shape[-1]] if cond.dim() == 4 else cond[:, i, :, None])
             u = torch.tanh(z[:, :R]) * torch.sigmoid(z[:, R:])
             rs = res_skip(u)  # (B, R + S, T)
             h = h + rs[:, :R]
@@ -349,7 +349,8 @@ class WaveNet(GenerativeModel, paper_url="https://arxiv.org/abs/1609.03499", tag
             h = self.embedding(history[:, max(0, start - 1) :]).transpose(1, 2)
             if start == 0:
                 h = F.pad(h, (1, 0))  # position 0 sees the start (zeros)
-            code = self._draw(self._stack(h, cond, last_only=True)[:, :, -1], temperature, generator)
+            local = cond if cond is None or cond.dim() == 3 else cond[..., start : t + 1]  # a local conditioning's positions start..t
+            code = self._draw(self._stack(h, local, last_only=True)[:, :, -1], temperature, generator)
             history = torch.cat([history, code[:, None]], 1)
             yield code
 
@@ -373,7 +374,8 @@ class WaveNet(GenerativeModel, paper_url="https://arxiv.org/abs/1609.03499", tag
         for i, (conv, res_skip) in enumerate(zip(self.dilated, self.res_skip)):
             taps = [conv.weight[:, :, k - 1 - j].t().contiguous() for j in range(k)]  # tap j reads h_{t - j d}: (R, 2R)
             bias = conv.bias + offsets[i] @ sum(taps)
-            bias = (bias + cond[:, i]) if cond is not None else bias.expand(n, 2 * R)
+            c = cond[:, i] if cond is not None else None  # (n, 2R), or (n, 2R, T) for local conditioning: a bias per step
+            bias = bias.expand(n, 2 * R) if c is None else (bias + c if c.dim() == 2 else bias[:, None] + c)
             queue = [(-offsets[i]).expand(n, R)] * lengths[i]  # the zeros before the start, minus B_l
             layers.append((self.dilations[i], lengths[i], taps, bias.contiguous(), res_skip.weight[:R, :, 0].t().contiguous(), queue))
         skip_w = torch.cat([m.weight[R:, :, 0].t() for m in self.res_skip])  # (layers * R, S)
@@ -387,7 +389,7 @@ class WaveNet(GenerativeModel, paper_url="https://arxiv.org/abs/1609.03499", tag
         for _ in range(n_samples):
             gates = []
             for d, length, taps, bias, res_w, queue in layers:
-                z = torch.addmm(bias, h, taps[0])
+                z = torch.addmm(bias if bias.dim() == 2 else bias[:, :, t], h, taps[0])
                 for j in range(1, k):
                     z.addmm_(queue[(t - j * d) % length], taps[j])
                 queue[t % length] = h
