@@ -28,6 +28,7 @@ from models.srgan import SRGAN
 from models.vae import VAE
 from models.vqvae import VQVAE, VQVAE2
 from models.wavenet import WaveNet
+from models.wavenet_local import PitchWaveNet
 
 FAMILIES: dict[str, type[HubModel]] = {
     VAE.family: VAE,
@@ -56,10 +57,11 @@ FAMILIES: dict[str, type[HubModel]] = {
     SRGAN.family: SRGAN,
     CharRNN.family: CharRNN,
     CharTransformer.family: CharTransformer,
+    PitchWaveNet.family: PitchWaveNet,
 }
 
 __all__ = [
     "BEGAN", "CharRNN", "CharTransformer", "CheckpointError", "ConditionalGAN", "CycleGAN", "DBM", "DBN", "DiagonalBiLSTM", "FAMILIES", "GAN", "GatedPixelCNN",
     "GenerativeModel", "HubModel", "MADE", "MnistClassifier", "MultiscalePixelCNN", "NADE", "PixelCNN", "PixelCNNpp", "PixelRNN",
-    "PixelSNAIL", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "WaveNet",
+    "PixelSNAIL", "PitchWaveNet", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "WaveNet",
 ]

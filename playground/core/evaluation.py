@@ -43,6 +43,10 @@ def dataset_for(cls: type, name: str | None):
         from playground.core.text import text_for
 
         return text_for(name)
+    if cls.data_kind == "pitch":
+        from playground.core.pitch import pitch_for
+
+        return pitch_for(name)
     if name == "synthetic-notes":
         raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
     return load_mnist(name)

@@ -12,6 +12,7 @@ from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
 from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel
 from playground.ui.tabs.text import TextTab
+from playground.ui.tabs.wavenet_pitch import PitchTab
 from playground.ui.widgets import Panel, how_it_works, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
 from playground.views.wavenet import CARD, CHANNELS, CONDITIONAL_DEFAULT, DATA_TEXT, LAYERS, LR, MAX_NAIVE_SECONDS, MAX_SECONDS, NAIVE_SECONDS, PRIME_SECONDS, SECONDS, SNIPPET_EVERY, SOURCES, STACKS, STEPS, TEMPERATURE, TOUR, WnViews
 from playground.views.wavenet_lessons import FIELD_LAYERS, FIELD_STACKS, KERNEL, LEVEL_DB, RATE, RATES
@@ -74,6 +75,7 @@ class WaveNetTab(Tab):
             ("Generate", "wn-generate", lambda: self._generate_layout(first)),
             ("Mu-law", "wn-mulaw", self._mu_law_layout),
             ("Receptive field", "wn-field", lambda: self._field_layout(first)),
+            ("Pitch contour", "wn-pitch", lambda: PitchTab.create(self.ctx)),
             ("Text", "wn-text", lambda: TextTab.create(self.ctx)),
             ("Train", "wn-train", self._train_layout),
             ("How it works", "wn-explain", lambda: how_it_works("wavenet")),
