@@ -43,6 +43,13 @@ A `{{ family }}` checkpoint from the Generative Models Playground, saved with
 """
 
 
+# What a family of each non-image data kind learns from, for its model card (image families: the bundled digits, or ``trained_on``).
+DATA_NAMES = {
+    "audio": "synthetic notes, chirps and melodies (made in code)", "pitch": "synthetic tones following pitch contours (made in code)",
+    "text": "Tiny Shakespeare (the bundled first 300 KB)", "video": "two digits bouncing in 32 x 32 (made in code from the bundled digits)",
+}
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded as asked: missing, corrupt, of another family,
     or whose weights do not match its config. The message says which and why."""
@@ -102,7 +109,7 @@ class HubModel(
         """
         kwargs.pop("config", None)  # the mixin's push_to_hub passes its own; the checkpoint's is always this one
         config = {**self.config, "family": self.family, **({"dataset": self.trained_on} if self.trained_on else {})}
-        card = {"title": self.title or self.family, "family": self.family, "notes": notes, "dataset": self.trained_on, **(kwargs.pop("model_card_kwargs", None) or {})}
+        card = {"title": self.title or self.family, "family": self.family, "notes": notes, "dataset": self.trained_on or DATA_NAMES.get(self.data_kind, ""), **(kwargs.pop("model_card_kwargs", None) or {})}
         Path(save_directory, "README.md").unlink(missing_ok=True)
         super().save_pretrained(save_directory, config=config, model_card_kwargs=card, **kwargs)
 
