@@ -1,6 +1,6 @@
 """WaveNet with local conditioning on a pitch contour: causal by gradient, the same samples
 from the fast and the naive generator with a time-varying conditioning, the contour's effect,
-checks of bad contours, and the pitch service (contours, drawings, the tracker in cents)."""
+checks of bad contours, save/load, and the pitch service (contours, drawings, the tracker in cents)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,19 @@ def test_init_from_copies_the_audio_path_of_a_wavenet():
     assert torch.equal(student.dilated[2].weight, teacher.dilated[2].weight) and torch.equal(student.head[3].bias, teacher.head[3].bias)
     with pytest.raises(ValueError, match="do not match"):
         seeded_init(PitchWaveNet, 0, **dict(TINY, residual_channels=8)).init_from(teacher)
+
+
+def test_save_load_round_trip_gives_the_same_weights_loss_and_samples(model, tmp_path):
+    model.save_pretrained(tmp_path / "ck")
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    loaded = PitchWaveNet.from_pretrained(tmp_path / "ck").eval()
+    assert loaded.config == model.config and loaded.hop == model.hop == HOP
+    assert all(k == k2 and torch.equal(v, v2) for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()))
+    data = synthetic_glides()
+    x, y = data.test_codes[:2, : 2 * HOP], data.test_contours[:2, :2]
+    assert torch.equal(model.loss(x, y)["nll"], loaded.loss(x, y)["nll"])
+    contour = torch.tensor([[200.0, 300.0]])
+    assert torch.equal(model.sample(1, contour, torch.Generator().manual_seed(1)), loaded.sample(1, contour, torch.Generator().manual_seed(1)))
 
 
 def test_loss_falls_on_the_synthetic_tones(model, one_thread):
