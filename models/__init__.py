@@ -18,6 +18,7 @@ from models.hub import CheckpointError, HubModel
 from models.made import MADE
 from models.multiscale import MultiscalePixelCNN
 from models.nade import NADE
+from models.parallel_wavenet import ParallelWaveNet
 from models.pixelcnn import GatedPixelCNN, PixelCNN
 from models.pixelcnnpp import PixelCNNpp, SoftmaxPixelCNN
 from models.pixelrnn import PixelRNN
@@ -26,6 +27,7 @@ from models.pixelvae import PixelVAE
 from models.rbm import RBM
 from models.srgan import SRGAN
 from models.vae import VAE
+from models.vpn import VideoPixelNetwork
 from models.vqvae import VQVAE, VQVAE2
 from models.wavenet import WaveNet
 from models.wavenet_local import PitchWaveNet
@@ -58,10 +60,12 @@ FAMILIES: dict[str, type[HubModel]] = {
     CharRNN.family: CharRNN,
     CharTransformer.family: CharTransformer,
     PitchWaveNet.family: PitchWaveNet,
+    ParallelWaveNet.family: ParallelWaveNet,
+    VideoPixelNetwork.family: VideoPixelNetwork,
 }
 
 __all__ = [
     "BEGAN", "CharRNN", "CharTransformer", "CheckpointError", "ConditionalGAN", "CycleGAN", "DBM", "DBN", "DiagonalBiLSTM", "FAMILIES", "GAN", "GatedPixelCNN",
     "GenerativeModel", "HubModel", "MADE", "MnistClassifier", "MultiscalePixelCNN", "NADE", "PixelCNN", "PixelCNNpp", "PixelRNN",
-    "PixelSNAIL", "PitchWaveNet", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "WaveNet",
+    "PixelSNAIL", "ParallelWaveNet", "PitchWaveNet", "PixelVAE", "RBM", "SRGAN", "SoftmaxPixelCNN", "VAE", "VQVAE", "VQVAE2", "VideoPixelNetwork", "WaveNet",
 ]

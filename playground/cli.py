@@ -88,6 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.family} has no setting {', '.join(unknown)}; its settings are: {known}")
     check_int("--seed", args.seed, 0, SEED_MAX)
     model = seeded_init(cls, args.seed, **model_config).to(device)
+    if hasattr(model, "set_teacher"):  # a distilled student (Parallel WaveNet) learns from its teacher checkpoint
+        model.set_teacher(checkpoints.load(model.teacher_name, device=device))
     model.trained_on = data.describe() if args.data else ""
     overrides = {
         k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("lr_d", args.lr_d), ("batch_size", args.batch_size)) if v is not None
@@ -369,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (throughput, latency, start-up)")
     p.add_argument("--json", action="store_true", help="one JSON object, nested by family")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (for tests)")
-    p.add_argument("--only", help="one part: warmup, vae, gan, boltzmann, autoregressive, wavenet, vqvae, semisup or app")
+    p.add_argument("--only", help="one part: warmup, vae, gan, boltzmann, autoregressive, wavenet, sequences, vqvae, semisup or app")
     p.set_defaults(run=cmd_bench)
 
     tables = (("compare", "every family's test NLL, sample quality, size and speed in one table", "rows in assets/compare.json"), ("novelty", "ROC AUC of each density against outlier sets, by log p and by typicality", "scores in assets/novelty.json"))

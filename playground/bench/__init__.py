@@ -57,13 +57,13 @@ from collections.abc import Callable
 
 import torch
 
-from playground.bench import app, autoregressive, boltzmann, gan, loadtest, semisup, vae, vqvae, warmup, wavenet
+from playground.bench import app, autoregressive, boltzmann, gan, loadtest, semisup, sequences, vae, vqvae, warmup, wavenet
 from playground.bench.app import ROOT, served_app
 from playground.core.device import describe_device, get_device
 
 __all__ = ["BENCH_PARTS", "ROOT", "run_bench", "served_app"]
 
-BENCH_PARTS = ("warmup", "vae", "gan", "boltzmann", "autoregressive", "wavenet", "vqvae", "semisup", "app")
+BENCH_PARTS = ("warmup", "vae", "gan", "boltzmann", "autoregressive", "wavenet", "sequences", "vqvae", "semisup", "app")
 
 
 def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str | None = None) -> dict:
@@ -78,7 +78,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print, only: str
     if only is not None and only not in BENCH_PARTS:
         raise ValueError(f"--only must be one of {', '.join(BENCH_PARTS)}, got {only!r}")
 
-    parts = {"warmup": warmup, "vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "vqvae": vqvae, "semisup": semisup}
+    parts = {"warmup": warmup, "vae": vae, "gan": gan, "boltzmann": boltzmann, "autoregressive": autoregressive, "wavenet": wavenet, "sequences": sequences, "vqvae": vqvae, "semisup": semisup}
     for name, part in parts.items():
         if only in (None, name):
             figures[name] = part.bench(quick, log)

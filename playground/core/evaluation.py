@@ -47,6 +47,10 @@ def dataset_for(cls: type, name: str | None):
         from playground.core.pitch import pitch_for
 
         return pitch_for(name)
+    if cls.data_kind == "video":
+        from playground.core.moving_digits import video_for
+
+        return video_for(name)
     if name == "synthetic-notes":
         raise ValueError(f"{cls.family} trains on digits: --dataset must be mnist-5k or mnist-full")
     return load_mnist(name)

@@ -11,6 +11,8 @@ from playground.core import plots
 from playground.core.audio import CLASS_NAMES, CLIP_SECONDS, MAX_UPLOAD_SECONDS
 from playground.ui import inputs
 from playground.ui.panels import Tab, TrainingPanel
+from playground.ui.tabs.moving_digits import MDTab
+from playground.ui.tabs.parallel_wavenet import PWTab
 from playground.ui.tabs.text import TextTab
 from playground.ui.tabs.wavenet_pitch import PitchTab
 from playground.ui.widgets import Panel, how_it_works, kept, panel_note, redraw_on, reporter, seed_box, slider, ui_handler
@@ -76,7 +78,9 @@ class WaveNetTab(Tab):
             ("Mu-law", "wn-mulaw", self._mu_law_layout),
             ("Receptive field", "wn-field", lambda: self._field_layout(first)),
             ("Pitch contour", "wn-pitch", lambda: PitchTab.create(self.ctx)),
+            ("Parallel WaveNet", "wn-parallel", lambda: PWTab.create(self.ctx)),
             ("Text", "wn-text", lambda: TextTab.create(self.ctx)),
+            ("Moving digits", "wn-video", lambda: MDTab.create(self.ctx)),
             ("Train", "wn-train", self._train_layout),
             ("How it works", "wn-explain", lambda: how_it_works("wavenet")),
         ])
