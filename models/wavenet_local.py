@@ -119,9 +119,11 @@ class PitchWaveNet(WaveNet, paper_url="https://arxiv.org/abs/1609.03499", tags=[
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Any) -> Tensor:
         """``n`` clips following the contours ``y`` (n, F) in Hz: waveforms (n, T) float32 in [-1, 1];
-        T defaults to the contour's length (F frames), at most 10 s. Without ``y``, a steady A4 (440 Hz)."""
+        T (``n_samples``) defaults to the contour's length (F frames), at most 10 s. Without ``y``, a steady
+        A4 (440 Hz) of ``n_samples``, or of the model's clip length (the CLI's ``sample``)."""
         if y is None:
-            y = torch.full((n, self.frames_for(self.clip_samples)), REFERENCE_HZ)
+            asked = kwargs.get("n_samples")  # a bad value is refused by WaveNet's checks below, with its sentence
+            y = torch.full((n, self.frames_for(asked if isinstance(asked, int) and asked > 0 else self.clip_samples)), REFERENCE_HZ)
         kwargs.setdefault("n_samples", min(y.shape[1] * self.hop, 10 * self.sample_rate_hz))
         return super().sample(n, y, generator, **kwargs)
 

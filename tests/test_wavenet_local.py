@@ -86,6 +86,17 @@ def test_save_load_round_trip_gives_the_same_weights_loss_and_samples(model, tmp
     assert torch.equal(model.sample(1, contour, torch.Generator().manual_seed(1)), loaded.sample(1, contour, torch.Generator().manual_seed(1)))
 
 
+def test_the_cli_samples_a_steady_a4_of_the_asked_length(model, tmp_path, allow_folders, capsys):
+    from playground.cli import main
+
+    model.save_pretrained(tmp_path / "ck")
+    assert main(["sample", str(tmp_path / "ck"), "--n", "2", "--seconds", "0.03", "--npy", str(tmp_path / "a4.npy")]) == 0
+    clips = np.load(tmp_path / "a4.npy")
+    assert clips.shape == (2, 240) and np.abs(clips).max() <= 1
+    assert main(["sample", str(tmp_path / "ck"), "--n", "1", "--label", "3", "--npy", str(tmp_path / "x.npy")]) != 0
+    assert "--label does not apply" in capsys.readouterr().err
+
+
 def test_loss_falls_on_the_synthetic_tones(model, one_thread):
     data = synthetic_glides()
     x, y = data.train_codes[:8, : 4 * HOP], data.train_contours[:8, :4]
