@@ -97,6 +97,18 @@ def test_the_cli_samples_a_steady_a4_of_the_asked_length(model, tmp_path, allow_
     assert "--label does not apply" in capsys.readouterr().err
 
 
+def test_evaluate_reports_the_test_nll_and_the_tracking_error_in_cents(model, tmp_path, allow_folders, capsys):
+    import json
+
+    from playground.cli import main
+
+    model.save_pretrained(tmp_path / "ck")
+    assert main(["evaluate", str(tmp_path / "ck")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dataset"] == "synthetic-glides" and result["test_losses"]["nll"] > 0
+    assert set(result["test_figures"]) == {"median_cents", "mean_cents", "within_50", "voiced", "clips"} and result["test_figures"]["clips"] == 16
+
+
 def test_loss_falls_on_the_synthetic_tones(model, one_thread):
     data = synthetic_glides()
     x, y = data.train_codes[:8, : 4 * HOP], data.train_contours[:8, :4]

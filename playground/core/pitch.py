@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.mu_law import mu_law_encode
+from models.mu_law import mu_law_decode, mu_law_encode
 from playground.core.audio import SAMPLE_RATE_HZ, _tone, dominant_frequency
 
 FRAME_MS = 10.0
@@ -94,6 +94,17 @@ class PitchSplits:
     @property
     def test_labels(self) -> Tensor:
         return self.test_contours
+
+    def test_figures(self, model, seed: int = 0, n_clips: int = 16) -> dict[str, float]:
+        """Tracking error (cents, see ``cents_error``) of clips that ``model`` (a ``PitchWaveNet`` in eval mode)
+        generates at temperature 1 for the first ``n_clips`` test contours (0.25 s each), pooled over their frames
+        (each clip's first 3 left out). ``evaluate`` reports it beside the test NLL."""
+        contours = self.test_contours[:n_clips]
+        generator = torch.Generator().manual_seed(seed)
+        *_, codes = model.generate(len(contours), contours.shape[1] * model.hop, contours, generator=generator, chunk=480_000)
+        waves = mu_law_decode(codes, model.n_codes).cpu().numpy()
+        tracked = np.concatenate([track_pitch(w, contours.shape[1])[3:] for w in waves])
+        return {**cents_error(tracked, contours[:, 3:].numpy().ravel(), skip_frames=0), "clips": float(len(contours))}
 
     def describe(self) -> str:
         """One line: how many clips of what."""

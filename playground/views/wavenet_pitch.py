@@ -167,13 +167,7 @@ class PitchViews:
 
     def test_error(self, session: PitchSession, n_clips: int = 8, seed: int = 0) -> dict[str, float]:
         """Tracking error (cents) of clips generated for the first ``n_clips`` test contours (0.25 s each), pooled over their frames."""
-        data = synthetic_glides()
-        model, contours = session.model, data.test_contours[:n_clips]
-        generator = torch.Generator().manual_seed(seed)
-        *_, codes = model.generate(len(contours), contours.shape[1] * model.hop, contours, generator=generator, chunk=480_000)
-        waves = mu_law_decode(codes, model.n_codes).cpu().numpy()
-        tracked = np.concatenate([track_pitch(w, contours.shape[1])[3:] for w in waves])
-        return cents_error(tracked, contours[:, 3:].numpy().ravel(), skip_frames=0)
+        return synthetic_glides().test_figures(session.model, seed, n_clips)
 
     # -- training -----------------------------------------------------------------------------------
     def train(
