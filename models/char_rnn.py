@@ -156,17 +156,22 @@ class CharModel(GenerativeModel):
         temperature = check_float("temperature", temperature, *TEMPERATURE_RANGE)
         primed = self.encode(prime).to(self.device)
         start = torch.full((n, 1), self.start, dtype=torch.int64, device=self.device)
-        logits, state = self.step(torch.cat([start, primed.expand(n, -1)], 1), None)
-        codes, probs = [], []
-        for t in range(length):
-            p = F.softmax(logits.float() / temperature, dim=-1)
-            nxt = torch.multinomial(p.cpu(), 1, generator=generator).to(self.device)
-            probs.append(F.softmax(logits.float(), -1).gather(1, nxt).squeeze(1))
-            codes.append(nxt.squeeze(1))
-            if (t + 1) % chunk == 0 or t + 1 == length:
-                yield torch.stack(codes, 1), torch.stack(probs, 1)
-            if t + 1 < length:
-                logits, state = self.step(nxt, state)
+        was_training = self.training
+        self.eval()  # no dropout while drawing, even from a model in the middle of training
+        try:
+            logits, state = self.step(torch.cat([start, primed.expand(n, -1)], 1), None)
+            codes, probs = [], []
+            for t in range(length):
+                p = F.softmax(logits.float() / temperature, dim=-1)
+                nxt = torch.multinomial(p.cpu(), 1, generator=generator).to(self.device)
+                probs.append(F.softmax(logits.float(), -1).gather(1, nxt).squeeze(1))
+                codes.append(nxt.squeeze(1))
+                if (t + 1) % chunk == 0 or t + 1 == length:
+                    yield torch.stack(codes, 1), torch.stack(probs, 1)
+                if t + 1 < length:
+                    logits, state = self.step(nxt, state)
+        finally:
+            self.train(was_training)
 
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """``n`` texts of 200 characters at temperature 1: (n, 200) int64 codes."""

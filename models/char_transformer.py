@@ -8,8 +8,12 @@ Learnt position embeddings; pre-norm blocks (self-attention, then an MLP of 4x w
 Vaswani et al. 2017, "Attention Is All You Need", arXiv:1706.03762; the decoder-only
 language model of Radford et al. 2018 (GPT).
 
-Generation recomputes the last ``context`` characters for each new one (no key/value
-cache): at this size that costs a few milliseconds a character on a CPU.
+Generation recomputes the window for each new character (no key/value cache): at this
+size that costs a few milliseconds a character on a CPU. Past ``context`` inputs the window
+slides, and keeps the start symbol at position 0 followed by the last ``context - 1``
+characters: exactly what a training window looks like (the start symbol, then text from
+anywhere in the corpus), so the model never reads a position or a first input it was not
+trained on. Train on windows of ``context`` characters (the playground's are 128).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class CharTransformer(CharModel, paper_url="https://arxiv.org/abs/1706.03762", t
     title: ClassVar[str] = "tiny causal Transformer"
     train_defaults: ClassVar[dict[str, Any]] = {"steps": 2000, "lr": 1e-3, "batch_size": 32}
 
-    def __init__(self, alphabet: str = SHAKESPEARE_ALPHABET, d_model: int = 128, n_heads: int = 4, n_layers: int = 4, context: int = 256, dropout: float = 0.0):
+    def __init__(self, alphabet: str = SHAKESPEARE_ALPHABET, d_model: int = 128, n_heads: int = 4, n_layers: int = 3, context: int = 128, dropout: float = 0.1):
         super().__init__(alphabet, check_int("d_model", d_model, 8, 1024))
         self.n_heads = check_int("n_heads", n_heads, 1, 16)
         if d_model % n_heads:
@@ -60,7 +64,8 @@ class CharTransformer(CharModel, paper_url="https://arxiv.org/abs/1706.03762", t
         return self.head(self.norm(self.blocks(h, mask=mask, is_causal=True)))
 
     def step(self, codes: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """The state is the inputs so far; the last ``context`` of them are read again."""
+        """The state is the inputs so far, the start symbol first; the window read again is
+        all of them, or past ``context`` the start symbol and the last ``context - 1``."""
         state = codes if state is None else torch.cat([state, codes], 1)
-        window = state[:, -self.context :]
+        window = state if state.shape[1] <= self.context else torch.cat([state[:, :1], state[:, 1 - self.context :]], 1)
         return self.logits_from_embeddings(self.embed(window))[:, -1], state

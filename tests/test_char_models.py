@@ -85,6 +85,22 @@ def test_the_transformer_refuses_a_text_longer_than_its_context():
     assert codes.shape == (1, 40)
 
 
+def test_past_its_context_the_transformer_reads_a_window_as_it_was_trained_start_symbol_first():
+    model = seeded_init(CharTransformer, 0, alphabet="abcd", **TINY[CharTransformer]).eval()  # context 16
+    x = torch.randint(0, 4, (1, 40), generator=torch.Generator().manual_seed(0))
+    inputs = torch.cat([torch.tensor([[model.start]]), x], 1)  # the start symbol, then 40 characters
+    logits, state = model.step(inputs[:, :30], None)
+    for t in range(30, 41):
+        window = torch.cat([inputs[:, :1], inputs[:, t - 15 : t]], 1)  # start + the last 15
+        with torch.no_grad():
+            fresh = model.logits_from_embeddings(model.embed(window))[:, -1]
+        assert torch.allclose(logits, fresh, atol=1e-6) and state.shape[1] == t
+        logits, state = model.step(inputs[:, t : t + 1], state)
+    model.train()
+    list(model.generate(1, 5))
+    assert model.training  # generation drew without dropout and gave the mode back
+
+
 @pytest.mark.parametrize("cls", CLASSES)
 def test_loss_falls_on_real_text(cls, one_thread):
     corpus = shakespeare()
