@@ -52,7 +52,7 @@ def test_scoring_shows_each_characters_probability_and_the_top_guesses(views):
     assert len(rows) == 5 and sorted([float(r.split("|")[2]) for r in rows], reverse=True) == [float(r.split("|")[2]) for r in rows]
     _, at_3 = views.score(session, "transformer", "MENENIUS", 3)
     assert "character 3 was **N**" in at_3
-    for text, position, message in (("", None, "1 to 255"), ("x" * 256, None, "1 to 255"), ("abc", 4, "position"), ("é", None, "never saw")):
+    for text, position, message in (("", None, "1 to 128"), ("x" * 129, None, "1 to 128"), ("abc", 4, "position"), ("é", None, "never saw")):
         with pytest.raises(ValueError, match=message):
             views.score(session, "rnn", text, position)
 

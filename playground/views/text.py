@@ -29,11 +29,12 @@ from playground.core import checkpoints, plots
 from playground.core.text import TextSplits, bits_per_char, pasted, shakespeare
 from playground.core.training import TrainConfig
 from playground.views.base import Context, final_status, history_entry, stream_training, trained_name
+from playground.views.sequence_figures import cached
 
 # kind -> (shown name, bundled checkpoint, class, the bundled model's settings for a new one)
 KINDS = {
     "rnn": ("Char-RNN (LSTM)", "char-rnn", CharRNN, {"hidden": 256, "layers": 2, "embed_dim": 64}),
-    "transformer": ("tiny causal Transformer", "char-transformer", CharTransformer, {"d_model": 128, "n_heads": 4, "n_layers": 3, "context": 256}),
+    "transformer": ("tiny causal Transformer", "char-transformer", CharTransformer, {"d_model": 128, "n_heads": 4, "n_layers": 3, "context": 128, "dropout": 0.1}),
 }
 SOURCES = ("Tiny Shakespeare", "my pasted text")
 TEMPERATURE = Range(0.05, 3.0, 0.8, integer=False)
@@ -41,7 +42,7 @@ LENGTH = Range(10, 2000, 400)
 STEPS = Range(20, 5000, 300)
 LR = Range(1e-5, 0.05, 3e-3, integer=False)
 MAX_PRIME = 500
-MAX_SCORED = 255  # characters scored at once (the Transformer's context less the start symbol)
+MAX_SCORED = 128  # characters scored at once: the Transformer's context, as long as a training window
 TOP_K = 5
 YIELD_EVERY_S = 0.4
 PRIME = "ROMEO:\n"
@@ -130,7 +131,7 @@ class TextViews:
 
     # -- the chain rule, character by character ----------------------------------------------------
     def score(self, session: TextSession, kind: Any = "rnn", text: Any = SCORED, position: Any = None) -> tuple[str, str]:
-        """Each character of ``text`` (1 to 255 characters of the model's alphabet) coloured by
+        """Each character of ``text`` (1 to 128 characters of the model's alphabet) coloured by
         p(x_t | x_<t), and the top 5 guesses for the character at ``position`` (1-based; 0 or None:
         the last), with the text's total in nats and bits per character.
 
@@ -164,7 +165,14 @@ class TextViews:
         return picture, "\n".join(lines)
 
     def figures(self, session: TextSession) -> str:
-        """Markdown: each model's bits per character on the held-out end of the text it learnt from."""
+        """Markdown: each model's bits per character on the held-out end of the text it learnt from
+        (the bundled models' from ``assets/sequences.json``, see ``views.sequence_figures``)."""
+        if all(session.models[k] is self.bundled[k] for k in KINDS):
+            return cached("text", ("char-rnn", "char-transformer"), lambda: self.compute_figures(session))
+        return self.compute_figures(session)
+
+    def compute_figures(self, session: TextSession) -> str:
+        """``figures``, computed now."""
         lines = ["| model | settings | held-out text | bits per character |", "|---|---|---|---|"]
         for kind, (title, *_rest) in KINDS.items():
             model, corpus = session.models[kind], session.corpora.get(kind, shakespeare())

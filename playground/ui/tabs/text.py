@@ -20,7 +20,7 @@ of its alphabet: p(text) = p(x₁) · p(x₂ | x₁) · p(x₃ | x₁, x₂) · 
 by pixel. Position 1 is read after a start symbol, so every text has a probability and all texts of one length sum to 1.
 **Char-RNN** (Karpathy 2015, after Graves 2013, [arXiv:1308.0850](https://arxiv.org/abs/1308.0850)) carries the past in an LSTM's
 state; the **tiny causal Transformer** (Vaswani et al. 2017, [arXiv:1706.03762](https://arxiv.org/abs/1706.03762)) attends to
-every earlier character of a 256-character context through a causal mask. **Temperature** divides the logits before the softmax:
+every earlier character of a 128-character context through a causal mask. **Temperature** divides the logits before the softmax:
 below 1 the likely characters win more often (safer, more repetitive text), above 1 the unlikely ones come up (more invented words).
 **Bits per character** is the held-out text's negative log-likelihood in bits divided by its length: log₂ 62 = 5.95 for a uniform guess.
 Both learnt from the first 270 KB of Tiny Shakespeare and never saw its last 30 KB."""
@@ -41,7 +41,7 @@ class TextTab(Tab):
         yield from kept(self.views.sample(session, kind, prime, temperature, length, seed, progress=reporter(progress)))
 
     def score(self, state: Any, kind: Any = "rnn", text: Any = SCORED, position: Any = 0) -> tuple:
-        """Each character of text (1 to 255 characters the model knows) shaded by its probability given the characters before it, and the model's top 5 for the character at position (1 to the text's length; 0: the last)."""
+        """Each character of text (1 to 128 characters the model knows) shaded by its probability given the characters before it, and the model's top 5 for the character at position (1 to the text's length; 0: the last)."""
         return self.views.score(self.views.session(state), kind, text, position)
 
     def figures(self, state: Any) -> str:
