@@ -146,7 +146,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     n = check_int("--n", args.n, 1, 10_000)
     seed = check_int("--seed", args.seed, 0, SEED_MAX)
     model = _generative(args.source, device)
-    if model.data_kind == "audio":
+    if model.data_kind in ("audio", "pitch"):  # a pitch-conditioned WaveNet plays a steady A4 (models.wavenet_local)
         return _sample_audio(model, args, seed)
     if model.data_kind not in ("binary", "grey"):
         return _sample_sequences(model, args, n, seed)
@@ -205,7 +205,7 @@ def _sample_audio(model, args: argparse.Namespace, seed: int) -> int:
     temperature = check_float("--temperature", 1.0 if args.temperature is None else args.temperature, 0.01, 5.0)
     rate = model.sample_rate_hz
     labels = None
-    if model.conditional:
+    if model.conditional and model.n_classes:  # class ids; a pitch-conditioned WaveNet has no classes
         if args.label is None:
             labels = torch.arange(n, device=model.device) % model.n_classes
         else:

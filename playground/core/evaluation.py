@@ -118,7 +118,8 @@ def evaluate(
         return {**result, **_evaluate_audio(model, data, seed)}
     if model.data_kind not in ("binary", "grey"):  # text, pitch-conditioned audio, video: the test losses, in the family's units
         test = evaluate_losses(model, data.inputs("test", model.data_kind), data.labels("test") if model.conditional else None, seed=seed)
-        return {**result, "test_losses": round_figures(test)}
+        figures = {"test_figures": round_figures(data.test_figures(model.eval(), seed))} if hasattr(data, "test_figures") else {}  # pitch: tracking error in cents
+        return {**result, "test_losses": round_figures(test), **figures}
     y_test = data.test_labels if model.conditional else None
     set_gibbs_steps(model, gibbs_steps)
     set_ais(model, ais_betas, ais_runs, data)
