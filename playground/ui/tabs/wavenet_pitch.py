@@ -101,10 +101,15 @@ class PitchTab(Tab):
             ui_handler(self.generate), [self.state, *curve, self.temperature, self.seed], [self.audio, self.plot, self.status],
             api_name="wn_pitch_generate", concurrency_limit=4, concurrency_id="wn-gen",
         )
+        # Picking a preset or drawing switches the source in the browser at once (no round trip, so a Generate pressed right
+        # after a stroke plays the drawing), and that event's preview is told the new source itself: listeners of one event
+        # read their inputs independently, so it must not rely on the switch having landed first.
+        self.preset.input(None, None, self.source, js=f"() => {SOURCES[0]!r}")
+        self.drawing.input(None, None, self.source, js=f"() => {SOURCES[1]!r}")
         preview = Panel(self.preview, curve, [self.exact, self.plot, self.status], self.note)
-        preview.on([self.preset.input, self.source.input, self.seconds.release, self.drawing.input], self.preview, preview.inputs, api_name="wn_pitch_preview", trigger_mode="always_last")
-        self.preset.input(lambda: SOURCES[0], None, self.source, api_visibility="private", show_progress="hidden")
-        self.drawing.input(lambda: SOURCES[1], None, self.source, api_visibility="private", show_progress="hidden")
+        preview.on([self.source.input, self.seconds.release], self.preview, preview.inputs, api_name="wn_pitch_preview", trigger_mode="always_last")
+        for trigger, source in ((self.preset.input, SOURCES[0]), (self.drawing.input, SOURCES[1])):
+            preview.on(trigger, self.preview, preview.inputs, api_visibility="private", trigger_mode="always_last", js=f"(_, name, drawing, seconds) => [{source!r}, name, drawing, seconds]")
         restore = Panel(self.restore, [self.state], [self.state, self.t_status], self.note)
         restore.on(self.restore_btn.click, self.restore, restore.inputs, api_name="wn_pitch_restore")
         bind_training(
