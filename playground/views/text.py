@@ -191,8 +191,8 @@ class TextViews:
         self, session: TextSession, kind: Any = "rnn", source: Any = SOURCES[0], text: Any = "", steps: Any = STEPS.default, lr: Any = LR.default,
         seed: Any = 0, *, stop: threading.Event,
     ) -> Iterator[tuple[str, go.Figure | None, str | None]]:
-        """Train a new model of ``kind`` with the bundled one's settings, from scratch, on Tiny
-        Shakespeare or the pasted ``text`` (2,000 to 1,000,000 characters): steps 20 to 5,000,
+        """Train a new model of kind "rnn" or "transformer" with the bundled one's settings, from scratch, on Tiny
+        Shakespeare or the pasted text (2,000 to 1,000,000 characters): steps 20 to 5,000,
         learning rate 1e-5 to 0.05, seed 0 to 2^31 - 1; batches of 32 windows of 128
         characters. Stop ends the run within a step and keeps the weights reached.
 
