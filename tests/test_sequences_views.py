@@ -68,3 +68,12 @@ def test_video_training_replaces_the_model(md, one_thread):
     run = list(md.train(session, 20, 3e-3, 0, stop=stop))
     assert run[-1][0].startswith("**done**") and session.name.startswith("trained here") and "first frame" in run[-1][2]
     assert md.restore(session).model is md.bundled
+
+
+def test_the_kept_figures_were_computed_from_the_bundled_weights():
+    from playground.views import sequence_figures
+
+    stored = sequence_figures._stored()
+    for key, names in (("text", ("char-rnn", "char-transformer")), ("parallel-wavenet", ("parallel-wavenet", "wavenet")), ("vpn", ("vpn",))):
+        assert stored[key]["weights"] == sequence_figures.weights_sha(names), f"assets/sequences.json is stale for {key}: run python -m playground.views.sequence_figures"
+        assert "nats" in stored[key]["markdown"] or "bits per character" in stored[key]["markdown"]
