@@ -174,7 +174,7 @@ class PitchViews:
         self, session: PitchSession, steps: Any = STEPS.default, lr: Any = LR.default, warm_start: Any = True, seed: Any = 0, *, stop: threading.Event,
     ) -> Iterator[tuple[str, go.Figure | None]]:
         """Train a new pitch-conditioned WaveNet (the bundled one's shape) on the synthetic tones:
-        steps 20 to 5,000, learning rate 1e-5 to 0.05, seed 0 to 2^31 - 1; with ``warm_start``, its
+        steps 20 to 5,000, learning rate 1e-5 to 0.05, seed 0 to 2^31 - 1; with warm_start true, its
         audio path starts from the bundled (class-conditioned) WaveNet's, so that only following
         the contour is left to learn. Batches of 8 clips of 0.25 s. Stop ends the run within a step.
 
