@@ -29,6 +29,7 @@ QUICK_S = 1.0  # the issue's target for a refusal (a shared 2-core machine: meas
 DRAWN = {
     "/gan_lab_draw": "sketch", "/ar_complete": "drawing", "/vae_encode_drawing": "drawing", "/vae_use_drawing": "drawing",
     "/gan_nearest_sample": "drawing", "/vq_encode_drawing": "drawing", "/cmp_score_drawing": "sketch", "/cmp_score_upload": "image",
+    "/wn_pitch_generate": "drawing", "/wn_pitch_preview": "drawing",
 }
 
 
