@@ -43,7 +43,9 @@ def test_the_tab_opens_on_the_scale_and_trains_after_the_play_views(built):
     check_tour(demo, tab)
     assert tab.card is CARD and tab.tour is TOUR and CARD.kind == "explicit density · tractable (autoregressive, audio)"
     pages = {t.id: t for t in tab.subtabs.children}
-    assert list(pages) == ["wn-scale", "wn-generate", "wn-mulaw", "wn-field", "wn-train", "wn-explain"] and tab.explain_tab == "wn-explain"
+    assert list(pages) == [
+        "wn-scale", "wn-generate", "wn-mulaw", "wn-field", "wn-pitch", "wn-parallel", "wn-text", "wn-video", "wn-train", "wn-explain",
+    ] and tab.explain_tab == "wn-explain"
     first = list(blocks_in(pages["wn-scale"]))
     assert tab.scale_audio in first and tab.scale_spec in first and tab.scale_audio.elem_id == "wn-scale-audio"
     assert tab.models.bar.label == "model: wavenet (bundled) · change…"
@@ -60,7 +62,8 @@ def test_the_tab_opens_on_the_scale_and_trains_after_the_play_views(built):
 
 def test_the_tab_and_its_card_say_what_wavenet_learns_from(built):
     tab, demo = built
-    texts = [str(getattr(b, attr, "") or "") for b in demo.blocks.values() for attr in ("value", "label", "placeholder")]
+    others = {id(b) for t in tab.subtabs.children if t.id in ("wn-pitch", "wn-parallel", "wn-text", "wn-video") for b in blocks_in(t)}  # their own models
+    texts = [str(getattr(b, attr, "") or "") for b in demo.blocks.values() if id(b) not in others for attr in ("value", "label", "placeholder")]
     assert not any("mnist" in t.lower() or "digit" in t.lower() for t in texts)  # the issue: the header said "data: mnist-5k" here
     assert DATA_TEXT.startswith("2,000 synthetic clips of 0.25 s at 8 kHz")
     assert any(DATA_TEXT in t for t in texts if t.startswith("**Learnt from**"))

@@ -54,7 +54,7 @@ class MDTab(Tab):
                 self.index = inputs.Number(0, label="test clip (0-99)", precision=0, minimum=0, maximum=99, elem_id="wn-video-index")
                 with gr.Row():
                     self.given = slider(GIVEN, "frames given", elem_id="wn-video-given")
-                    self.n_new = slider(NEW, "frames to predict", elem_id="wn-video-new")
+                    self.n_new = slider(NEW, "to predict", elem_id="wn-video-new")
                 with gr.Row(equal_height=True):
                     self.seed = seed_box(min_width=120, elem_id="wn-video-seed")
                     self.run_btn = gr.Button("Predict the next frames", variant="primary", min_width=160, elem_id="wn-video-run")

@@ -55,7 +55,7 @@ class PWTab(Tab):
                 self.label = inputs.Dropdown([(name, str(i)) for i, name in enumerate(CLASS_NAMES)], value="5", label="class (the teacher's)", elem_id="wn-pw-class")
                 with gr.Row():
                     self.seconds = slider(SECONDS, "seconds", step=0.05, elem_id="wn-pw-seconds")
-                    self.temperature = slider(TEMPERATURE, "temperature (noise scale)", step=0.05, elem_id="wn-pw-temp")
+                    self.temperature = slider(TEMPERATURE, "noise scale", step=0.05, elem_id="wn-pw-temp")
                 with gr.Row(equal_height=True):
                     self.seed = seed_box(min_width=120, elem_id="wn-pw-seed")
                     self.run_btn = gr.Button("Generate in one pass", variant="primary", min_width=160, elem_id="wn-pw-run")
